@@ -1,0 +1,3 @@
+"""robopass: humanoid robot full-lifecycle registry."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,75 @@
+"""The FastAPI application: routers, and the one place errors become HTTP responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from robopass import idcode
+from robopass.config import Settings, get_settings
+from robopass.errors import RobopassError
+
+STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+                415: "unsupported_media_type", 422: "invalid_input", 429: "rate_limited"}
+
+
+def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out or ".".join(str(p) for p in loc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RobopassError)
+    async def _robopass(_: Request, exc: RobopassError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return _error(exc.status, exc.to_dict(), headers)
+
+    @app.exception_handler(idcode.InvalidCode)
+    async def _code(_: Request, exc: idcode.InvalidCode) -> JSONResponse:
+        return _error(422, {"code": exc.code, "message": exc.message, "field": "code",
+                            "position": exc.position})
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [{"field": _field_path(e.get("loc", ())), "message": e.get("msg", ""),
+                   "type": e.get("type", "")} for e in exc.errors()]
+        first = fields[0] if fields else {"field": "", "message": "invalid input"}
+        return _error(422, {"code": "invalid_input",
+                            "message": f"{first['field']}: {first['message']}",
+                            "field": first["field"], "fields": fields})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = STATUS_CODES.get(exc.status_code, "error")
+        return _error(exc.status_code, {"code": code, "message": str(exc.detail)},
+                      getattr(exc, "headers", None))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="robopass",
+        version="0.1.0",
+        summary="National humanoid robot full-lifecycle registry",
+        description="Stable API contract: see SPEC §9. Errors are "
+                    '`{"error": {"code", "message", ...}}`.',
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    from robopass import routers
+
+    for router in routers.all_routers():
+        app.include_router(router)
+    return app

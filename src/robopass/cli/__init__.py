@@ -1,0 +1,89 @@
+"""The ``robopass`` command line (Typer + Rich). Commands call the same services as the API."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from robopass.cli import code as code_cli
+
+app = typer.Typer(help="robopass: humanoid robot full-lifecycle registry", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+app.add_typer(code_cli.app, name="code", help="Validate, parse and format identity codes.")
+ledger_app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+err = Console(stderr=True)
+DB_HELP = "Database URL (sqlite:///path.db or postgresql://...); default $ROBOPASS_DATABASE_URL"
+
+
+def db_option() -> str:
+    return os.environ.get("ROBOPASS_DATABASE_URL", "sqlite:///var/robopass.db")
+
+
+DbOpt = typer.Option(None, "--db", help=DB_HELP)
+
+
+def resolve_db(db: str | None) -> str:
+    return db or db_option()
+
+
+@app.command()
+def init(db: str | None = DbOpt,
+         country: str = typer.Option("CN", help="This registry's country (ISO 3166-1 alpha-2)"),
+         as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
+    """Create or migrate the schema; on a new database print the regulator's API key once."""
+    from robopass.registry import service
+
+    try:
+        key = service.initialise(resolve_db(db), country=country)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if as_json:
+        print(json.dumps({"regulator_api_key": key}))
+    elif key:
+        print("Registry created. The regulator's API key (shown once, keep it safe):")
+        print(key)
+    else:
+        print("Database already initialised; schema is up to date.")
+
+
+@app.command()
+def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
+          workers: int = typer.Option(1, help="Server worker processes"),
+          public_url: str | None = typer.Option(None, help="Public base URL for labels")) -> None:
+    """Serve the API and web UI."""
+    import uvicorn
+
+    os.environ["ROBOPASS_DATABASE_URL"] = resolve_db(db)
+    os.environ["ROBOPASS_PUBLIC_URL"] = public_url or os.environ.get(
+        "ROBOPASS_PUBLIC_URL", f"http://{host}:{port}")
+    uvicorn.run("robopass.asgi:app", host=host, port=port, workers=workers,
+                log_level="warning", access_log=False)
+
+
+@ledger_app.command("verify")
+def ledger_verify(db: str | None = DbOpt) -> None:
+    """Recompute digests, leaves and roots from the database; exit 1 on the first mismatch."""
+    from robopass.db import reading
+    from robopass.ledger import audit
+
+    with reading(resolve_db(db)) as session:
+        report = audit.verify_ledger(session, progress=True)
+    if report.ok:
+        print(f"ledger OK: {report.size} entries, root {report.root_hash}")
+    else:
+        err.print(f"[red]ledger MISMATCH[/red] at entry {report.bad_index}: {report.reason}")
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:
+        sys.exit(1)

@@ -1,0 +1,204 @@
+"""Engine, sessions and transactions for SQLite (embedded default) and PostgreSQL.
+
+Services take a :class:`~sqlalchemy.orm.Session` and never commit; the route or CLI command
+owns the transaction (``with session.begin(): ...``) so an event and its ledger entry land
+together or not at all.
+
+Writers are serialised, which keeps the ledger gap-free (SPEC §5, DESIGN-NOTES):
+
+* SQLite: a write session starts with ``BEGIN IMMEDIATE`` (one writer at a time, readers go on
+  thanks to WAL). Read sessions start a deferred transaction.
+* PostgreSQL: :func:`lock_writer` takes ``SELECT ... FOR UPDATE`` on the single ledger-state row
+  at the start of every write transaction that appends to the ledger or assigns sequences.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from robopass.timeutil import as_utc
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both backends (SQLite returns naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
+
+
+def is_sqlite(engine_or_url: Engine | str) -> bool:
+    url = engine_or_url if isinstance(engine_or_url, str) else str(engine_or_url.url)
+    return url.startswith("sqlite")
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use psycopg 3; a bare path is SQLite."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    return url
+
+
+_engines: dict[str, Engine] = {}
+_makers: dict[str, tuple[sessionmaker[Session], sessionmaker[Session]]] = {}
+
+
+def get_engine(url: str) -> Engine:
+    """One engine per URL per process (cached)."""
+    url = normalise_url(url)
+    engine = _engines.get(url)
+    if engine is None:
+        engine = _engines[url] = _create_engine(url)
+    return engine
+
+
+def dispose_engine(url: str) -> None:
+    """Close every pooled connection to ``url`` and forget the engine (tests, shutdown)."""
+    url = normalise_url(url)
+    _makers.pop(url, None)
+    engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+
+
+def _create_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            json_serializer=_dumps,
+            connect_args={"check_same_thread": False, "timeout": 60},
+            pool_size=8,
+            max_overflow=16,
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, json_serializer=_dumps, pool_size=10, max_overflow=20,
+                         pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    from robopass.config import get_settings
+
+    synchronous = get_settings().sqlite_synchronous.upper()
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take over transaction control from pysqlite so BEGIN IMMEDIATE is possible.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get("robopass_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def _sessionmakers(url: str) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+    makers = _makers.get(url)
+    if makers is None:
+        engine = get_engine(url)
+        reader = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+        writer = sessionmaker(bind=engine.execution_options(robopass_write=True),
+                              expire_on_commit=False, autoflush=False)
+        makers = _makers[url] = (reader, writer)
+    return makers
+
+
+def read_session(url: str) -> Session:
+    return _sessionmakers(normalise_url(url))[0]()
+
+
+def write_session(url: str) -> Session:
+    return _sessionmakers(normalise_url(url))[1]()
+
+
+@contextmanager
+def writing(url: str) -> Iterator[Session]:
+    """A write transaction: commits on success, rolls back on any exception."""
+    with write_session(url) as session, session.begin():
+        lock_writer(session)
+        yield session
+
+
+@contextmanager
+def reading(url: str) -> Iterator[Session]:
+    with read_session(url) as session, session.begin():
+        yield session
+
+
+def lock_writer(session: Session) -> None:
+    """Serialise writers on PostgreSQL (SQLite's BEGIN IMMEDIATE already did)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT size FROM ledger_state WHERE id = 1 FOR UPDATE"))
+
+
+def dialect_name(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+@contextmanager
+def transaction(session: Session) -> Iterator[Session]:
+    """Begin a write transaction on a session from :func:`write_session` and take the lock."""
+    with session.begin():
+        lock_writer(session)
+        yield session

@@ -1,0 +1,41 @@
+"""Public ledger endpoints (SPEC §5, §9): head, proofs, entries — all hex."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from robopass.deps import ReadSession
+from robopass.ledger import keys, service
+
+router = APIRouter(tags=["ledger"])
+
+
+@router.get("/api/v1/ledger/head")
+def head(session: ReadSession) -> dict[str, Any]:
+    return service.latest_head(session)
+
+
+@router.get("/api/v1/ledger/proof/inclusion")
+def inclusion(session: ReadSession, index: int = Query(ge=0),
+              size: int = Query(ge=1)) -> dict[str, Any]:
+    return service.inclusion_proof(session, index=index, tree_size=size)
+
+
+@router.get("/api/v1/ledger/proof/consistency")
+def consistency(session: ReadSession, first: int = Query(ge=0),
+                second: int = Query(ge=0)) -> dict[str, Any]:
+    return service.consistency_proof(session, first=first, second=second)
+
+
+@router.get("/api/v1/ledger/entries")
+def entries(session: ReadSession, start: int = Query(ge=0),
+            end: int = Query(ge=1)) -> dict[str, Any]:
+    """Leaves ``[start, end)``, at most 1,000 a page; ``next`` is where the next page starts."""
+    return service.entries(session, start=start, end=end)
+
+
+@router.get("/.well-known/jwks.json")
+def jwks(session: ReadSession) -> dict[str, Any]:
+    return keys.jwks(session)

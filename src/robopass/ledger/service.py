@@ -1,0 +1,195 @@
+"""Storage side of the Merkle log: append leaves, sign heads, serve proofs, verify all.
+
+The hashing and proof logic is in the pure modules ``merkle``/``heads``; this module only reads
+and writes the nodes they ask for. Appends happen inside the caller's write transaction (which
+holds the writer lock), so leaf indexes have no gaps and no duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from robopass.canonical import canonical_json, sha256_hex
+from robopass.errors import InvalidInput, NotFound
+from robopass.ledger import heads, keys, merkle
+from robopass.ledger.models import LedgerLeaf, LedgerNode, LedgerState, TreeHead
+from robopass.registry import service as registry_service
+from robopass.timeutil import utcnow
+
+Key = tuple[int, int]
+
+#: Largest page of entries one request returns.
+MAX_ENTRIES_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class LeafInput:
+    """One record to commit: the public leaf is {kind, code, type, at, id, digest(record)}."""
+
+    kind: str
+    code: str
+    type: str
+    at: str | None
+    id: str
+    record: Mapping[str, Any]
+
+
+def leaf_bytes(item: LeafInput) -> bytes:
+    return canonical_json({"kind": item.kind, "code": item.code, "type": item.type,
+                           "at": item.at, "id": item.id,
+                           "digest": sha256_hex(canonical_json(dict(item.record)))})
+
+
+def size(session: Session) -> int:
+    state = session.get(LedgerState, 1)
+    return 0 if state is None else int(state.size)
+
+
+def read_nodes(session: Session, wanted: Iterable[Key]) -> dict[Key, bytes]:
+    wanted = set(wanted)
+    found: dict[Key, bytes] = {}
+    leaves = [i for (lvl, i) in wanted if lvl == 0]
+    upper = [(lvl, i) for (lvl, i) in wanted if lvl > 0]
+    for start in range(0, len(leaves), 500):
+        chunk = leaves[start:start + 500]
+        for idx, h in session.execute(select(LedgerLeaf.index, LedgerLeaf.leaf_hash)
+                                      .where(LedgerLeaf.index.in_(chunk))):
+            found[(0, int(idx))] = bytes(h)
+    for start in range(0, len(upper), 200):
+        chunk = upper[start:start + 200]
+        cond = or_(*[and_(LedgerNode.level == lvl, LedgerNode.index == i) for lvl, i in chunk])
+        for lvl, idx, h in session.execute(
+                select(LedgerNode.level, LedgerNode.index, LedgerNode.hash).where(cond)):
+            found[(int(lvl), int(idx))] = bytes(h)
+    missing = wanted - found.keys()
+    if missing:
+        raise RuntimeError(f"ledger storage is missing nodes {sorted(missing)[:5]}")
+    return found
+
+
+def append(session: Session, items: Sequence[LeafInput]) -> int:
+    """Append leaves, store the new nodes, sign a head; returns the first new index."""
+    if not items:
+        return size(session)
+    state = session.get(LedgerState, 1, with_for_update=True)
+    if state is None:
+        state = LedgerState(id=1, size=0)
+        session.add(state)
+        session.flush()
+    start = int(state.size)
+    blobs = [leaf_bytes(item) for item in items]
+    hashes = [merkle.hash_leaf(b) for b in blobs]
+    frontier = read_nodes(session, merkle.frontier_keys(start))
+    new_nodes = merkle.append_leaves(start, frontier, hashes)
+    session.execute(insert(LedgerLeaf), [
+        {"index": start + i, "leaf": blob.decode(), "leaf_hash": h}
+        for i, (blob, h) in enumerate(zip(blobs, hashes, strict=True))])
+    upper = [{"level": lvl, "index": idx, "hash": h} for lvl, idx, h in new_nodes if lvl > 0]
+    if upper:
+        session.execute(insert(LedgerNode), upper)
+    new_size = start + len(items)
+    session.execute(update(LedgerState).where(LedgerState.id == 1).values(size=new_size))
+    known: dict[Key, bytes] = dict(frontier)
+    known.update({(lvl, idx): h for lvl, idx, h in new_nodes})
+    root = merkle.root_from_nodes(new_size, {k: known[k] for k in merkle.root_keys(new_size)})
+    sign_head(session, new_size, root)
+    return start
+
+
+def sign_head(session: Session, tree_size: int, root: bytes) -> TreeHead:
+    kid, private = keys.active(session)
+    signed = heads.sign_head(private, origin=registry_service.origin(session), size=tree_size,
+                             root_hash_hex=root.hex(), timestamp=heads.format_timestamp(utcnow()),
+                             key_id=kid)
+    head = TreeHead(size=tree_size, root_hash=signed["root_hash"], timestamp=signed["timestamp"],
+                    key_id=kid, signature=signed["signature"])
+    session.add(head)
+    session.flush()
+    return head
+
+
+def head_dict(session: Session, head: TreeHead) -> dict[str, Any]:
+    return {"origin": registry_service.origin(session), "size": int(head.size),
+            "root_hash": head.root_hash, "timestamp": head.timestamp, "key_id": head.key_id,
+            "signature": head.signature}
+
+
+def latest_head(session: Session) -> dict[str, Any]:
+    head = session.scalar(select(TreeHead).order_by(TreeHead.size.desc()).limit(1))
+    if head is None:
+        ts = heads.format_timestamp(utcnow())
+        kid, private = keys.active(session)
+        return heads.sign_head(private, origin=registry_service.origin(session), size=0,
+                               root_hash_hex=merkle.EMPTY_ROOT.hex(), timestamp=ts, key_id=kid)
+    return head_dict(session, head)
+
+
+def root_at(session: Session, tree_size: int) -> bytes:
+    if tree_size == 0:
+        return merkle.EMPTY_ROOT
+    return merkle.root_from_nodes(tree_size, read_nodes(session, merkle.root_keys(tree_size)))
+
+
+def _check_size(session: Session, tree_size: int, field: str) -> None:
+    current = size(session)
+    if tree_size > current:
+        raise InvalidInput(f"{field} {tree_size} is beyond the ledger size {current}",
+                           field=field, code="beyond_ledger_size", ledger_size=current)
+
+
+def inclusion_proof(session: Session, *, index: int, tree_size: int) -> dict[str, Any]:
+    _check_size(session, tree_size, "size")
+    if not 0 <= index < tree_size:
+        raise InvalidInput(f"index {index} out of bounds for tree size {tree_size}",
+                           field="index", code="index_out_of_bounds")
+    wanted = set(merkle.inclusion_proof_keys(index, tree_size)) | {(0, index)}
+    nodes = read_nodes(session, wanted)
+    proof = merkle.inclusion_proof(index, tree_size, nodes)
+    return {"index": index, "size": tree_size, "leaf_hash": nodes[(0, index)].hex(),
+            "hashes": [h.hex() for h in proof]}
+
+
+def consistency_proof(session: Session, *, first: int, second: int) -> dict[str, Any]:
+    _check_size(session, second, "second")
+    if not 0 <= first <= second:
+        raise InvalidInput(f"first {first} must be between 0 and second {second}",
+                           field="first", code="invalid_range")
+    nodes = read_nodes(session, merkle.consistency_proof_keys(first, second))
+    proof = merkle.consistency_proof(first, second, nodes)
+    return {"first": first, "second": second, "hashes": [h.hex() for h in proof]}
+
+
+def entries(session: Session, *, start: int, end: int) -> dict[str, Any]:
+    if start < 0:
+        raise InvalidInput("start must be ≥ 0", field="start")
+    if end <= start:
+        raise InvalidInput("end must be greater than start (end is exclusive)", field="end")
+    end = min(end, start + MAX_ENTRIES_PAGE, size(session))
+    rows = session.execute(select(LedgerLeaf.index, LedgerLeaf.leaf, LedgerLeaf.leaf_hash)
+                           .where(LedgerLeaf.index >= start, LedgerLeaf.index < end)
+                           .order_by(LedgerLeaf.index))
+    return {"entries": [{"index": int(i), "leaf": leaf, "leaf_hash": bytes(h).hex()}
+                        for i, leaf, h in rows], "next": end}
+
+
+def get_leaf(session: Session, index: int) -> LedgerLeaf:
+    leaf = session.get(LedgerLeaf, index)
+    if leaf is None:
+        raise NotFound(f"no ledger entry {index}", code="entry_not_found")
+    return leaf
+
+
+def iter_leaves(session: Session, batch: int = 20_000) -> Iterator[list[LedgerLeaf]]:
+    start = 0
+    while True:
+        rows = list(session.scalars(select(LedgerLeaf).where(LedgerLeaf.index >= start)
+                                    .order_by(LedgerLeaf.index).limit(batch)))
+        if not rows:
+            return
+        yield rows
+        start = int(rows[-1].index) + 1

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from robopass.auth.service import Actor
+from robopass.db import transaction, write_session
+from robopass.deps import CurrentActor, ReadSession, SettingsDep, WriteSession
+from robopass.errors import Forbidden, InvalidInput
+from robopass.lifecycle import service
+from robopass.lifecycle.schemas import EventBatch, EventBatchResult, EventCreate, EventRead
+from robopass.robots import service as robot_service
+from robopass.visibility import at_least, tier_for
+
+router = APIRouter(prefix="/api/v1", tags=["lifecycle"])
+
+
+def record(request: Request, session: Any, actor: Actor,
+           requests: list[service.EventRequest], batch: bool) -> list[dict[str, Any]]:
+    """Record in one transaction; on refusal, store the attempts in a second one."""
+    try:
+        with transaction(session):
+            return service.record_events(session, actor=actor, requests=requests, batch=batch)
+    except service.EventRefused as refused:
+        with write_session(request.app.state.settings.database_url) as other, \
+                transaction(other):
+            service.record_refusals(other, actor=actor, attempts=refused.attempts)
+        raise
+
+
+@router.post("/robots/{code}/events", status_code=201, response_model=EventRead)
+def record_event(code: str, body: EventCreate, request: Request, session: WriteSession,
+                 actor: CurrentActor) -> dict[str, Any]:
+    req = service.EventRequest(code=code, type=body.type, at=body.at,
+                               to_organization=body.to_organization, details=body.details or {})
+    return record(request, session, actor, [req], batch=False)[0]
+
+
+@router.post("/events", status_code=201, response_model=EventBatchResult)
+def record_batch(body: EventBatch, request: Request, session: WriteSession, actor: CurrentActor,
+                 settings: SettingsDep) -> dict[str, Any]:
+    """All or nothing: one refusal refuses the batch (the error names its ``index``)."""
+    if len(body.events) > settings.max_events_per_request:
+        raise InvalidInput(f"at most {settings.max_events_per_request} events per request",
+                           field="events", code="batch_too_large")
+    reqs = [service.EventRequest(code=e.code, type=e.type, at=e.at,
+                                 to_organization=e.to_organization, details=e.details or {})
+            for e in body.events]
+    return {"events": record(request, session, actor, reqs, batch=True)}
+
+
+@router.get("/robots/{code}/events")
+def list_events(code: str, session: ReadSession, actor: CurrentActor) -> dict[str, Any]:
+    """Legitimate interest or authority; corrections and corrected events included."""
+    unit = robot_service.get_unit_or_raise(session, code)
+    if not at_least(tier_for(session, actor, unit), "legitimate"):
+        raise Forbidden("the event history needs legitimate interest or authority",
+                        code="tier_required")
+    return {"code": unit.code, "events": [service.event_view(e)
+                                          for e in service.history(session, unit.code)]}

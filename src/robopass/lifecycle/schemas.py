@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(max_length=40)
+    at: datetime | None = Field(default=None, description="RFC 3339; defaults to now")
+    to_organization: str | None = Field(default=None, max_length=40)
+    details: dict[str, Any] | None = None
+
+
+class BatchEventCreate(EventCreate):
+    code: str = Field(max_length=64)
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[BatchEventCreate] = Field(min_length=1)
+
+
+class EventRead(BaseModel):
+    id: str
+    code: str
+    type: str
+    at: str
+    organization: str
+    to_organization: str | None
+    details: dict[str, Any]
+    ledger_index: int
+    corrected: bool = False
+
+
+class EventBatchResult(BaseModel):
+    events: list[EventRead]

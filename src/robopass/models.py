@@ -1,0 +1,16 @@
+"""Imports every domain's models so ``Base.metadata`` (and Alembic) sees all tables.
+
+Each domain package adds its ``models`` module here.
+"""
+
+from robopass.auth import models as auth_models  # noqa: F401
+from robopass.components import models as component_models  # noqa: F401
+from robopass.db import Base
+from robopass.ledger import models as ledger_models  # noqa: F401
+from robopass.lifecycle import models as lifecycle_models  # noqa: F401
+from robopass.organizations import models as organization_models  # noqa: F401
+from robopass.product_models import models as product_model_models  # noqa: F401
+from robopass.registry import models as registry_models  # noqa: F401
+from robopass.robots import models as robot_models  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,76 @@
+"""Units (robots) and the issuance counters behind their codes (SPEC §2, §3).
+
+The unit's primary key is its 29-character code: it is never reused, and it starts with the
+company code, so the table distributes by company (SPEC §10, Citus-compatible).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from robopass.db import Base, UTCDateTime
+
+UNIT_STATUSES = (
+    "coded",
+    "manufactured",
+    "in_distribution",
+    "sold",
+    "in_service",
+    "under_maintenance",
+    "suspended",
+    "decommissioned",
+    "recycled",
+    "scrapped",
+)
+TERMINAL_STATUSES = frozenset({"recycled", "scrapped"})
+
+
+class CodeCounter(Base):
+    """Last issued sequence per (company, model, plant, production month)."""
+
+    __tablename__ = "code_counters"
+
+    company_code: Mapped[str] = mapped_column(String(4), primary_key=True)
+    model_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    plant: Mapped[str] = mapped_column(String(2), primary_key=True)
+    month: Mapped[str] = mapped_column(String(4), primary_key=True)  # YYMM
+    last_sequence: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Unit(Base):
+    __tablename__ = "units"
+    __table_args__ = (
+        Index("ix_units_model_status", "model_id", "status"),
+        Index("ix_units_owner", "owner_id"),
+        Index("ix_units_operator", "operator_id"),
+        Index("ix_units_province", "province"),
+    )
+
+    code: Mapped[str] = mapped_column(String(29), primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("product_models.id"))
+    manufacturer_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    production_month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    plant: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(20), default="coded")
+    #: State to return to on ``reinstated``.
+    status_before_suspension: Mapped[str | None] = mapped_column(String(20))
+    #: True when a regulator suspended the unit: then only a regulator reinstates it.
+    suspended_by_authority: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Recycler named at decommissioning; None means any recycler may take it.
+    recycler_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id"))
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id"))
+    operator_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id"))
+    province: Mapped[str | None] = mapped_column(String(6))
+    city: Mapped[str | None] = mapped_column(String(6))
+    firmware: Mapped[str | None] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Count of recalls open for this unit (maintained by the recall service).
+    open_recalls: Mapped[int] = mapped_column(Integer, default=0)
+    #: Set for robots admitted from a peer registry (SPEC §8).
+    imported_from: Mapped[str | None] = mapped_column(String(2))
+    imported: Mapped[bool] = mapped_column(Boolean, default=False)

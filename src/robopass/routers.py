@@ -1,0 +1,16 @@
+"""Every domain's router, in one list (each domain adds its own line)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def all_routers() -> list[APIRouter]:
+    from robopass.ledger.routes import router as ledger
+    from robopass.lifecycle.routes import router as lifecycle
+    from robopass.organizations.routes import router as organizations
+    from robopass.product_models.routes import router as product_models
+    from robopass.robots.routes import router as robots
+    from robopass.verification.routes import router as verification
+
+    return [organizations, product_models, robots, lifecycle, ledger, verification]
