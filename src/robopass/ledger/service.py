@@ -94,9 +94,7 @@ def append(session: Session, items: Sequence[LeafInput]) -> int:
         session.execute(insert(LedgerNode), upper)
     new_size = start + len(items)
     session.execute(update(LedgerState).where(LedgerState.id == 1).values(size=new_size))
-    known: dict[Key, bytes] = dict(frontier)
-    known.update({(lvl, idx): h for lvl, idx, h in new_nodes})
-    root = merkle.root_from_nodes(new_size, {k: known[k] for k in merkle.root_keys(new_size)})
+    root = merkle.root_from_nodes(new_size, merkle.frontier_after(start, frontier, new_nodes))
     sign_head(session, new_size, root)
     return start
 

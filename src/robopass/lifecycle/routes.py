@@ -2,15 +2,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
 
 from robopass.auth.service import Actor
 from robopass.db import transaction, write_session
-from robopass.deps import CurrentActor, ReadSession, SettingsDep, WriteSession
+from robopass.deps import CurrentActor, ReadSession, RegulatorActor, SettingsDep, WriteSession
 from robopass.errors import Forbidden, InvalidInput
 from robopass.lifecycle import service
+from robopass.lifecycle.models import FraudAlert, RefusedAttempt
 from robopass.lifecycle.schemas import EventBatch, EventBatchResult, EventCreate, EventRead
 from robopass.robots import service as robot_service
+from robopass.timeutil import rfc3339
 from robopass.visibility import at_least, tier_for
 
 router = APIRouter(prefix="/api/v1", tags=["lifecycle"])
@@ -59,3 +62,27 @@ def list_events(code: str, session: ReadSession, actor: CurrentActor) -> dict[st
                         code="tier_required")
     return {"code": unit.code, "events": [service.event_view(e)
                                           for e in service.history(session, unit.code)]}
+
+
+@router.get("/refused-attempts")
+def refused_attempts(session: ReadSession, actor: RegulatorActor,
+                     limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """Regulator: refused event attempts, newest first."""
+    return {"attempts": [
+        {"id": a.id, "code_input": a.code_input, "type": a.type,
+         "organization": a.organization_id, "error_code": a.error_code, "message": a.message,
+         "at": rfc3339(a.created_at)}
+        for a in session.scalars(select(RefusedAttempt)
+                                 .order_by(RefusedAttempt.created_at.desc()).limit(limit))]}
+
+
+@router.get("/fraud-alerts")
+def fraud_alerts(session: ReadSession, actor: RegulatorActor,
+                 limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """Regulator: fraud alerts (resale of scrapped units, forged codes), newest first."""
+    return {"alerts": [
+        {"id": a.id, "kind": a.kind, "code_input": a.code_input,
+         "organization": a.organization_id, "message": a.message,
+         "at": rfc3339(a.created_at)}
+        for a in session.scalars(select(FraudAlert)
+                                 .order_by(FraudAlert.created_at.desc()).limit(limit))]}

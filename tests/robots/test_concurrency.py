@@ -1,0 +1,52 @@
+"""Parallel requests against a real server never duplicate a code or break a rule (SPEC §2, §12)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from tests.conftest import Registry
+from tests.utils.api import ApiClient
+from tests.utils.server import running_server
+
+
+def test_parallel_issuance_never_duplicates(client: ApiClient, registry: Registry) -> None:
+    maker = client.org("manufacturer")
+    model_id = client.approved_model(maker)
+    with running_server(registry.url, workers=2) as base:
+        def issue(_: int) -> list[str]:
+            r = httpx.post(f"{base}/api/v1/models/{model_id}/codes", headers=maker.auth,
+                           json={"count": 50, "plant": "P1", "production_month": "2026-04"},
+                           timeout=60)
+            assert r.status_code == 201, r.text
+            return list(r.json()["codes"])
+
+        with ThreadPoolExecutor(8) as pool:
+            batches = list(pool.map(issue, range(16)))
+        head = httpx.get(f"{base}/api/v1/ledger/head").json()
+    codes = [c for b in batches for c in b]
+    assert len(codes) == 800 and len(set(codes)) == 800
+    sequences = sorted(int(c[20:28]) for c in codes)
+    assert sequences == list(range(1, 801))
+    assert head["size"] == 800
+
+
+def test_two_simultaneous_sales_exactly_one_wins(client: ApiClient, registry: Registry) -> None:
+    maker, code = client.manufactured_unit()
+    buyers = [client.org("operator") for _ in range(6)]
+    with running_server(registry.url, workers=2) as base:
+        def sell(buyer_id: str) -> int:
+            r = httpx.post(f"{base}/api/v1/robots/{code}/events", headers=maker.auth,
+                           json={"type": "sold", "to_organization": buyer_id}, timeout=60)
+            return r.status_code
+
+        with ThreadPoolExecutor(6) as pool:
+            statuses = list(pool.map(sell, [b.id for b in buyers]))
+        events = httpx.get(f"{base}/api/v1/robots/{code}/events",
+                           headers={"Authorization": f"Bearer {registry.regulator_key}"}).json()
+        head = httpx.get(f"{base}/api/v1/ledger/head").json()
+    assert statuses.count(201) == 1, statuses
+    assert statuses.count(403) + statuses.count(409) == 5, statuses
+    assert [e["type"] for e in events["events"]] == ["manufactured", "sold"]
+    assert head["size"] == 3  # one code + two events, no gaps

@@ -1,0 +1,52 @@
+"""Run a real robopass server (uvicorn in a subprocess) on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(db_url: str, *, workers: int = 1, env: dict[str, str] | None = None
+                   ) -> Iterator[str]:
+    """Yield the base URL of a server on ``db_url``; stops it afterwards."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc_env = {**os.environ, "ROBOPASS_DATABASE_URL": db_url, "ROBOPASS_PUBLIC_URL": base,
+                **(env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "robopass.asgi:app", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
+        env=proc_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                raise RuntimeError(f"server did not start: {out[-2000:]}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
