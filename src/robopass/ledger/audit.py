@@ -88,6 +88,7 @@ def verify_ledger(session: Session, *, progress: bool = False) -> Report:
     frontier: dict[tuple[int, int], bytes] = {}
     current = 0
     root = merkle.EMPTY_ROOT
+    last_code: tuple[Any, str, int] | None = None
     try:
         with Progress(disable=not progress, transient=True) as bar:
             task = bar.add_task("verifying ledger", total=total)
@@ -109,6 +110,14 @@ def verify_ledger(session: Session, *, progress: bool = False) -> Report:
                     except ValueError as exc:
                         raise _Bad(index, "leaf is not JSON") from exc
                     expected = _expected_leaf(leaf, index, units, events)
+                    if leaf.get("kind") == "code":
+                        # Codes of one batch share `at` and are ledgered in sequence order.
+                        prefix, seq = str(leaf["code"])[:20], int(str(leaf["code"])[20:28])
+                        if last_code and last_code[:2] == (leaf.get("at"), prefix) \
+                                and seq != last_code[2] + 1:
+                            raise _Bad(index, f"code {leaf['code']} is out of issuance order: "
+                                       "entries were reordered")
+                        last_code = (leaf.get("at"), prefix, seq)
                     if expected != row.leaf.encode():
                         raise _Bad(index, "the record no longer matches its ledger leaf "
                                    "(changed record or leaf)")
@@ -182,7 +191,9 @@ def _check_nodes(session: Session, new_nodes: list[tuple[int, int, bytes]]) -> N
                 LedgerNode.level == lvl, LedgerNode.index >= lo, LedgerNode.index <= hi))}
         for i, h in wanted.items():
             if stored.get(i) != h:
-                raise _Bad(i << lvl, f"stored tree node (level {lvl}, index {i}) was altered")
+                raise _Bad(i << lvl, f"stored tree node (level {lvl}, index {i}, entries "
+                           f"{i << lvl}-{((i + 1) << lvl) - 1}) does not match the entries: "
+                           "the node was altered or entries were reordered")
 
 
 def _check_head(head: TreeHead, root: bytes, origin: str, public_keys: dict[str, Any]) -> None:
