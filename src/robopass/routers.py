@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 
 def all_routers() -> list[APIRouter]:
+    from robopass.epcis.routes import router as epcis
     from robopass.ledger.routes import router as ledger
     from robopass.lifecycle.routes import router as lifecycle
     from robopass.organizations.routes import router as organizations
@@ -13,4 +14,4 @@ def all_routers() -> list[APIRouter]:
     from robopass.robots.routes import router as robots
     from robopass.verification.routes import router as verification
 
-    return [organizations, product_models, robots, lifecycle, ledger, verification]
+    return [organizations, product_models, robots, lifecycle, epcis, ledger, verification]

@@ -1,0 +1,77 @@
+"""EPCIS 2.0 export and capture (SPEC §9), on top of the pure ``epcis.document`` module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from robopass.deps import CurrentActor, ReadSession, SettingsDep, WriteSession
+from robopass.epcis.document import EpcisError, EventRecord, build_document, parse_capture
+from robopass.errors import Forbidden, InvalidInput, PayloadTooLarge
+from robopass.lifecycle import service as lifecycle_service
+from robopass.lifecycle.routes import record
+from robopass.robots import service as robot_service
+from robopass.timeutil import utcnow
+from robopass.visibility import at_least, tier_for
+
+router = APIRouter(prefix="/api/v1", tags=["epcis"])
+
+MAX_CAPTURE_BYTES = 20 * 1024 * 1024
+
+
+@router.get("/robots/{code}/epcis", response_class=JSONResponse)
+def export(code: str, session: ReadSession, actor: CurrentActor,
+           settings: SettingsDep) -> JSONResponse:
+    """The unit's events as an EPCIS 2.0 JSON-LD document (legitimate interest or authority)."""
+    unit = robot_service.get_unit_or_raise(session, code)
+    if not at_least(tier_for(session, actor, unit), "legitimate"):
+        raise Forbidden("EPCIS export needs legitimate interest or authority",
+                        code="tier_required")
+    events = lifecycle_service.history(session, unit.code)
+    base = settings.public_url.rstrip("/")
+    records = [EventRecord(id=e.id, code=e.code, type=e.type, at=e.at, recorded_at=e.recorded_at,
+                           organization=e.organization_id, to_organization=e.to_organization_id,
+                           details=e.details or {}, ledger_index=e.ledger_index,
+                           recalled=bool(unit.open_recalls) and i == len(events) - 1,
+                           corrected=bool(e.corrected))
+               for i, e in enumerate(events)]
+    doc = build_document(robot_uri=f"{base}/r/{unit.code}", events=records,
+                         created_at=utcnow(), vocab_base=base)
+    return JSONResponse(doc, media_type="application/ld+json")
+
+
+@router.post("/epcis/capture", status_code=201)
+async def capture(request: Request, actor: CurrentActor, settings: SettingsDep) -> Any:
+    """Record the ObjectEvents of an EPCIS 2.0 document through the lifecycle rules, all or
+    nothing."""
+    raw = await request.body()
+    if len(raw) > MAX_CAPTURE_BYTES:
+        raise PayloadTooLarge(f"EPCIS documents are limited to {MAX_CAPTURE_BYTES} bytes")
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"body is not JSON: {exc}", field="body", code="invalid_json") from exc
+    try:
+        captured = parse_capture(doc, vocab_base=settings.public_url.rstrip("/"))
+    except EpcisError as exc:
+        raise InvalidInput(exc.message, field=exc.path or "document",
+                           code="invalid_epcis") from exc
+    requests = [lifecycle_service.EventRequest(code=c.code, type=c.type, at=c.at,
+                                               to_organization=c.to_organization,
+                                               details=dict(c.details))
+                for c in captured]
+    from starlette.concurrency import run_in_threadpool
+
+    from robopass.db import write_session
+
+    def _record() -> list[dict[str, Any]]:
+        with write_session(settings.database_url) as session:
+            return record(request, session, actor, requests, batch=True)
+
+    return {"events": await run_in_threadpool(_record)}
+
+
+__all__ = ["router", "WriteSession"]
