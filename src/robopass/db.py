@@ -15,7 +15,7 @@ Writers are serialised, which keeps the ledger gap-free (SPEC §5, DESIGN-NOTES)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -202,3 +202,35 @@ def transaction(session: Session) -> Iterator[Session]:
     with session.begin():
         lock_writer(session)
         yield session
+
+
+def db_timestamp(session: Session, value: datetime) -> Any:
+    """A UTC datetime as the driver-level value the UTCDateTime column stores."""
+    value = as_utc(value)
+    if session.get_bind().dialect.name == "sqlite":
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def bulk_insert(session: Session, table: str, columns: Sequence[str],
+                rows: Sequence[Sequence[Any]]) -> None:
+    """Insert many rows at driver level, inside the session's transaction.
+
+    The hot paths (issuance, ledger appends, event batches) use this instead of ORM bulk
+    inserts, which spend most of their time building parameter dictionaries: SQLite gets one
+    ``executemany``, PostgreSQL a ``COPY``. Values must already be driver-level (see
+    :func:`db_timestamp`; JSON columns as text).
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    cols = ", ".join(f'"{c}"' for c in columns)
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(f'INSERT INTO "{table}" ({cols}) VALUES ({marks})', list(rows))

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 from robopass.canonical import canonical_json
 from robopass.ledger import heads, merkle
 from robopass.ledger.models import LedgerNode, SigningKey, TreeHead
-from robopass.ledger.service import LeafInput, iter_leaves, leaf_bytes, size
+from robopass.ledger.service import (
+    STORED_FROM_LEVEL,
+    LeafInput,
+    iter_leaves,
+    leaf_bytes,
+    size,
+)
 from robopass.lifecycle.models import Event
 from robopass.lifecycle.service import event_record
 from robopass.registry import service as registry_service
@@ -178,7 +184,7 @@ def _root_at(tree_size: int, known: dict[tuple[int, int], bytes]) -> bytes:
 
 
 def _check_nodes(session: Session, new_nodes: list[tuple[int, int, bytes]]) -> None:
-    upper = [(lvl, i, h) for lvl, i, h in new_nodes if lvl > 0]
+    upper = [(lvl, i, h) for lvl, i, h in new_nodes if lvl >= STORED_FROM_LEVEL]
     if not upper:
         return
     by_level: dict[int, dict[int, bytes]] = {}

@@ -7,14 +7,18 @@ holds the writer lock), so leaf indexes have no gaps and no duplicates.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from robopass.canonical import canonical_json, sha256_hex
+import orjson
+
+from robopass.canonical import canonical_json
+from robopass.db import bulk_insert
 from robopass.errors import InvalidInput, NotFound
 from robopass.ledger import heads, keys, merkle
 from robopass.ledger.models import LedgerLeaf, LedgerNode, LedgerState, TreeHead
@@ -27,22 +31,29 @@ Key = tuple[int, int]
 MAX_ENTRIES_PAGE = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LeafInput:
-    """One record to commit: the public leaf is {kind, code, type, at, id, digest(record)}."""
+    """One record to commit: the public leaf is {kind, code, type, at, id, digest(record)}.
+
+    ``record`` is the full stored record, or its canonical (JCS) bytes when the caller already
+    serialised it.
+    """
 
     kind: str
     code: str
     type: str
     at: str | None
     id: str
-    record: Mapping[str, Any]
+    record: Mapping[str, Any] | bytes
 
 
 def leaf_bytes(item: LeafInput) -> bytes:
-    return canonical_json({"kind": item.kind, "code": item.code, "type": item.type,
-                           "at": item.at, "id": item.id,
-                           "digest": sha256_hex(canonical_json(dict(item.record)))})
+    """JCS of the public leaf record. Its values are strings (or null) that the registry made,
+    so orjson with keys in sorted order *is* JCS here (see canonical.py's fast path)."""
+    record = item.record if isinstance(item.record, bytes) else canonical_json(dict(item.record))
+    return orjson.dumps({"at": item.at, "code": item.code,
+                         "digest": hashlib.sha256(record).hexdigest(), "id": item.id,
+                         "kind": item.kind, "type": item.type})
 
 
 def size(session: Session) -> int:
@@ -50,11 +61,33 @@ def size(session: Session) -> int:
     return 0 if state is None else int(state.size)
 
 
+#: Perfect-subtree roots below this level are not stored: they are recomputed from at most
+#: 2**STORED_FROM_LEVEL - 1 leaf hashes when a proof needs them. That stores 1/8 of the
+#: internal nodes (issuance writes far fewer rows) for a few more hashes per proof.
+STORED_FROM_LEVEL = 4
+
+
+def _fold_leaves(session: Session, level: int, index: int) -> bytes:
+    lo, hi = index << level, (index + 1) << level
+    hashes = [bytes(h) for (h,) in session.execute(
+        select(LedgerLeaf.leaf_hash).where(LedgerLeaf.index >= lo, LedgerLeaf.index < hi)
+        .order_by(LedgerLeaf.index))]
+    if len(hashes) != hi - lo:
+        raise RuntimeError(f"ledger storage is missing leaves in [{lo}, {hi})")
+    while len(hashes) > 1:
+        hashes = [merkle.hash_children(hashes[i], hashes[i + 1])
+                  for i in range(0, len(hashes), 2)]
+    return hashes[0]
+
+
 def read_nodes(session: Session, wanted: Iterable[Key]) -> dict[Key, bytes]:
     wanted = set(wanted)
     found: dict[Key, bytes] = {}
+    for lvl, i in wanted:
+        if 0 < lvl < STORED_FROM_LEVEL:
+            found[(lvl, i)] = _fold_leaves(session, lvl, i)
     leaves = [i for (lvl, i) in wanted if lvl == 0]
-    upper = [(lvl, i) for (lvl, i) in wanted if lvl > 0]
+    upper = [(lvl, i) for (lvl, i) in wanted if lvl >= STORED_FROM_LEVEL]
     for start in range(0, len(leaves), 500):
         chunk = leaves[start:start + 500]
         for idx, h in session.execute(select(LedgerLeaf.index, LedgerLeaf.leaf_hash)
@@ -86,12 +119,10 @@ def append(session: Session, items: Sequence[LeafInput]) -> int:
     hashes = [merkle.hash_leaf(b) for b in blobs]
     frontier = read_nodes(session, merkle.frontier_keys(start))
     new_nodes = merkle.append_leaves(start, frontier, hashes)
-    session.execute(insert(LedgerLeaf), [
-        {"index": start + i, "leaf": blob.decode(), "leaf_hash": h}
-        for i, (blob, h) in enumerate(zip(blobs, hashes, strict=True))])
-    upper = [{"level": lvl, "index": idx, "hash": h} for lvl, idx, h in new_nodes if lvl > 0]
-    if upper:
-        session.execute(insert(LedgerNode), upper)
+    bulk_insert(session, "ledger_leaves", ("index", "leaf", "leaf_hash"),
+                [(start + i, blob.decode(), h) for i, (blob, h) in enumerate(zip(blobs, hashes))])
+    bulk_insert(session, "ledger_nodes", ("level", "index", "hash"),
+                [node for node in new_nodes if node[0] >= STORED_FROM_LEVEL])
     new_size = start + len(items)
     session.execute(update(LedgerState).where(LedgerState.id == 1).values(size=new_size))
     root = merkle.root_from_nodes(new_size, merkle.frontier_after(start, frontier, new_nodes))

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import insert, select
+import orjson
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from robopass import idcode
 from robopass.auth.service import Actor
+from robopass.db import bulk_insert, db_timestamp
 from robopass.errors import Conflict, Forbidden, InvalidInput, NotFound
 from robopass.ledger import service as ledger_service
 from robopass.product_models import service as model_service
@@ -89,27 +91,31 @@ def issue_codes(session: Session, *, actor: Actor, model_id: str, count: int, pl
 
     prefix = (f"{country}{model.company_code}{model.model_code}{yymm}{plant}"
               f"{model.intelligence_level}{model.hardware_class}")
-    check = idcode.calc_check_char
-    codes = [body + check(body) for body in (f"{prefix}{seq:08d}" for seq in range(first, last + 1))]
+    codes = idcode.build_many(prefix, range(first, last + 1))
     now = utcnow()
     month_text = f"{year:04d}-{month:02d}"
-    session.execute(insert(Unit), [
-        {"code": code, "model_id": model.id, "manufacturer_id": model.manufacturer_id,
-         "production_month": month_text, "plant": plant, "status": "coded",
-         "owner_id": model.manufacturer_id, "issued_at": now, "event_count": 0,
-         "open_recalls": 0, "imported": False}
-        for code in codes
-    ])
+    stamp = db_timestamp(session, now)
+    maker = model.manufacturer_id
+    bulk_insert(session, "units", UNIT_INSERT_COLUMNS, [
+        (code, model.id, maker, month_text, plant, "coded", False, maker, stamp, 0, 0, False)
+        for code in codes])
     at = rfc3339(now)
+    dumps = orjson.dumps
+    # Issuance records hold registry-made strings only, so orjson in sorted key order is JCS.
     ledger_service.append(session, [
         ledger_service.LeafInput(
             kind="code", code=code, type="issued", at=at, id=code,
-            record=issuance_record(code=code, model_id=model.id,
-                                   manufacturer_id=model.manufacturer_id,
-                                   production_month=month_text, plant=plant, at=at))
+            record=dumps({"code": code, "issued_at": at, "manufacturer_id": maker,
+                          "model_id": model.id, "plant": plant,
+                          "production_month": month_text}))
         for code in codes
     ])
     return codes
+
+
+UNIT_INSERT_COLUMNS = ("code", "model_id", "manufacturer_id", "production_month", "plant",
+                       "status", "suspended_by_authority", "owner_id", "issued_at",
+                       "event_count", "open_recalls", "imported")
 
 
 def issuance_record(*, code: str, model_id: str, manufacturer_id: str, production_month: str,

@@ -1,0 +1,76 @@
+"""Shared helpers for benchmarks: a fresh registry with one approved model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from robopass.auth.service import Actor  # noqa: E402
+from robopass.db import dispose_engine, writing  # noqa: E402
+from robopass.organizations import service as org_service  # noqa: E402
+from robopass.product_models import service as model_service  # noqa: E402
+from robopass.product_models.schemas import ModelCreate  # noqa: E402
+from robopass.registry.service import initialise  # noqa: E402
+
+PG_ADMIN = os.environ.get("ROBOPASS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REGULATOR = Actor(id="bench", name="bench", roles=frozenset({"regulator"}), country="CN")
+
+
+@dataclass
+class BenchRegistry:
+    url: str
+    maker: Actor
+    model_id: str
+    cleanup_dir: str | None = None
+    pg_name: str | None = None
+
+    def close(self) -> None:
+        dispose_engine(self.url)
+        if self.cleanup_dir:
+            shutil.rmtree(self.cleanup_dir, ignore_errors=True)
+        if self.pg_name:
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+
+
+def new_registry(backend: str) -> BenchRegistry:
+    cleanup = pg_name = None
+    if backend == "sqlite":
+        cleanup = tempfile.mkdtemp(prefix="robopass-bench-")
+        url = f"sqlite:///{cleanup}/bench.db"
+    else:
+        import psycopg
+
+        pg_name = f"robopass_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{pg_name}"')
+        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{pg_name}"
+    initialise(url)
+    with writing(url) as session:
+        from robopass.organizations.models import Organization
+
+        regulator = session.query(Organization).filter(
+            Organization.name.like("National Robot Registry%")).one()
+        reg = Actor.of(regulator)
+        org, _ = org_service.create(session, actor=reg, name="Bench Robotics GmbH",
+                                    roles=["manufacturer"], country="DE",
+                                    registration_number="HRB 1")
+        maker = Actor.of(org)
+        model = model_service.file(session, actor=maker, data=ModelCreate.model_validate({
+            "name": "Bench B1", "hardware_class": "B", "intelligence_level": 3,
+            "parameters": {"height_cm": 170, "mass_kg": 60, "degrees_of_freedom": 40},
+            "components": [{"type": "battery_pack", "name": "BP"}],
+            "software": {"name": "OS", "version": "1"}}))
+        model_service.decide(session, actor=reg, model_id=model.id, decision="approve")
+        model_id = model.id
+    return BenchRegistry(url=url, maker=maker, model_id=model_id, cleanup_dir=cleanup,
+                         pg_name=pg_name)
