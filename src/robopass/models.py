@@ -12,5 +12,6 @@ from robopass.organizations import models as organization_models  # noqa: F401
 from robopass.product_models import models as product_model_models  # noqa: F401
 from robopass.registry import models as registry_models  # noqa: F401
 from robopass.robots import models as robot_models  # noqa: F401
+from robopass.telemetry import models as telemetry_models  # noqa: F401
 
 metadata = Base.metadata

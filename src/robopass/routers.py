@@ -12,6 +12,7 @@ def all_routers() -> list[APIRouter]:
     from robopass.organizations.routes import router as organizations
     from robopass.product_models.routes import router as product_models
     from robopass.robots.routes import router as robots
+    from robopass.telemetry.routes import router as telemetry
     from robopass.verification.routes import router as verification
 
-    return [organizations, product_models, robots, lifecycle, epcis, ledger, verification]
+    return [organizations, product_models, robots, lifecycle, epcis, ledger, verification, telemetry]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 00:01:13.913104
+Create Date: 2026-11-23 00:07:13.452739
 """
 from collections.abc import Sequence
 
@@ -32,6 +32,14 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=80), nullable=False),
     sa.Column('value', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_counters'))
+    )
+    op.create_table('federation_peers',
+    sa.Column('country', sa.String(length=2), nullable=False),
+    sa.Column('base_url', sa.String(length=300), nullable=False),
+    sa.Column('jwks', sa.JSON(), nullable=False),
+    sa.Column('added_at', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('country', name=op.f('pk_federation_peers'))
     )
     op.create_table('ledger_leaves',
     sa.Column('index', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
@@ -85,6 +93,74 @@ def upgrade() -> None:
     sa.Column('retired_at', robopass.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('kid', name=op.f('pk_signing_keys'))
     )
+    op.create_table('telemetry_alerts',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('code', sa.String(length=29), nullable=False),
+    sa.Column('rule', sa.String(length=40), nullable=False),
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('message', sa.String(length=300), nullable=False),
+    sa.Column('value', sa.Float(), nullable=True),
+    sa.Column('since', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', robopass.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_telemetry_alerts'))
+    )
+    with op.batch_alter_table('telemetry_alerts', schema=None) as batch_op:
+        batch_op.create_index('ix_telemetry_alerts_code_open', ['code', 'closed_at'], unique=False)
+
+    op.create_table('telemetry_hourly',
+    sa.Column('sid', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('hour', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.Column('soh_n', sa.Integer(), nullable=False),
+    sa.Column('soh_sum', sa.Float(), nullable=True),
+    sa.Column('soh_min', sa.Float(), nullable=True),
+    sa.Column('soh_max', sa.Float(), nullable=True),
+    sa.Column('acc_n', sa.Integer(), nullable=False),
+    sa.Column('acc_sum', sa.Float(), nullable=True),
+    sa.Column('acc_min', sa.Float(), nullable=True),
+    sa.Column('acc_max', sa.Float(), nullable=True),
+    sa.Column('wear_n', sa.Integer(), nullable=False),
+    sa.Column('wear_sum', sa.Float(), nullable=True),
+    sa.Column('wear_min', sa.Float(), nullable=True),
+    sa.Column('wear_max', sa.Float(), nullable=True),
+    sa.Column('cycle_max', sa.BigInteger(), nullable=True),
+    sa.Column('hours_max', sa.Float(), nullable=True),
+    sa.Column('fault_n', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('sid', 'hour', name=op.f('pk_telemetry_hourly')),
+    sqlite_with_rowid=False
+    )
+    op.create_table('telemetry_readings',
+    sa.Column('sid', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('at', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('battery_soh', sa.Float(), nullable=True),
+    sa.Column('cycle_count', sa.BigInteger(), nullable=True),
+    sa.Column('accuracy', sa.Float(), nullable=True),
+    sa.Column('operating_hours', sa.Float(), nullable=True),
+    sa.Column('max_joint_wear', sa.Float(), nullable=True),
+    sa.Column('joint_wear', sa.Text(), nullable=True),
+    sa.Column('fault_codes', sa.Text(), nullable=True),
+    sa.Column('firmware', sa.String(length=64), nullable=True),
+    sa.PrimaryKeyConstraint('sid', 'at', name=op.f('pk_telemetry_readings')),
+    sqlite_with_rowid=False
+    )
+    op.create_table('telemetry_units',
+    sa.Column('sid', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('code', sa.String(length=29), nullable=False),
+    sa.Column('at', sa.BigInteger(), nullable=True),
+    sa.Column('battery_soh', sa.Float(), nullable=True),
+    sa.Column('cycle_count', sa.BigInteger(), nullable=True),
+    sa.Column('accuracy', sa.Float(), nullable=True),
+    sa.Column('operating_hours', sa.Float(), nullable=True),
+    sa.Column('max_joint_wear', sa.Float(), nullable=True),
+    sa.Column('joint_wear', sa.Text(), nullable=True),
+    sa.Column('fault_codes', sa.Text(), nullable=True),
+    sa.Column('firmware', sa.String(length=64), nullable=True),
+    sa.Column('trend', sa.Text(), nullable=True),
+    sa.Column('dirty_from', sa.BigInteger(), nullable=True),
+    sa.Column('first_at', sa.BigInteger(), nullable=True),
+    sa.PrimaryKeyConstraint('sid', name=op.f('pk_telemetry_units')),
+    sa.UniqueConstraint('code', name=op.f('uq_telemetry_units_code'))
+    )
     op.create_table('tree_heads',
     sa.Column('size', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('root_hash', sa.String(length=64), nullable=False),
@@ -124,6 +200,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_fraud_alerts_code_input'), ['code_input'], unique=False)
         batch_op.create_index(batch_op.f('ix_fraud_alerts_created_at'), ['created_at'], unique=False)
 
+    op.create_table('notifications',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('organization_id', sa.String(length=40), nullable=False),
+    sa.Column('topic', sa.String(length=40), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('created_at', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_notifications_organization_id_organizations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications'))
+    )
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index('ix_notifications_org_created', ['organization_id', 'created_at'], unique=False)
+
     op.create_table('product_models',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('manufacturer_id', sa.String(length=40), nullable=False),
@@ -151,6 +239,24 @@ def upgrade() -> None:
     with op.batch_alter_table('product_models', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_product_models_manufacturer_id'), ['manufacturer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_product_models_status'), ['status'], unique=False)
+
+    op.create_table('recalls',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('reason', sa.String(length=2000), nullable=False),
+    sa.Column('scope', sa.JSON(), nullable=False),
+    sa.Column('opened_by_id', sa.String(length=40), nullable=False),
+    sa.Column('opened_by_role', sa.String(length=16), nullable=False),
+    sa.Column('manufacturer_ids', sa.JSON(), nullable=False),
+    sa.Column('opened_at', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('affected', sa.Integer(), nullable=False),
+    sa.Column('remedied', sa.Integer(), nullable=False),
+    sa.Column('notified', sa.Integer(), nullable=False),
+    sa.Column('signal_id', sa.String(length=40), nullable=True),
+    sa.ForeignKeyConstraint(['opened_by_id'], ['organizations.id'], name=op.f('fk_recalls_opened_by_id_organizations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recalls'))
+    )
+    with op.batch_alter_table('recalls', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recalls_opened_at'), ['opened_at'], unique=False)
 
     op.create_table('refused_attempts',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -180,6 +286,66 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('service_authorizations', schema=None) as batch_op:
         batch_op.create_index('ix_service_auth_provider', ['provider_id', 'granted_by_id'], unique=False)
+
+    op.create_table('webhook_subscriptions',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('organization_id', sa.String(length=40), nullable=False),
+    sa.Column('url', sa.String(length=2000), nullable=False),
+    sa.Column('topics', sa.JSON(), nullable=False),
+    sa.Column('secret', sa.String(length=100), nullable=False),
+    sa.Column('created_at', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', robopass.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_webhook_subscriptions_organization_id_organizations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_subscriptions'))
+    )
+    with op.batch_alter_table('webhook_subscriptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_subscriptions_organization_id'), ['organization_id'], unique=False)
+
+    op.create_table('defect_signals',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('group_kind', sa.String(length=20), nullable=False),
+    sa.Column('group_key', sa.String(length=140), nullable=False),
+    sa.Column('model_id', sa.String(length=40), nullable=True),
+    sa.Column('supplier_id', sa.String(length=40), nullable=True),
+    sa.Column('batch', sa.String(length=64), nullable=True),
+    sa.Column('trigger_kind', sa.String(length=20), nullable=False),
+    sa.Column('trigger_value', sa.String(length=64), nullable=False),
+    sa.Column('units', sa.JSON(), nullable=False),
+    sa.Column('unit_count', sa.Integer(), nullable=False),
+    sa.Column('population', sa.Integer(), nullable=False),
+    sa.Column('rate', sa.Float(), nullable=False),
+    sa.Column('window_start', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('window_end', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('manufacturer_ids', sa.JSON(), nullable=False),
+    sa.Column('raised_at', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('recall_id', sa.String(length=40), nullable=True),
+    sa.ForeignKeyConstraint(['recall_id'], ['recalls.id'], name=op.f('fk_defect_signals_recall_id_recalls')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_defect_signals'))
+    )
+    with op.batch_alter_table('defect_signals', schema=None) as batch_op:
+        batch_op.create_index('ix_defect_signals_key', ['group_kind', 'group_key', 'trigger_kind', 'trigger_value', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_defect_signals_raised_at'), ['raised_at'], unique=False)
+
+    op.create_table('notification_deliveries',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('notification_id', sa.String(length=40), nullable=False),
+    sa.Column('subscription_id', sa.String(length=40), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_error', sa.String(length=500), nullable=True),
+    sa.Column('last_status', sa.Integer(), nullable=True),
+    sa.Column('delivered_at', robopass.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['notification_id'], ['notifications.id'], name=op.f('fk_notification_deliveries_notification_id_notifications')),
+    sa.ForeignKeyConstraint(['subscription_id'], ['webhook_subscriptions.id'], name=op.f('fk_notification_deliveries_subscription_id_webhook_subscriptions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_deliveries'))
+    )
+    with op.batch_alter_table('notification_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_deliveries_status_next', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notification_deliveries_notification_id'), ['notification_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notification_deliveries_subscription_id'), ['subscription_id'], unique=False)
 
     op.create_table('units',
     sa.Column('code', sa.String(length=29), nullable=False),
@@ -255,6 +421,58 @@ def upgrade() -> None:
         batch_op.create_index('ix_events_code_seq', ['code', 'seq'], unique=True)
         batch_op.create_index('ix_events_type_at', ['type', 'at'], unique=False)
 
+    op.create_table('imported_robots',
+    sa.Column('code', sa.String(length=29), nullable=False),
+    sa.Column('country', sa.String(length=2), nullable=False),
+    sa.Column('passport', sa.Text(), nullable=False),
+    sa.Column('kid', sa.String(length=64), nullable=False),
+    sa.Column('history_digest', sa.String(length=64), nullable=False),
+    sa.Column('history', sa.JSON(), nullable=False),
+    sa.Column('claims', sa.JSON(), nullable=False),
+    sa.Column('imported_at', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['code'], ['units.code'], name=op.f('fk_imported_robots_code_units')),
+    sa.PrimaryKeyConstraint('code', name=op.f('pk_imported_robots'))
+    )
+    with op.batch_alter_table('imported_robots', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_imported_robots_country'), ['country'], unique=False)
+
+    op.create_table('incidents',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('code', sa.String(length=29), nullable=False),
+    sa.Column('at', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('type', sa.String(length=20), nullable=False),
+    sa.Column('severity', sa.String(length=10), nullable=False),
+    sa.Column('description', sa.String(length=5000), nullable=False),
+    sa.Column('place', sa.String(length=500), nullable=True),
+    sa.Column('reporter_id', sa.String(length=40), nullable=False),
+    sa.Column('reported_at', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('owner_id', sa.String(length=40), nullable=True),
+    sa.Column('operator_id', sa.String(length=40), nullable=True),
+    sa.Column('manufacturer_id', sa.String(length=40), nullable=False),
+    sa.Column('model_id', sa.String(length=40), nullable=False),
+    sa.ForeignKeyConstraint(['code'], ['units.code'], name=op.f('fk_incidents_code_units')),
+    sa.ForeignKeyConstraint(['reporter_id'], ['organizations.id'], name=op.f('fk_incidents_reporter_id_organizations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_incidents'))
+    )
+    with op.batch_alter_table('incidents', schema=None) as batch_op:
+        batch_op.create_index('ix_incidents_at', ['at'], unique=False)
+        batch_op.create_index('ix_incidents_code_at', ['code', 'at'], unique=False)
+
+    op.create_table('recall_units',
+    sa.Column('recall_id', sa.String(length=40), nullable=False),
+    sa.Column('code', sa.String(length=29), nullable=False),
+    sa.Column('owner_id', sa.String(length=40), nullable=True),
+    sa.Column('operator_id', sa.String(length=40), nullable=True),
+    sa.Column('remedied_at', robopass.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('remedy_event_id', sa.String(length=40), nullable=True),
+    sa.Column('remedied_by_id', sa.String(length=40), nullable=True),
+    sa.ForeignKeyConstraint(['code'], ['units.code'], name=op.f('fk_recall_units_code_units')),
+    sa.ForeignKeyConstraint(['recall_id'], ['recalls.id'], name=op.f('fk_recall_units_recall_id_recalls')),
+    sa.PrimaryKeyConstraint('recall_id', 'code', name=op.f('pk_recall_units'))
+    )
+    with op.batch_alter_table('recall_units', schema=None) as batch_op:
+        batch_op.create_index('ix_recall_units_code', ['code', 'recall_id'], unique=False)
+
     op.create_table('component_bindings',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('component_id', sa.String(length=40), nullable=False),
@@ -281,6 +499,19 @@ def downgrade() -> None:
         batch_op.drop_index('ix_bindings_unit')
 
     op.drop_table('component_bindings')
+    with op.batch_alter_table('recall_units', schema=None) as batch_op:
+        batch_op.drop_index('ix_recall_units_code')
+
+    op.drop_table('recall_units')
+    with op.batch_alter_table('incidents', schema=None) as batch_op:
+        batch_op.drop_index('ix_incidents_code_at')
+        batch_op.drop_index('ix_incidents_at')
+
+    op.drop_table('incidents')
+    with op.batch_alter_table('imported_robots', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_imported_robots_country'))
+
+    op.drop_table('imported_robots')
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index('ix_events_type_at')
         batch_op.drop_index('ix_events_code_seq')
@@ -299,6 +530,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_units_manufacturer_id'))
 
     op.drop_table('units')
+    with op.batch_alter_table('notification_deliveries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notification_deliveries_subscription_id'))
+        batch_op.drop_index(batch_op.f('ix_notification_deliveries_notification_id'))
+        batch_op.drop_index('ix_deliveries_status_next')
+
+    op.drop_table('notification_deliveries')
+    with op.batch_alter_table('defect_signals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_defect_signals_raised_at'))
+        batch_op.drop_index('ix_defect_signals_key')
+
+    op.drop_table('defect_signals')
+    with op.batch_alter_table('webhook_subscriptions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_webhook_subscriptions_organization_id'))
+
+    op.drop_table('webhook_subscriptions')
     with op.batch_alter_table('service_authorizations', schema=None) as batch_op:
         batch_op.drop_index('ix_service_auth_provider')
 
@@ -308,11 +554,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_refused_attempts_code_input'))
 
     op.drop_table('refused_attempts')
+    with op.batch_alter_table('recalls', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recalls_opened_at'))
+
+    op.drop_table('recalls')
     with op.batch_alter_table('product_models', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_product_models_status'))
         batch_op.drop_index(batch_op.f('ix_product_models_manufacturer_id'))
 
     op.drop_table('product_models')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_org_created')
+
+    op.drop_table('notifications')
     with op.batch_alter_table('fraud_alerts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_fraud_alerts_created_at'))
         batch_op.drop_index(batch_op.f('ix_fraud_alerts_code_input'))
@@ -323,12 +577,20 @@ def downgrade() -> None:
 
     op.drop_table('api_keys')
     op.drop_table('tree_heads')
+    op.drop_table('telemetry_units')
+    op.drop_table('telemetry_readings')
+    op.drop_table('telemetry_hourly')
+    with op.batch_alter_table('telemetry_alerts', schema=None) as batch_op:
+        batch_op.drop_index('ix_telemetry_alerts_code_open')
+
+    op.drop_table('telemetry_alerts')
     op.drop_table('signing_keys')
     op.drop_table('registry')
     op.drop_table('organizations')
     op.drop_table('ledger_state')
     op.drop_table('ledger_nodes')
     op.drop_table('ledger_leaves')
+    op.drop_table('federation_peers')
     op.drop_table('counters')
     op.drop_table('code_counters')
     # ### end Alembic commands ###

@@ -1,0 +1,100 @@
+"""Telemetry storage (SPEC §7, §10), designed for volume.
+
+* ``telemetry_units``: one row per unit that has reported — the incremental health snapshot
+  (latest value of every metric, daily trend points) and the unit's small integer ``sid``.
+* ``telemetry_readings``: one compact row per reading, primary key ``(sid, at)`` where ``at`` is
+  integer epoch milliseconds. The key serves "one unit, a time range" and makes a duplicate
+  ``(code, at)`` a no-op (``INSERT OR IGNORE`` / ``ON CONFLICT DO NOTHING``). ``WITHOUT ROWID``
+  on SQLite, so the table *is* the key's B-tree. A 4-byte ``sid`` instead of the 29-character
+  code keeps rows (and the key) short; PostgreSQL partitions it by ``at`` (docs/telemetry.md).
+* ``telemetry_hourly``: mergeable hourly aggregates (count, sum, min, max), kept long after raw
+  readings are deleted by retention.
+* ``telemetry_alerts``: health alerts, open (``closed_at`` null) and closed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Float, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from robopass.db import Base, UTCDateTime
+
+
+class TelemetryUnit(Base):
+    __tablename__ = "telemetry_units"
+
+    sid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(29), unique=True)
+    #: Epoch ms of the newest reading; the metric columns hold the latest known values.
+    at: Mapped[int | None] = mapped_column(BigInteger)
+    battery_soh: Mapped[float | None] = mapped_column(Float)
+    cycle_count: Mapped[int | None] = mapped_column(BigInteger)
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    operating_hours: Mapped[float | None] = mapped_column(Float)
+    max_joint_wear: Mapped[float | None] = mapped_column(Float)
+    joint_wear: Mapped[str | None] = mapped_column(Text)  # JSON object
+    fault_codes: Mapped[str | None] = mapped_column(Text)  # JSON array
+    firmware: Mapped[str | None] = mapped_column(String(64))
+    #: JSON ``[[day, at_ms, soh|null, max_wear|null], ...]``: the last reading of each of the
+    #: last days (bounded), so the trend needs no history scan.
+    trend: Mapped[str | None] = mapped_column(Text)
+    #: Epoch ms from which raw readings changed since the last downsampling (None: clean).
+    dirty_from: Mapped[int | None] = mapped_column(BigInteger)
+    first_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class TelemetryReading(Base):
+    __tablename__ = "telemetry_readings"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    sid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    battery_soh: Mapped[float | None] = mapped_column(Float)
+    cycle_count: Mapped[int | None] = mapped_column(BigInteger)
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    operating_hours: Mapped[float | None] = mapped_column(Float)
+    max_joint_wear: Mapped[float | None] = mapped_column(Float)
+    joint_wear: Mapped[str | None] = mapped_column(Text)
+    fault_codes: Mapped[str | None] = mapped_column(Text)
+    firmware: Mapped[str | None] = mapped_column(String(64))
+
+
+class TelemetryHourly(Base):
+    __tablename__ = "telemetry_hourly"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    sid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer)
+    soh_n: Mapped[int] = mapped_column(Integer, default=0)
+    soh_sum: Mapped[float | None] = mapped_column(Float)
+    soh_min: Mapped[float | None] = mapped_column(Float)
+    soh_max: Mapped[float | None] = mapped_column(Float)
+    acc_n: Mapped[int] = mapped_column(Integer, default=0)
+    acc_sum: Mapped[float | None] = mapped_column(Float)
+    acc_min: Mapped[float | None] = mapped_column(Float)
+    acc_max: Mapped[float | None] = mapped_column(Float)
+    wear_n: Mapped[int] = mapped_column(Integer, default=0)
+    wear_sum: Mapped[float | None] = mapped_column(Float)
+    wear_min: Mapped[float | None] = mapped_column(Float)
+    wear_max: Mapped[float | None] = mapped_column(Float)
+    cycle_max: Mapped[int | None] = mapped_column(BigInteger)
+    hours_max: Mapped[float | None] = mapped_column(Float)
+    fault_n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TelemetryAlert(Base):
+    __tablename__ = "telemetry_alerts"
+    __table_args__ = (Index("ix_telemetry_alerts_code_open", "code", "closed_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    code: Mapped[str] = mapped_column(String(29))
+    rule: Mapped[str] = mapped_column(String(40))
+    #: The fault code for ``new_fault_code``; empty for the other rules.
+    key: Mapped[str] = mapped_column(String(64), default="")
+    message: Mapped[str] = mapped_column(String(300))
+    value: Mapped[float | None] = mapped_column(Float)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

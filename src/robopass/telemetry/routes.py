@@ -1,0 +1,126 @@
+"""Telemetry endpoints (SPEC §7, §9): ingest, health, history. Thin: services do the work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from robopass.db import write_session
+from robopass.deps import CurrentActor, ReadSession
+from robopass.errors import Forbidden, InvalidInput, PayloadTooLarge
+from robopass.robots import service as robot_service
+from robopass.telemetry import service
+from robopass.telemetry.readings import BadBody
+from robopass.telemetry.schemas import IngestResult
+from robopass.telemetry.settings import get_telemetry_settings
+from robopass.visibility import at_least, tier_for
+
+router = APIRouter(prefix="/api/v1", tags=["telemetry"])
+
+_PERCENT = {"type": "number", "minimum": 0, "maximum": 100}
+READING_SCHEMA = {
+    "type": "object", "required": ["code", "at", "metrics"],
+    "properties": {
+        "code": {"type": "string", "description": "the unit's identity code"},
+        "at": {"type": "string", "format": "date-time"},
+        "metrics": {"type": "object", "minProperties": 1, "properties": {
+            "battery_soh": _PERCENT, "accuracy": _PERCENT,
+            "cycle_count": {"type": "integer", "minimum": 0},
+            "operating_hours": {"type": "number", "minimum": 0},
+            "joint_wear": {"type": "object", "additionalProperties": _PERCENT},
+            "fault_codes": {"type": "array", "items": {"type": "string"}},
+            "firmware": {"type": "string"}}},
+    },
+}
+INGEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "array", "items": READING_SCHEMA}},
+        "application/x-ndjson": {"schema": {"type": "string",
+                                            "description": "one reading per line"}},
+    },
+}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"the body exceeds {limit} bytes; nothing was stored",
+                              limit=limit)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body exceeds {limit} bytes; nothing was stored",
+                                  limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _ingest(url: str, body: bytes, actor: Any) -> dict[str, Any]:
+    try:
+        with write_session(url) as session, session.begin():
+            return service.store_body(session, body, actor=actor)
+    except BadBody as exc:
+        raise InvalidInput(str(exc), field="body", code="malformed_body") from exc
+
+
+@router.post("/telemetry", response_model=IngestResult, openapi_extra={"requestBody": INGEST_BODY})
+async def ingest(request: Request, actor: CurrentActor) -> dict[str, Any]:
+    """Store readings from the units' owner or operator: a JSON array or NDJSON.
+
+    Each reading is accepted or rejected on its own (``rejected: [{index, reason}]``); the
+    same ``(code, at)`` is stored once. A body that is not JSON or is too large is a 4xx and
+    stores nothing.
+    """
+    body = await _read_body(request, get_telemetry_settings().max_body_bytes)
+    return await run_in_threadpool(_ingest, request.app.state.settings.database_url, body,
+                                   actor)
+
+
+def _unit_with_interest(session: Any, actor: Any, code: str) -> Any:
+    unit = robot_service.get_unit_or_raise(session, code)
+    if not at_least(tier_for(session, actor, unit), "legitimate"):
+        raise Forbidden("telemetry needs legitimate interest or authority",
+                        code="tier_required")
+    return unit
+
+
+@router.get("/robots/{code}/health")
+def get_health(code: str, session: ReadSession, actor: CurrentActor) -> dict[str, Any]:
+    """``{code, at, metrics, trend, alerts: [{rule, message, since}]}`` (``at`` null before the
+    first reading)."""
+    unit = _unit_with_interest(session, actor, code)
+    return service.health(session, unit.code) or {
+        "code": unit.code, "at": None, "metrics": {}, "trend": {}, "alerts": []}
+
+
+@router.get("/robots/{code}/telemetry")
+def get_telemetry(code: str, session: ReadSession, actor: CurrentActor,
+                  from_: datetime | None = Query(None, alias="from"),
+                  to: datetime | None = None,
+                  metric: str | None = Query(None, description="one of: "
+                                             + ", ".join(service.SERIES_METRICS)),
+                  resolution: str = Query("auto", description="auto, raw, hour or day"),
+                  limit: int = Query(10000, ge=1, le=100000)) -> dict[str, Any]:
+    """History by time range (``from`` inclusive, ``to`` exclusive; default the last day);
+    raw up to 2 days, hourly up to 90 days, daily beyond, unless ``resolution`` says."""
+    unit = _unit_with_interest(session, actor, code)
+    if metric is not None and metric not in service.SERIES_METRICS:
+        raise InvalidInput(f"metric must be one of {', '.join(service.SERIES_METRICS)}",
+                           field="metric")
+    if resolution not in service.RESOLUTIONS:
+        raise InvalidInput(f"resolution must be one of {', '.join(service.RESOLUTIONS)}",
+                           field="resolution")
+    for name, value in (("from", from_), ("to", to)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} needs a UTC offset or Z", field=name)
+    start, end = service.default_range(from_, to)
+    if end <= start:
+        raise InvalidInput("to must be after from", field="to")
+    return service.series(session, code=unit.code, start=start, end=end, metric=metric,
+                          resolution=resolution, limit=limit)

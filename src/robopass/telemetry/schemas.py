@@ -1,0 +1,33 @@
+"""Telemetry shapes for the OpenAPI document (ingest itself validates in bulk, not with these)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Metrics(BaseModel):
+    battery_soh: float | None = Field(None, ge=0, le=100, description="battery state of health, %")
+    cycle_count: int | None = Field(None, ge=0)
+    joint_wear: dict[str, float] | None = Field(None, description="joint → wear, % (0-100)")
+    accuracy: float | None = Field(None, ge=0, le=100, description="operational accuracy, %")
+    operating_hours: float | None = Field(None, ge=0)
+    fault_codes: list[str] | None = None
+    firmware: str | None = Field(None, max_length=64)
+
+
+class Reading(BaseModel):
+    code: str = Field(description="the unit's 29-character identity code")
+    at: str = Field(description="RFC 3339 with offset; stored at millisecond precision")
+    metrics: Metrics
+
+
+class Rejection(BaseModel):
+    index: int
+    reason: str
+    field: str | None = None
+
+
+class IngestResult(BaseModel):
+    stored: int
+    duplicates: int
+    rejected: list[Rejection]

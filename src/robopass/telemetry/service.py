@@ -1,0 +1,612 @@
+"""Telemetry: storing readings in bulk, the health snapshot and alerts, reads (SPEC §7).
+
+Every path (HTTP, MQTT, the simulator, the demo seeder) stores through :func:`store_readings`
+or :func:`store_body`: one validation, one insert, one snapshot update. Nothing here commits;
+the caller owns the transaction. Telemetry does not touch the ledger, so it does not take the
+ledger writer lock: on PostgreSQL concurrent batches serialise per unit on their snapshot rows
+(``FOR UPDATE`` in ``sid`` order), on SQLite the write session's ``BEGIN IMMEDIATE`` does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, bindparam, case, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from robopass.auth.service import Actor
+from robopass.db import dialect_name
+from robopass.ids import new_id
+from robopass.robots.models import TERMINAL_STATUSES, Unit
+from robopass.telemetry import readings as rd
+from robopass.telemetry import rules
+from robopass.telemetry.models import TelemetryAlert, TelemetryHourly, TelemetryReading
+from robopass.telemetry.models import TelemetryUnit as Snap
+from robopass.telemetry.settings import get_telemetry_settings
+from robopass.timeutil import CLOCK_SKEW, rfc3339, utcnow
+
+log = logging.getLogger(__name__)
+
+CHUNK = 50_000
+HOUR_MS = 3_600_000
+DAY_MS = rules.DAY_MS
+COLUMNS = ("sid", "at", "battery_soh", "cycle_count", "accuracy", "operating_hours",
+           "max_joint_wear", "joint_wear", "fault_codes", "firmware")
+SNAP_COLUMNS = ("battery_soh", "cycle_count", "accuracy", "operating_hours", "max_joint_wear",
+                "joint_wear", "fault_codes", "firmware")
+_SQLITE_INSERT = (f"INSERT OR IGNORE INTO telemetry_readings ({', '.join(COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * len(COLUMNS))})")
+
+
+def ms_to_dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def dt_to_ms(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp()) * 1000 + value.microsecond // 1000
+
+
+def rfc3339_ms(ms: int | None) -> str | None:
+    return None if ms is None else rfc3339(ms_to_dt(ms))
+
+
+def _min_ms(actor: Actor | None, now_ms: int) -> int:
+    """Clients may not send readings older than raw retention (their hour may be final);
+    trusted system imports (``actor=None``) may backfill any time after 2000."""
+    days = get_telemetry_settings().raw_retention_days
+    if actor is None or days <= 0:
+        return rd.MIN_MS
+    return max(rd.MIN_MS, now_ms - days * DAY_MS)
+
+
+# --------------------------------------------------------------------------- storing
+
+def store_body(session: Session, body: bytes, *, actor: Actor | None,
+               now: datetime | None = None) -> dict[str, Any]:
+    """Parse a JSON array or NDJSON body and store it (raises ``readings.BadBody``)."""
+    items, rejected = rd.parse_body(body)
+    return store_readings(session, items, actor=actor, now=now, _rejected=rejected)
+
+
+def store_readings(session: Session, readings: Iterable[Any], *, actor: Actor | None = None,
+                   now: datetime | None = None, notify: bool = True,
+                   max_readings: int | None = None,
+                   _rejected: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Validate and store readings; returns ``{stored, duplicates, rejected: [{index, reason}]}``.
+
+    ``actor`` None is the trusted system (seeder, backfills): every unit is "its own", and
+    readings of any age after 2000 are accepted; otherwise the actor must be the unit's owner
+    or operator. Readings are processed in chunks, so an iterator of millions is fine.
+    """
+    now_ms = dt_to_ms(now or utcnow())
+    min_ms = _min_ms(actor, now_ms)
+    limit = max_readings if max_readings is not None else (
+        None if actor is None else get_telemetry_settings().max_readings)
+    rejected: list[dict[str, Any]] = list(_rejected or [])
+    stored = duplicates = 0
+    it = iter(readings)
+    index = 0
+    while True:
+        chunk = list(islice(it, CHUNK))
+        if not chunk:
+            break
+        rows, bad = rd.validate(chunk, now_ms=now_ms, skew_ms=int(CLOCK_SKEW.total_seconds()
+                                                                   * 1000),
+                                min_ms=min_ms, first_index=index,
+                                max_readings=None if limit is None else max(0, limit - index))
+        rejected.extend(bad)
+        index += len(chunk)
+        if rows:
+            s, d = _store_rows(session, rows, actor=actor, rejected=rejected, notify=notify)
+            stored += s
+            duplicates += d
+    rejected.sort(key=lambda r: r["index"])
+    return {"stored": stored, "duplicates": duplicates, "rejected": rejected}
+
+
+def _unit_facts(session: Session, codes: list[str]) -> dict[str, tuple[Any, ...]]:
+    """code → (status, owner_id, operator_id, sid|None)."""
+    facts: dict[str, tuple[Any, ...]] = {}
+    for start in range(0, len(codes), 900):
+        part = codes[start:start + 900]
+        for code, status, owner, operator, sid in session.execute(
+                select(Unit.code, Unit.status, Unit.owner_id, Unit.operator_id, Snap.sid)
+                .outerjoin(Snap, Snap.code == Unit.code).where(Unit.code.in_(part))):
+            facts[code] = (status, owner, operator, sid)
+    return facts
+
+
+_SNAP_SELECT = (Snap.sid, Snap.code, Snap.at, *[getattr(Snap, c) for c in SNAP_COLUMNS],
+                Snap.trend, Snap.dirty_from, Snap.first_at)
+
+
+def _load_snapshots(session: Session, codes: list[str], missing: list[str]
+                    ) -> dict[str, dict[str, Any]]:
+    """Create snapshot rows (and sids) for first-time units, then load every snapshot, locked
+    on PostgreSQL in ``sid`` order so concurrent batches cannot deadlock."""
+    pg = dialect_name(session) == "postgresql"
+    if missing:
+        values = [{"code": c} for c in sorted(missing)]
+        if pg:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            session.execute(pg_insert(Snap).on_conflict_do_nothing(index_elements=["code"]),
+                            values)
+        else:
+            session.execute(insert(Snap), values)
+    snaps: dict[str, dict[str, Any]] = {}
+    wanted = codes if pg else missing
+    for start in range(0, len(wanted), 900):
+        query = select(*_SNAP_SELECT).where(Snap.code.in_(wanted[start:start + 900]))
+        if pg:
+            query = query.order_by(Snap.sid).with_for_update()
+        for row in session.execute(query):
+            snaps[row.code] = dict(row._mapping)
+    return snaps
+
+
+def _store_rows(session: Session, rows: list[rd.Row], *, actor: Actor | None,
+                rejected: list[dict[str, Any]], notify: bool) -> tuple[int, int]:
+    codes = sorted({r.code for r in rows})
+    facts = _unit_facts(session, codes)
+    allowed: dict[str, str | None] = {}  # code -> error or None
+    for code in codes:
+        fact = facts.get(code)
+        if fact is None:
+            allowed[code] = f"unknown unit {code}"
+        elif fact[0] in TERMINAL_STATUSES:
+            allowed[code] = f"unit {code} is {fact[0]}; it reports no telemetry"
+        elif actor is not None and actor.id not in (fact[1], fact[2]):
+            allowed[code] = f"unit {code} is not yours: only its owner or operator reports"
+        else:
+            allowed[code] = None
+    ok_codes = [c for c in codes if allowed[c] is None]
+    if len(ok_codes) != len(codes):
+        keep = []
+        for r in rows:
+            error = allowed[r.code]
+            if error is None:
+                keep.append(r)
+            else:
+                rejected.append({"index": r.index, "reason": error, "field": "code"})
+        rows = keep
+    if not rows:
+        return 0, 0
+    missing = [c for c in ok_codes if facts[c][3] is None]
+    snaps = _load_snapshots(session, ok_codes, missing)
+    if dialect_name(session) != "postgresql":
+        # SQLite: the facts query already gave existing sids (BEGIN IMMEDIATE: no race).
+        for code in ok_codes:
+            if code not in snaps:
+                snaps[code] = {"sid": facts[code][3], "code": code, "_lazy": True}
+    sid_of = {c: s["sid"] for c, s in snaps.items()}
+
+    # De-duplicate inside the batch (first one wins) and group by unit.
+    seen: set[tuple[str, int]] = set()
+    tuples = []
+    by_code: dict[str, list[rd.Row]] = {}
+    in_batch_dups = 0
+    for r in rows:
+        key = (r.code, r.at)
+        if key in seen:
+            in_batch_dups += 1
+            continue
+        seen.add(key)
+        tuples.append((sid_of[r.code], r.at, r.battery_soh, r.cycle_count, r.accuracy,
+                       r.operating_hours, r.max_joint_wear, r.joint_wear, r.fault_codes,
+                       r.firmware))
+        group = by_code.get(r.code)
+        if group is None:
+            by_code[r.code] = [r]
+        else:
+            group.append(r)
+    stored = _insert_readings(session, tuples)
+    _update_snapshots(session, by_code, snaps, facts, notify=notify)
+    return stored, len(rows) - stored
+
+
+def _insert_readings(session: Session, tuples: list[tuple[Any, ...]]) -> int:
+    """Insert, ignoring rows whose ``(sid, at)`` is stored; returns how many were new."""
+    if not tuples:
+        return 0
+    dbapi = session.connection().connection.driver_connection
+    if dialect_name(session) == "postgresql":
+        cur = dbapi.cursor()  # type: ignore[union-attr]
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS telemetry_stage "
+                    "(LIKE telemetry_readings) ON COMMIT DELETE ROWS")
+        with cur.copy(f"COPY telemetry_stage ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            write = copy.write_row
+            for t in tuples:
+                write(t)
+        cur.execute(f"INSERT INTO telemetry_readings ({', '.join(COLUMNS)}) "
+                    f"SELECT {', '.join(COLUMNS)} FROM telemetry_stage ON CONFLICT DO NOTHING")
+        stored = cur.rowcount
+        cur.execute("TRUNCATE telemetry_stage")
+        return int(stored)
+    cur = dbapi.cursor()  # type: ignore[union-attr]
+    cur.executemany(_SQLITE_INSERT, tuples)
+    return int(cur.rowcount)
+
+
+def _decode(snap: dict[str, Any]) -> dict[str, Any]:
+    """Snapshot row → latest metrics as API values."""
+    out: dict[str, Any] = {}
+    for name in ("battery_soh", "cycle_count", "accuracy", "operating_hours", "firmware"):
+        if snap.get(name) is not None:
+            out[name] = snap[name]
+    if snap.get("joint_wear"):
+        out["joint_wear"] = orjson.loads(snap["joint_wear"])
+    if snap.get("fault_codes") is not None:
+        out["fault_codes"] = orjson.loads(snap["fault_codes"])
+    return out
+
+
+def _update_snapshots(session: Session, by_code: dict[str, list[rd.Row]],
+                      snaps: dict[str, dict[str, Any]], facts: dict[str, tuple[Any, ...]], *,
+                      notify: bool) -> None:
+    lazy = [c for c in by_code if snaps[c].get("_lazy")]
+    if lazy:  # SQLite: load the full snapshot only for the units in this batch
+        for start in range(0, len(lazy), 900):
+            for row in session.execute(select(*_SNAP_SELECT)
+                                       .where(Snap.code.in_(lazy[start:start + 900]))):
+                snaps[row.code] = dict(row._mapping)
+    updates: list[dict[str, Any]] = []
+    changed: dict[str, dict[str, Any]] = {}
+    for code, group in by_code.items():
+        snap = snaps[code]
+        old_at = snap["at"]
+        new: dict[str, Any] = {}
+        newer = [r for r in group if old_at is None or r.at > old_at]
+        if newer:
+            if len(newer) > 1:
+                newer.sort(key=lambda r: r.at)
+            for r in newer:  # fold: the last non-null value of each metric wins
+                for name in SNAP_COLUMNS:
+                    v = getattr(r, name)
+                    if v is not None:
+                        new[name] = v
+            new["at"] = newer[-1].at
+        # daily trend points: the newest reading of each day with SoH or wear
+        days: dict[int, tuple[int, float | None, float | None]] = {}
+        min_at = group[0].at
+        for r in group:
+            if r.at < min_at:
+                min_at = r.at
+            if r.battery_soh is None and r.max_joint_wear is None:
+                continue
+            day = r.at // DAY_MS
+            cur = days.get(day)
+            if cur is None or r.at > cur[0]:
+                days[day] = (r.at, r.battery_soh, r.max_joint_wear)
+        if days:
+            points = orjson.loads(snap["trend"]) if snap.get("trend") else []
+            new["trend"] = orjson.dumps(rules.merge_trend(points, days)).decode()
+        hour_start = min_at - min_at % HOUR_MS
+        if snap.get("dirty_from") is None or hour_start < snap["dirty_from"]:
+            new["dirty_from"] = hour_start
+        if snap.get("first_at") is None or min_at < snap["first_at"]:
+            new["first_at"] = min_at
+        if not new:
+            continue
+        snap.update(new)
+        full = {"b_sid": snap["sid"]}
+        for name in ("at", *SNAP_COLUMNS, "trend", "dirty_from", "first_at"):
+            full[name] = snap.get(name)
+        updates.append(full)
+        if "at" in new:
+            changed[code] = snap
+    if updates:
+        table = Snap.__table__
+        session.execute(update(table).where(table.c.sid == bindparam("b_sid")), updates)
+    if changed:
+        _apply_alerts(session, changed, facts, notify=notify)
+
+
+def _apply_alerts(session: Session, changed: dict[str, dict[str, Any]],
+                  facts: dict[str, tuple[Any, ...]], *, notify: bool) -> None:
+    """Open alerts the latest values break, close those they no longer break."""
+    codes = list(changed)
+    open_now: dict[str, dict[tuple[str, str], str]] = {}
+    for start in range(0, len(codes), 900):
+        for aid, code, rule, key in session.execute(
+                select(TelemetryAlert.id, TelemetryAlert.code, TelemetryAlert.rule,
+                       TelemetryAlert.key)
+                .where(TelemetryAlert.code.in_(codes[start:start + 900]),
+                       TelemetryAlert.closed_at.is_(None))):
+            open_now.setdefault(code, {})[(rule, key)] = aid
+    opened: list[dict[str, Any]] = []
+    closing: list[dict[str, Any]] = []
+    for code, snap in changed.items():
+        latest = {"battery_soh": snap.get("battery_soh"), "accuracy": snap.get("accuracy"),
+                  "joint_wear": orjson.loads(snap["joint_wear"]) if snap.get("joint_wear")
+                  else None,
+                  "fault_codes": orjson.loads(snap["fault_codes"]) if snap.get("fault_codes")
+                  else None}
+        wanted = rules.evaluate(latest)
+        current = open_now.get(code, {})
+        at = ms_to_dt(snap["at"])
+        for (rule, key), (message, value) in wanted.items():
+            if (rule, key) not in current:
+                opened.append({"id": new_id("alr"), "code": code, "rule": rule, "key": key,
+                               "message": message, "value": value, "since": at,
+                               "closed_at": None})
+        for (rule, key), aid in current.items():
+            if (rule, key) not in wanted:
+                closing.append({"b_id": aid, "closed_at": at})
+    if opened:
+        session.execute(insert(TelemetryAlert), opened)
+    if closing:
+        table = TelemetryAlert.__table__
+        session.execute(update(table).where(table.c.id == bindparam("b_id")), closing)
+    if opened and notify:
+        _notify(session, opened, facts)
+
+
+def _notify(session: Session, opened: list[dict[str, Any]],
+            facts: dict[str, tuple[Any, ...]]) -> None:
+    """Tell the unit's operator and owner through the notification outbox (same transaction)."""
+    try:
+        from robopass.notifications import service as notifications
+    except ImportError:  # the notifications domain is optional in a trimmed build
+        log.warning("notifications unavailable; %d health alerts not notified", len(opened))
+        return
+    for alert in opened:
+        fact = facts[alert["code"]]
+        notifications.notify(
+            session, organization_ids=[fact[2], fact[1]], topic="health_alert",
+            payload={"code": alert["code"], "rule": alert["rule"], "key": alert["key"],
+                     "message": alert["message"], "since": rfc3339(alert["since"])})
+
+
+# --------------------------------------------------------------------------- reads
+
+def get_snapshot(session: Session, code: str) -> dict[str, Any] | None:
+    row = session.execute(select(*_SNAP_SELECT).where(Snap.code == code)).first()
+    return None if row is None else dict(row._mapping)
+
+
+def open_alerts(session: Session, code: str) -> list[dict[str, Any]]:
+    return [{"rule": a.rule, "message": a.message, "since": rfc3339(a.since)}
+            for a in session.scalars(select(TelemetryAlert).where(
+                TelemetryAlert.code == code, TelemetryAlert.closed_at.is_(None))
+                .order_by(TelemetryAlert.since, TelemetryAlert.rule, TelemetryAlert.key))]
+
+
+def health(session: Session, code: str) -> dict[str, Any] | None:
+    """``{code, at, metrics, trend, alerts: [{rule, message, since}]}``; None if the unit never
+    reported. No authorisation here: the route checks the tier."""
+    snap = get_snapshot(session, code)
+    if snap is None or snap["at"] is None:
+        return None
+    points = orjson.loads(snap["trend"]) if snap.get("trend") else []
+    return {"code": code, "at": rfc3339_ms(snap["at"]), "metrics": _decode(snap),
+            "trend": rules.trend(points, rfc3339_ms), "alerts": open_alerts(session, code)}
+
+
+def latest_battery_soh(session: Session, code: str) -> float | None:
+    """For the public page's battery band (never the exact value in public)."""
+    value = session.scalar(select(Snap.battery_soh).where(Snap.code == code))
+    return None if value is None else float(value)
+
+
+def _sid(session: Session, code: str) -> int | None:
+    return session.scalar(select(Snap.sid).where(Snap.code == code))
+
+
+def _reading_dict(row: Any) -> dict[str, Any]:
+    return {"at": ms_to_dt(row.at), "battery_soh": row.battery_soh,
+            "cycle_count": row.cycle_count,
+            "joint_wear": orjson.loads(row.joint_wear) if row.joint_wear else None,
+            "accuracy": row.accuracy, "operating_hours": row.operating_hours,
+            "fault_codes": orjson.loads(row.fault_codes) if row.fault_codes else None,
+            "firmware": row.firmware}
+
+
+_READ_COLS = (TelemetryReading.at, TelemetryReading.battery_soh, TelemetryReading.cycle_count,
+              TelemetryReading.joint_wear, TelemetryReading.accuracy,
+              TelemetryReading.operating_hours, TelemetryReading.fault_codes,
+              TelemetryReading.firmware, TelemetryReading.max_joint_wear)
+
+
+def readings_between(session: Session, *, code: str, start: datetime, end: datetime,
+                     limit: int = 10000) -> list[dict[str, Any]]:
+    """Raw readings of one unit with ``start <= at < end``, oldest first, at most ``limit``.
+
+    Each is ``{at: datetime, battery_soh, cycle_count, joint_wear, accuracy, operating_hours,
+    fault_codes, firmware}`` (absent metrics None). Served by the ``(sid, at)`` key.
+    """
+    sid = _sid(session, code)
+    if sid is None:
+        return []
+    rows = session.execute(
+        select(*_READ_COLS).where(TelemetryReading.sid == sid,
+                                  TelemetryReading.at >= dt_to_ms(start),
+                                  TelemetryReading.at < dt_to_ms(end))
+        .order_by(TelemetryReading.at).limit(limit))
+    return [_reading_dict(r) for r in rows]
+
+
+RESOLUTIONS = ("auto", "raw", "hour", "day")
+SERIES_METRICS = ("battery_soh", "cycle_count", "joint_wear", "accuracy", "operating_hours",
+                  "fault_codes", "firmware")
+
+
+def series(session: Session, *, code: str, start: datetime, end: datetime,
+           metric: str | None = None, resolution: str = "auto",
+           limit: int = 10000) -> dict[str, Any]:
+    """History by time range: raw readings, or hourly/daily aggregates for long ranges.
+
+    ``auto`` picks raw up to 2 days, hourly up to 90 days, daily beyond. Aggregates are
+    ``{at, count, battery_soh: {min, avg, max}, accuracy: {...}, joint_wear: {...} (of each
+    reading's most worn joint), cycle_count: max, operating_hours: max, fault_readings}``.
+    """
+    start_ms, end_ms = dt_to_ms(start), dt_to_ms(end)
+    span = end_ms - start_ms
+    if resolution == "auto":
+        resolution = "raw" if span <= 2 * DAY_MS else "hour" if span <= 90 * DAY_MS else "day"
+    body: dict[str, Any] = {"code": code, "from": rfc3339_ms(start_ms), "to": rfc3339_ms(end_ms),
+                            "metric": metric, "resolution": resolution, "points": []}
+    snap = session.execute(select(Snap.sid, Snap.dirty_from).where(Snap.code == code)).first()
+    if snap is None:
+        return body
+    sid, dirty_from = snap
+    if resolution == "raw":
+        rows = list(session.execute(
+            select(*_READ_COLS).where(TelemetryReading.sid == sid,
+                                      TelemetryReading.at >= start_ms,
+                                      TelemetryReading.at < end_ms)
+            .order_by(TelemetryReading.at).limit(limit + 1)))
+        if len(rows) > limit:
+            body["next_from"] = rfc3339_ms(rows[limit].at)
+            rows = rows[:limit]
+        points = []
+        for r in rows:
+            d = _reading_dict(r)
+            d["at"] = rfc3339_ms(r.at)
+            if metric:
+                d = {"at": d["at"], metric: d[metric]}
+            else:
+                d = {k: v for k, v in d.items() if v is not None}
+            points.append(d)
+        body["points"] = points
+        return body
+    buckets = _hourly(session, sid=sid, start_ms=start_ms, end_ms=end_ms, dirty_from=dirty_from)
+    if resolution == "day":
+        days: dict[int, dict[str, Any]] = {}
+        for hour, agg in sorted(buckets.items()):
+            day = hour - hour % DAY_MS
+            days[day] = _merge(days[day], agg) if day in days else agg
+        buckets = days
+    points = []
+    for at, agg in sorted(buckets.items())[:limit]:
+        point = _agg_view(at, agg)
+        if metric:
+            point = {"at": point["at"], "count": point["count"], metric: point.get(metric)}
+        points.append(point)
+    body["points"] = points
+    return body
+
+
+_STAT = ("soh", "acc", "wear")
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = {"n": a["n"] + b["n"], "fault_n": a["fault_n"] + b["fault_n"]}
+    for s in _STAT:
+        out[f"{s}_n"] = a[f"{s}_n"] + b[f"{s}_n"]
+        out[f"{s}_sum"] = (a[f"{s}_sum"] or 0.0) + (b[f"{s}_sum"] or 0.0)
+        mins = [v for v in (a[f"{s}_min"], b[f"{s}_min"]) if v is not None]
+        maxs = [v for v in (a[f"{s}_max"], b[f"{s}_max"]) if v is not None]
+        out[f"{s}_min"] = min(mins) if mins else None
+        out[f"{s}_max"] = max(maxs) if maxs else None
+    for m in ("cycle_max", "hours_max"):
+        vals = [v for v in (a[m], b[m]) if v is not None]
+        out[m] = max(vals) if vals else None
+    return out
+
+
+def _agg_view(at: int, agg: dict[str, Any]) -> dict[str, Any]:
+    def stats(s: str) -> dict[str, float] | None:
+        if not agg[f"{s}_n"]:
+            return None
+        return {"min": agg[f"{s}_min"], "avg": round(agg[f"{s}_sum"] / agg[f"{s}_n"], 3),
+                "max": agg[f"{s}_max"]}
+
+    return {"at": rfc3339_ms(at), "count": agg["n"], "battery_soh": stats("soh"),
+            "accuracy": stats("acc"), "joint_wear": stats("wear"),
+            "cycle_count": agg["cycle_max"], "operating_hours": agg["hours_max"],
+            "fault_readings": agg["fault_n"]}
+
+
+def _raw_hourly_select(sid: int, start_ms: int, end_ms: int) -> Select[Any]:
+    r = TelemetryReading
+    hour = (r.at - r.at % HOUR_MS).label("hour")
+    return (select(hour, func.count().label("n"),
+                   func.count(r.battery_soh).label("soh_n"), func.sum(r.battery_soh).label("soh_sum"),
+                   func.min(r.battery_soh).label("soh_min"), func.max(r.battery_soh).label("soh_max"),
+                   func.count(r.accuracy).label("acc_n"), func.sum(r.accuracy).label("acc_sum"),
+                   func.min(r.accuracy).label("acc_min"), func.max(r.accuracy).label("acc_max"),
+                   func.count(r.max_joint_wear).label("wear_n"),
+                   func.sum(r.max_joint_wear).label("wear_sum"),
+                   func.min(r.max_joint_wear).label("wear_min"),
+                   func.max(r.max_joint_wear).label("wear_max"),
+                   func.max(r.cycle_count).label("cycle_max"),
+                   func.max(r.operating_hours).label("hours_max"),
+                   func.count(r.fault_codes).label("fault_n"))
+            .where(r.sid == sid, r.at >= start_ms, r.at < end_ms)
+            .group_by(hour))
+
+
+_AGG_KEYS = ("n", "soh_n", "soh_sum", "soh_min", "soh_max", "acc_n", "acc_sum", "acc_min",
+             "acc_max", "wear_n", "wear_sum", "wear_min", "wear_max", "cycle_max", "hours_max",
+             "fault_n")
+
+
+def _hourly(session: Session, *, sid: int, start_ms: int, end_ms: int,
+            dirty_from: int | None) -> dict[int, dict[str, Any]]:
+    """Hour → aggregate: stored hourly rows where final, computed from raw readings for the
+    hours not downsampled yet (from ``dirty_from`` on)."""
+    start_h = start_ms - start_ms % HOUR_MS
+    split = end_ms if dirty_from is None else max(start_h, min(end_ms, dirty_from))
+    out: dict[int, dict[str, Any]] = {}
+    h = TelemetryHourly
+    if split > start_h:
+        for row in session.execute(select(h.hour, *[getattr(h, k) for k in _AGG_KEYS])
+                                   .where(h.sid == sid, h.hour >= start_h, h.hour < split)):
+            out[row.hour] = {k: getattr(row, k) for k in _AGG_KEYS}
+    if dirty_from is not None and split < end_ms:
+        for row in session.execute(_raw_hourly_select(sid, max(split, start_ms), end_ms)):
+            agg = {k: getattr(row, k) for k in _AGG_KEYS}
+            hour = int(row.hour)
+            out[hour] = _merge(out[hour], agg) if hour in out else agg
+    return out
+
+
+def fleet_health_distribution(session: Session, *, unit_codes_query: Any = None
+                              ) -> dict[str, Any]:
+    """Histograms (10-point buckets) of latest battery SoH and most-worn joint across units
+    with a snapshot, and open alerts by rule. ``unit_codes_query`` (a select of unit codes)
+    narrows the fleet, e.g. to a province."""
+    def histogram(col: Any) -> dict[str, Any]:
+        bucket = case(*[(col < edge, edge // 10 - 1) for edge in range(10, 100, 10)], else_=9)
+        query = select(bucket.label("b"), func.count()).where(col.is_not(None)).group_by(bucket)
+        if unit_codes_query is not None:
+            query = query.where(Snap.code.in_(unit_codes_query))
+        counts = {int(b): int(n) for b, n in session.execute(query)}
+        return {"buckets": [{"from": b * 10, "to": b * 10 + 10, "count": counts.get(b, 0)}
+                            for b in range(10)],
+                "units": sum(counts.values())}
+
+    total_q = select(func.count()).select_from(Snap).where(Snap.at.is_not(None))
+    alerts_q = select(TelemetryAlert.rule, func.count()).where(
+        TelemetryAlert.closed_at.is_(None)).group_by(TelemetryAlert.rule)
+    if unit_codes_query is not None:
+        total_q = total_q.where(Snap.code.in_(unit_codes_query))
+        alerts_q = alerts_q.where(TelemetryAlert.code.in_(unit_codes_query))
+    alerts = {rule: 0 for rule in rules.RULES}
+    alerts.update({rule: int(n) for rule, n in session.execute(alerts_q)})
+    return {"units": int(session.scalar(total_q) or 0),
+            "battery_soh": histogram(Snap.battery_soh),
+            "max_joint_wear": histogram(Snap.max_joint_wear),
+            "open_alerts": alerts,
+            "thresholds": {"battery_soh_min": rules.BATTERY_SOH_MIN,
+                           "joint_wear_max": rules.JOINT_WEAR_MAX,
+                           "accuracy_min": rules.ACCURACY_MIN}}
+
+
+def iter_chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def default_range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    end = end or utcnow()
+    return (start or end - timedelta(days=1)), end

@@ -1,0 +1,44 @@
+"""Telemetry fixtures: a unit in service with a known owner/operator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.utils.api import ApiClient, Org
+
+
+@dataclass
+class Fleet:
+    maker: Org
+    operator: Org
+    codes: list[str]
+
+
+def make_fleet(client: ApiClient, count: int = 2) -> Fleet:
+    maker = client.org("manufacturer")
+    operator = client.org("operator")
+    model_id = client.approved_model(maker)
+    codes = client.codes(maker, model_id, count)
+    for code in codes:
+        client.event(maker, code, "manufactured", at="2026-03-10T08:00:00Z")
+        client.event(maker, code, "sold", at="2026-03-11T08:00:00Z", to_organization=operator.id)
+        client.event(operator, code, "deployed", at="2026-03-12T08:00:00Z")
+    return Fleet(maker=maker, operator=operator, codes=codes)
+
+
+@pytest.fixture
+def fleet(client: ApiClient) -> Fleet:
+    return make_fleet(client)
+
+
+def ts(minutes_ago: float = 0.0) -> str:
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=minutes_ago)
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def reading(code: str, at: str, **metrics: Any) -> dict[str, Any]:
+    return {"code": code, "at": at, "metrics": metrics or {"battery_soh": 95.0}}
