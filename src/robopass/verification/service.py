@@ -1,59 +1,122 @@
-"""Public verification (SPEC §8, §9): genuine or not, and why — for any input."""
+"""Public verification (SPEC §8, §9): genuine or not, and why — for any input.
+
+The hot path (``GET /api/v1/verify/{code}``, ``GET /r/{code}``) is one indexed lookup by code
+joined to the model and manufacturer rows by primary key, read as plain tuples (no ORM object
+graph); recalls are read only for units whose ``open_recalls`` counter is non-zero. A code of
+another country's registry is resolved through that peer when one is configured (federation).
+
+Everything returned here is public tier: no owner, operator, location or commercial detail.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from robopass import idcode
+from robopass.db import Base
+from robopass.lifecycle.models import Event
 from robopass.organizations.models import Organization
 from robopass.product_models.models import ProductModel
 from robopass.registry import service as registry_service
 from robopass.robots.models import Unit
+from robopass.timeutil import rfc3339
+
+#: Events that hand the robot to a new end owner (a buyer); shipping to a seller does not.
+OWNER_CHANGES = ("sold", "transferred")
+#: Battery state-of-health bands shown to buyers (SoH in %, lower bound inclusive).
+BATTERY_BANDS = ((80.0, "good"), (70.0, "fair"), (0.0, "poor"))
+
+_LOOKUP = (
+    select(Unit.status, ProductModel.name, ProductModel.model_code, ProductModel.status,
+           Organization.name, Organization.company_code, Organization.country,
+           Unit.open_recalls, Unit.production_month, Unit.imported_from)
+    .join(ProductModel, ProductModel.id == Unit.model_id)
+    .join(Organization, Organization.id == Unit.manufacturer_id))
 
 
 def open_recalls(session: Session, code: str) -> list[dict[str, Any]]:
-    from robopass.recalls import service as recall_service
+    """The unit's open recalls, public fields only (empty until the recalls domain exists)."""
+    try:
+        from robopass.recalls import service as recall_service
+    except ImportError:
+        return []
+    fn = getattr(recall_service, "open_recalls_public", None)
+    return list(fn(session, code)) if fn else []
 
-    return recall_service.open_recalls_public(session, code)
+
+def _blank(raw: str) -> dict[str, Any]:
+    return {"code": raw, "format_valid": False, "registered": False, "status": None,
+            "model": None, "manufacturer": None, "open_recalls": []}
 
 
-def verify(session: Session, raw: str) -> dict[str, Any]:
+def suggest_correction(session: Session, code: str) -> str | None:
+    """For a code whose check character fails: the one registered code that differs from it in a
+    single character (a typo the check character caught), else None."""
+    alphabet = idcode.ALPHABET
+    candidates: set[str] = set()
+    body = code[:28]
+    for pos in range(28):
+        for ch in alphabet:
+            if ch == body[pos]:
+                continue
+            trial = body[:pos] + ch + body[pos + 1:]
+            if idcode.is_valid(trial + code[28]):
+                candidates.add(trial + code[28])
+    try:
+        candidates.add(idcode.with_check(body))
+    except idcode.InvalidCode:
+        pass
+    found: list[str] = []
+    pool = sorted(candidates)
+    for start in range(0, len(pool), 500):
+        found += session.scalars(select(Unit.code).where(Unit.code.in_(pool[start:start + 500])))
+    return found[0] if len(found) == 1 else None
+
+
+def verify(session: Session, raw: str, *, federate: bool = True) -> dict[str, Any]:
     """Always returns ``{code, format_valid, registered, status, model, manufacturer,
-    open_recalls, reason?}``; never raises for bad input."""
-    result: dict[str, Any] = {"code": raw, "format_valid": False, "registered": False,
-                              "status": None, "model": None, "manufacturer": None,
-                              "open_recalls": []}
+    open_recalls, reason?}`` plus ``registry`` (who answered); never raises for bad input.
+
+    ``reason_code`` is one of the ``idcode`` error codes, ``foreign_code``, ``unknown_peer``,
+    ``peer_unreachable``, ``passport_invalid``, ``not_registered``, ``model_suspended``,
+    ``model_revoked``, ``unit_recycled``, ``unit_scrapped``, ``open_recall``."""
+    result = _blank(raw)
     try:
         code = idcode.validate(raw)
     except idcode.InvalidCode as exc:
         result.update(reason=exc.message, reason_code=exc.code, position=exc.position)
+        if exc.code == "invalid_checksum":
+            suggestion = suggest_correction(session, idcode.compact(raw))
+            if suggestion:
+                result["suggestion"] = suggestion
         return result
     result.update(code=code, format_valid=True)
-    row = session.execute(
-        select(Unit.status, ProductModel.name, ProductModel.model_code, ProductModel.status,
-               Organization.name, Organization.company_code, Organization.country,
-               Unit.open_recalls, Unit.production_month)
-        .join(ProductModel, ProductModel.id == Unit.model_id)
-        .join(Organization, Organization.id == Unit.manufacturer_id)
-        .where(Unit.code == code)).first()
+    own = registry_service.country(session)
+    row = session.execute(_LOOKUP.where(Unit.code == code)).first()
     if row is None:
-        own = registry_service.country(session)
         if code[:2] != own:
+            if federate:
+                from robopass.federation import service as federation_service
+
+                return federation_service.verify_remote(session, code)
             result.update(reason=f"this code was issued by the {code[:2]} registry, not this "
-                          f"one ({own})", reason_code="foreign_code")
+                          f"one ({own})", reason_code="foreign_code", registry=own)
         else:
             result.update(reason="the code is well-formed but no robot with it is registered: "
-                          "it may be forged", reason_code="not_registered")
+                          "it may be forged", reason_code="not_registered", registry=own)
         return result
-    status, model_name, model_code, model_status, maker, company, country, n_recalls, month = row
+    (status, model_name, model_code, model_status, maker, company, country, n_recalls, month,
+     imported_from) = row
     result.update(
-        registered=True, status=status, production_month=month,
+        registered=True, status=status, production_month=month, registry=own,
         model={"name": model_name, "model_code": model_code, "status": model_status},
         manufacturer={"name": maker, "company_code": company, "country": country},
         open_recalls=open_recalls(session, code) if n_recalls else [])
+    if imported_from:
+        result["imported_from"] = imported_from
     if model_status in ("suspended", "revoked"):
         result.update(reason=f"the product model's filing is {model_status}",
                       reason_code=f"model_{model_status}")
@@ -64,3 +127,60 @@ def verify(session: Session, raw: str) -> dict[str, Any]:
         result.update(reason="this robot has an open safety recall",
                       reason_code="open_recall")
     return result
+
+
+def event_summaries(session: Session, code: str) -> list[dict[str, Any]]:
+    """Public event summaries ``{at, corrected, ledger_index, type}`` in recording order (the
+    input of the passport's ``history_digest``; see ``passports.verify``)."""
+    rows = session.execute(select(Event.type, Event.at, Event.ledger_index, Event.corrected)
+                           .where(Event.code == code).order_by(Event.seq))
+    return [{"at": rfc3339(at), "corrected": bool(corrected), "ledger_index": int(index),
+             "type": type_} for type_, at, index, corrected in rows]
+
+
+def _count_incidents(session: Session, code: str) -> int:
+    table = Base.metadata.tables.get("incidents")
+    if table is None or "code" not in table.c:
+        return 0
+    return int(session.scalar(select(func.count()).select_from(table)
+                              .where(table.c.code == code)) or 0)
+
+
+def _latest_battery_soh(session: Session, code: str) -> float | None:
+    """Latest battery SoH from the telemetry domain, when it is there."""
+    try:
+        from robopass.telemetry import service as telemetry_service
+    except ImportError:
+        return None
+    fn = getattr(telemetry_service, "latest_battery_soh", None)
+    if fn is not None:
+        value = fn(session, code)
+        return None if value is None else float(value)
+    return None
+
+
+def battery_band(soh: float | None) -> str:
+    """``good`` (≥ 80 %), ``fair`` (70–80 %), ``poor`` (< 70 %, the health alert threshold) or
+    ``unknown`` — a band, never the exact reading."""
+    if soh is None:
+        return "unknown"
+    for floor, band in BATTERY_BANDS:
+        if soh >= floor:
+            return band
+    return "poor"
+
+
+def buyer_summary(session: Session, code: str, production_month: str | None) -> dict[str, Any]:
+    """What a buyer of a used robot may see: production month, number of owners (buyers, i.e.
+    non-corrected ``sold``/``transferred`` events), maintenance count (completed maintenance),
+    incidents, battery health band. Nothing names anyone."""
+    counts = dict(session.execute(
+        select(Event.type, func.count()).where(Event.code == code, Event.corrected.is_(False))
+        .group_by(Event.type)).all())
+    return {
+        "production_month": production_month,
+        "owners": int(sum(counts.get(t, 0) for t in OWNER_CHANGES)),
+        "maintenance_count": int(counts.get("maintenance_completed", 0)),
+        "incidents": _count_incidents(session, code),
+        "battery_health": battery_band(_latest_battery_soh(session, code)),
+    }

@@ -1,0 +1,194 @@
+"""Benchmark: public verification under load (SPEC §11: >= 5,000 req/s, p99 <= 20 ms).
+
+Builds (once, then reuses) a SQLite registry with N registered units issued through
+``robots.service.issue_codes`` in batches, serves it with uvicorn (several workers) on
+127.0.0.1, and drives ``GET /api/v1/verify/{code}``, ``GET /r/{code}`` and the trivial
+``GET /healthz`` (the ceiling) with wrk from a separate process, each for a bounded time.
+Prints one JSON object.
+
+    python bench/bench_verify.py [--units 1000000] [--db /tmp/robopass-bench/verify.db]
+        [--workers 2] [--duration 10] [--connections 64] [--build-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+try:
+    import robopass  # noqa: F401
+except ImportError:  # running from a checkout without installing
+    sys.path.insert(0, str(ROOT / "src"))
+
+TARGET = {"requests_per_s": 5000, "p99_ms": 20}
+BATCH = 100_000
+
+
+def build(db: Path, units: int) -> None:
+    """Issue ``units`` codes through the service (100,000 per transaction), once."""
+    from robopass.auth.service import Actor
+    from robopass.db import writing
+    from robopass.organizations import service as org_service
+    from robopass.product_models import service as model_service
+    from robopass.product_models.schemas import ModelCreate
+    from robopass.registry.service import initialise
+    from robopass.robots import service as robot_service
+
+    url = f"sqlite:///{db}"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    initialise(url, country="CN")
+    with writing(url) as session:
+        regulator = Actor(id="bench", name="bench", roles=frozenset({"regulator"}), country="CN")
+        maker, _ = org_service.create(session, actor=regulator, name="Bench Robotics",
+                                      roles=["manufacturer"], country="DE",
+                                      registration_number="HRB 1")
+        actor = Actor.of(maker)
+        model = model_service.file(session, actor=actor, data=ModelCreate.model_validate({
+            "name": "Bench Walker", "hardware_class": "B", "intelligence_level": 3,
+            "parameters": {"height_cm": 170, "mass_kg": 60, "degrees_of_freedom": 40},
+            "components": [{"type": "battery_pack", "name": "BP"}],
+            "software": {"name": "OS", "version": "1"}}))
+        model_service.decide(session, actor=regulator, model_id=model.id, decision="approve")
+        model_id = model.id
+    done = 0
+    month = 0
+    started = time.perf_counter()
+    while done < units:
+        count = min(BATCH, units - done)
+        with writing(url) as session:
+            robot_service.issue_codes(session, actor=actor, model_id=model_id, count=count,
+                                      plant="A1", production_month=f"2025-{month % 12 + 1:02d}",
+                                      max_count=BATCH)
+        done += count
+        month += 1
+        print(f"issued {done}/{units} in {time.perf_counter() - started:.1f} s",
+              file=sys.stderr, flush=True)
+
+
+def sample_codes(db: Path, n: int) -> list[str]:
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    total = con.execute("SELECT count(*) FROM units").fetchone()[0]
+    rng = random.Random(7)
+    offsets = sorted(rng.randrange(total) for _ in range(n))
+    codes = [con.execute("SELECT code FROM units LIMIT 1 OFFSET ?", (o,)).fetchone()[0]
+             for o in offsets[: min(n, 200)]]
+    con.close()
+    return codes
+
+
+LUA = """
+codes = {%s}
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", "%s" .. codes[(counter %% #codes) + 1])
+end
+"""
+
+
+def wrk(url_base: str, path_prefix: str, codes: list[str] | None, duration: int,
+        connections: int, threads: int) -> dict[str, float]:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    script = None
+    if codes is not None:
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script.write(LUA % (",".join(f'"{c}"' for c in codes), path_prefix))
+        script.close()
+        cmd += ["-s", script.name]
+        target = url_base + path_prefix
+    else:
+        target = url_base + path_prefix
+    out = subprocess.run(cmd + [target], capture_output=True, text=True, timeout=duration + 30)
+    if script:
+        os.unlink(script.name)
+    text = out.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+
+    def pct(p: str) -> float:
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", text, re.M)
+        assert m, text
+        value, unit = float(m.group(1)), m.group(2)
+        return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 3)
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    return {"requests_per_s": round(rps), "p50_ms": pct("50"), "p99_ms": pct("99"),
+            "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def serve(db: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, ROBOPASS_DATABASE_URL=f"sqlite:///{db}",
+               ROBOPASS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+               PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "robopass.asgi:app", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+         "--no-access-log"], env=env, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--units", type=int, default=1_000_000)
+    parser.add_argument("--db", type=Path, default=Path("/tmp/robopass-bench/verify.db"))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--port", type=int, default=18231)
+    parser.add_argument("--build-only", action="store_true")
+    args = parser.parse_args()
+    if not args.db.exists():
+        build(args.db, args.units)
+    if args.build_only:
+        return
+    codes = sample_codes(args.db, 200)
+    proc = serve(args.db, args.port, args.workers)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        results = {}
+        for name, prefix, sample in (("healthz", "/healthz", None),
+                                     ("verify", "/api/v1/verify/", codes),
+                                     ("public_page", "/r/", codes)):
+            wrk(base, prefix, sample, 2, args.connections, 2)  # warm-up
+            results[name] = wrk(base, prefix, sample, args.duration, args.connections, 2)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    import sqlite3
+
+    units = sqlite3.connect(args.db).execute("SELECT count(*) FROM units").fetchone()[0]
+    print(json.dumps({
+        "benchmark": "public_verify",
+        "units": units,
+        "workers": args.workers,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        **results,
+        "target": TARGET,
+        "cores": os.cpu_count(),
+        "command": "python " + " ".join(sys.argv),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Federation commands: ``robopass peer add|list`` and ``robopass import-robot``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+peer_app = typer.Typer(help="Peer registries of other countries.", no_args_is_help=True)
+err = Console(stderr=True)
+DbOpt = typer.Option(None, "--db", help="Database URL; default $ROBOPASS_DATABASE_URL")
+
+
+def _db(db: str | None) -> str:
+    return db or os.environ.get("ROBOPASS_DATABASE_URL", "sqlite:///var/robopass.db")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+@peer_app.command("add")
+def add(country: str = typer.Argument(..., help="The peer's country (ISO 3166-1 alpha-2)"),
+        base_url: str = typer.Argument(..., help="The peer's base URL, e.g. https://robopass.de"),
+        db: str | None = DbOpt,
+        jwks_file: Path | None = typer.Option(None, "--jwks", help="Pin this JWKS file instead "
+                                              "of fetching {base_url}/.well-known/jwks.json")
+        ) -> None:
+    """Register a peer registry and pin its JWKS (fetched now, or from --jwks)."""
+    from robopass.db import writing
+    from robopass.errors import RobopassError
+    from robopass.federation import service
+
+    try:
+        country = service.check_country(country)
+        base = service.normalise_base_url(base_url)
+        if jwks_file is not None:
+            jwks = json.loads(jwks_file.read_text(encoding="utf-8"))
+        else:
+            jwks = service.fetch_jwks(base, country=country)
+        with writing(_db(db)) as session:
+            peer = service.add_peer(session, country=country, base_url=base, jwks=jwks)
+            kids = [k.get("kid") for k in peer.jwks.get("keys", [])]
+    except RobopassError as exc:
+        raise _fail(exc.message) from exc
+    except (OSError, ValueError) as exc:
+        raise _fail(f"cannot read the JWKS file: {exc}") from exc
+    print(f"peer {country} at {base} pinned with {len(kids)} key(s): {', '.join(map(str, kids))}")
+
+
+@peer_app.command("list")
+def list_peers(db: str | None = DbOpt) -> None:
+    from robopass.db import reading
+    from robopass.federation import service
+
+    with reading(_db(db)) as session:
+        for peer in service.list_peers(session):
+            print(json.dumps({"country": peer.country, "base_url": peer.base_url,
+                              "keys": [k.get("kid") for k in peer.jwks.get("keys", [])]}))
+
+
+def import_robot(code: str = typer.Argument(..., help="The peer's robot code"),
+                 db: str | None = DbOpt,
+                 owner: str | None = typer.Option(None, help="Local owner organisation id"),
+                 as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
+    """Admit a peer registry's robot: its code, verified passport and history digest are kept.
+    Exit non-zero and write nothing when the peer says it is scrapped or recycled, the passport
+    fails, the peer is unknown or does not answer."""
+    from robopass.db import reading, writing
+    from robopass.errors import RobopassError
+    from robopass.federation import service
+    from robopass.passports.verify import PassportError
+
+    url = _db(db)
+    try:
+        with reading(url) as session:
+            remote = service.fetch_for_import(session, code)
+        with writing(url) as session:
+            unit = service.admit(session, remote, owner_id=owner)
+            result = {"code": unit.code, "imported_from": unit.imported_from,
+                      "status": unit.status,
+                      "history_digest": remote.claims["history_digest"]}  # type: ignore[index]
+    except PassportError as exc:
+        raise _fail(f"the passport failed verification ({exc.reason}): {exc}; nothing was "
+                    "imported") from exc
+    except RobopassError as exc:
+        raise _fail(f"{exc.message}; nothing was imported") from exc
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(f"imported {result['code']} from {result['imported_from']} "
+              f"(status {result['status']}, history digest {result['history_digest']})")

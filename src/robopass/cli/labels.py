@@ -1,0 +1,53 @@
+"""``robopass labels --model M --out sheet.pdf|.svg``: printable label sheets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True)
+
+
+def labels(model: str = typer.Option(..., help="Product model id or 6-character model code"),
+           out: Path = typer.Option(..., help="Output file: .pdf (A4 pages) or .svg"),
+           db: str | None = typer.Option(None, "--db", help="Database URL; default "
+                                         "$ROBOPASS_DATABASE_URL"),
+           production_month: str | None = typer.Option(None, help="Only this month, YYYY-MM"),
+           plant: str | None = typer.Option(None, help="Only this plant code"),
+           status: str | None = typer.Option(None, help="Only units in this status"),
+           limit: int = typer.Option(10_000, help="At most this many labels"),
+           public_url: str | None = typer.Option(None, help="Base URL the QR codes point to; "
+                                                 "default $ROBOPASS_PUBLIC_URL")) -> None:
+    """Print the labels of a production run: code in display form and a QR of
+    {public_url}/r/{code}; 24 labels (70 x 37 mm) per A4 page."""
+    from robopass.config import get_settings
+    from robopass.db import reading
+    from robopass.errors import RobopassError
+    from robopass.labels import render, service
+
+    suffix = out.suffix.lower()
+    if suffix not in (".pdf", ".svg"):
+        err.print("[red]error:[/red] --out must end in .pdf or .svg")
+        raise typer.Exit(2)
+    url = db or os.environ.get("ROBOPASS_DATABASE_URL", "sqlite:///var/robopass.db")
+    base = public_url or get_settings().public_url
+    try:
+        with reading(url) as session:
+            codes = service.production_run(session, model=model,
+                                           production_month=production_month, plant=plant,
+                                           status=status, limit=limit)
+    except RobopassError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    if not codes:
+        err.print("[red]error:[/red] no units match; nothing written")
+        raise typer.Exit(1)
+    if suffix == ".pdf":
+        out.write_bytes(render.sheet_pdf(codes, base))
+    else:
+        out.write_text(render.sheet_svg(codes, base), encoding="utf-8")
+    pages = -(-len(codes) // (render.COLS * render.ROWS))
+    print(f"{len(codes)} labels on {pages} page(s) -> {out}")

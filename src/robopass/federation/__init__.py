@@ -1,0 +1,1 @@
+"""Federation with peer registries (SPEC §8): pinned JWKS, remote verification, imports."""

@@ -1,0 +1,1 @@
+"""QR labels and printable label sheets (SPEC §8)."""

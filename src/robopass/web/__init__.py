@@ -1,0 +1,1 @@
+"""Web UI: Jinja2 templates, vendored static files, Babel/gettext languages (SPEC §9)."""

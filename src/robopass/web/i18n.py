@@ -1,0 +1,160 @@
+"""Languages of the web UI (SPEC §9): Simplified Chinese and English from gettext catalogues.
+
+Catalogues live in ``robopass/locale/<locale>/LC_MESSAGES/messages.po`` (package data). They are
+compiled in memory on first use (Babel ``read_po`` → ``write_mo`` → ``GNUTranslations``), so a
+fresh ``pip install -e .`` works without a build step and an edited ``.po`` shows after a restart.
+
+The language of a request is, in order: ``?lang=`` (which the page then remembers in the
+``robopass_lang`` cookie), the cookie, ``Accept-Language`` (quality values honoured; any ``zh``
+tag → ``zh_CN``, any ``en`` tag → ``en``), else :data:`DEFAULT_LOCALE`.
+
+To add a message: write ``{{ _("...") }}`` in a template or ``_("...")``/``N_("...")`` in
+``robopass/web`` Python, then run ``python -m robopass.web.i18n extract`` (updates the
+catalogues; new entries arrive untranslated) and translate them in the ``.po`` files. The test
+``tests/web/test_public_i18n.py`` fails while any message lacks a translation.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+LOCALES = ("zh_CN", "en")
+DEFAULT_LOCALE = "en"
+COOKIE = "robopass_lang"
+#: How each language names itself, for the switcher.
+NATIVE_NAMES = {"zh_CN": "简体中文", "en": "English"}
+HTML_LANG = {"zh_CN": "zh-Hans", "en": "en"}
+
+
+def N_(message: str) -> str:  # noqa: N802 (gettext convention)
+    """Mark a string for extraction without translating it now."""
+    return message
+
+
+def po_path(locale: str) -> Path:
+    return LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+
+
+@cache
+def translations(locale: str) -> gettext.NullTranslations:
+    """The compiled catalogue of ``locale`` (English is the source language: identity)."""
+    path = po_path(locale)
+    if locale not in LOCALES or not path.exists():
+        return gettext.NullTranslations()
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+def normalise(value: str | None) -> str | None:
+    """Map a language tag (``zh``, ``zh-CN``, ``zh_Hans``, ``en-GB``...) to a supported locale."""
+    if not value:
+        return None
+    tag = value.strip().replace("_", "-").lower()
+    if tag.startswith("zh"):
+        return "zh_CN"
+    if tag.startswith("en"):
+        return "en"
+    return None
+
+
+def from_accept_language(header: str | None) -> str | None:
+    """The best supported locale for an ``Accept-Language`` header, honouring q-values."""
+    if not header:
+        return None
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                q = float(params[2:])
+            except ValueError:
+                q = 0.0
+        locale = normalise(tag)
+        if locale and q > 0:
+            ranked.append((-q, i, locale))
+    return min(ranked)[2] if ranked else None
+
+
+def choose(query_lang: str | None, cookie: str | None, accept_language: str | None) -> str:
+    return (normalise(query_lang) or normalise(cookie) or from_accept_language(accept_language)
+            or DEFAULT_LOCALE)
+
+
+@cache
+def environment(locale: str) -> Environment:
+    """One Jinja2 environment per locale, with ``_``/``gettext``/``ngettext`` installed."""
+    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR),
+                      autoescape=select_autoescape(["html", "xml"]),
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
+                      auto_reload=False)
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(locale=locale, html_lang=HTML_LANG[locale], native_names=NATIVE_NAMES,
+                       locales=LOCALES)
+    return env
+
+
+def gettext_for(locale: str) -> Any:
+    return translations(locale).gettext
+
+
+def render(locale: str, template: str, context: Mapping[str, Any]) -> str:
+    return environment(locale).get_template(template).render(**context)
+
+
+def extract() -> None:
+    """Extract messages from templates and web code and update both catalogues."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import write_po
+
+    web = Path(__file__).resolve().parent
+    template = Catalog(project="robopass", msgid_bugs_address="", charset="utf-8")
+    method_map = [("templates/**.html", "jinja2"), ("**.py", "python")]
+    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    for filename, lineno, message, comments, context in extract_from_dir(
+            web, method_map, options, keywords={"_": None, "N_": None, "gettext": None,
+                                                "ngettext": (1, 2)}):
+        template.add(message, None, [(f"web/{filename}", lineno)], auto_comments=comments,
+                     context=context)
+    for locale in LOCALES:
+        path = po_path(locale)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            with path.open("rb") as fh:
+                catalog = read_po(fh, locale=locale)
+        else:
+            catalog = Catalog(locale=locale, project="robopass", charset="utf-8")
+        catalog.update(template, no_fuzzy_matching=True)
+        if locale == "en":  # the source language translates to itself
+            for entry in catalog:
+                if isinstance(entry.id, str) and entry.id and not entry.string:
+                    entry.string = entry.id
+        with path.open("wb") as fh:
+            write_po(fh, catalog, width=100, sort_output=True, ignore_obsolete=True)
+        translations.cache_clear()
+
+
+if __name__ == "__main__":  # python -m robopass.web.i18n extract
+    import sys
+
+    if sys.argv[1:] == ["extract"]:
+        extract()
+    else:
+        raise SystemExit("usage: python -m robopass.web.i18n extract")
