@@ -14,5 +14,9 @@ def all_routers() -> list[APIRouter]:
     from robopass.robots.routes import router as robots
     from robopass.telemetry.routes import router as telemetry
     from robopass.verification.routes import router as verification
+    from robopass.web.public import router as web_public
+    from robopass.passports.routes import router as passports
+    from robopass.labels.routes import router as labels
 
-    return [organizations, product_models, robots, lifecycle, epcis, ledger, verification, telemetry]
+    return [organizations, product_models, robots, lifecycle, epcis, ledger, verification, telemetry, passports, labels,
+            web_public]

@@ -340,10 +340,8 @@ def record_refusals(session: Session, *, actor: Actor | None, attempts: Sequence
 
 def _notify_fraud(session: Session, alert: FraudAlert) -> None:
     """Tell the regulator through the notification outbox, when subscriptions exist."""
-    try:
-        from robopass.notifications import service as notification_service
-    except ImportError:  # the notifications package arrives with the recalls work
-        return
+    from robopass.notifications import service as notification_service
+
     notification_service.notify_regulators(session, topic="fraud_alert", payload={
         "id": alert.id, "kind": alert.kind, "code": alert.code_input,
         "organization": alert.organization_id, "message": alert.message,

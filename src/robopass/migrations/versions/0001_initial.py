@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 00:07:13.452739
+Create Date: 2026-11-23 00:07:54.185206
 """
 from collections.abc import Sequence
 

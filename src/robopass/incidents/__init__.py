@@ -1,0 +1,1 @@
+"""Incident reports and their trace reports (SPEC §6)."""

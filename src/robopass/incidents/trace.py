@@ -1,0 +1,409 @@
+"""The incident trace report (SPEC §6): the unit as of the incident, and who may be responsible.
+
+Everything is read as of ``incident.at``: the lifecycle state is the fold of the unit's
+non-corrected events up to then (the same fold as ``lifecycle.service.replay_state``, done here
+over one query that also yields the maintenance, firmware and component events the report
+cites), components come from the binding history, recalls from the campaigns open then.
+
+Responsibility rules (docs/recalls-and-incidents.md) name candidate parties, each with its
+evidence and the ledger indexes of the events used; weights: strong 3, medium 2, weak 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from robopass.auth.service import Actor
+from robopass.components import service as component_service
+from robopass.incidents import service as incident_service
+from robopass.incidents.models import Incident
+from robopass.lifecycle import rules
+from robopass.lifecycle.models import Event
+from robopass.organizations.models import Organization
+from robopass.product_models.models import ProductModel
+from robopass.recalls import service as recall_service
+from robopass.robots.models import Unit
+from robopass.timeutil import rfc3339
+
+#: Work, firmware and component changes this close before the incident are evidence.
+RECENT = timedelta(days=30)
+#: Telemetry included around the incident.
+TELEMETRY_BEFORE = timedelta(minutes=15)
+TELEMETRY_AFTER = timedelta(minutes=5)
+#: At most this many readings are listed (evenly thinned); the summary covers them all.
+MAX_READINGS = 300
+STRONG, MEDIUM, WEAK = 3, 2, 1
+#: A health alert open this long before the incident counts as ignored by the operator.
+ALERT_IGNORED_HOURS = 24
+MAINTENANCE_TYPES = frozenset({"maintenance_started", "maintenance_completed",
+                               "component_replaced", "firmware_updated", "recall_remedied"})
+PARTY_EVENTS = frozenset({"manufactured", "shipped", "sold", "deployed", "transferred",
+                          "decommissioned", "refurbished"})
+
+
+@dataclass
+class _Ev:
+    id: str
+    type: str
+    at: datetime
+    org: str
+    to: str | None
+    details: dict[str, Any]
+    ledger_index: int
+
+    def cite(self, names: dict[str, str]) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "at": rfc3339(self.at),
+                "organization": {"id": self.org, "name": names.get(self.org)},
+                "details": self.details, "ledger_index": self.ledger_index}
+
+
+@dataclass
+class _Candidate:
+    party: str
+    organization: str | None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, rule: str, weight: int, text: str, ledger: list[int] | None = None,
+            **refs: Any) -> None:
+        self.evidence.append({"rule": rule, "weight": weight, "text": text,
+                              "ledger_indexes": sorted(set(ledger or [])), **refs})
+
+    @property
+    def score(self) -> int:
+        return sum(e["weight"] for e in self.evidence)
+
+
+def _day(value: datetime | str | None) -> str:
+    if isinstance(value, str):
+        return value[:10]
+    return rfc3339(value)[:10] if value else "?"  # type: ignore[index]
+
+
+def _events_until(session: Session, code: str, at: datetime
+                  ) -> tuple[rules.UnitState, list[_Ev], dict[str, int]]:
+    """Fold the state as of ``at``; return it, the events worth citing, and id → index."""
+    unit = session.get(Unit, code)
+    assert unit is not None
+    state = rules.UnitState.initial(unit.manufacturer_id)
+    cited: list[_Ev] = []
+    index_of: dict[str, int] = {}
+    rows = session.execute(
+        select(Event.id, Event.type, Event.at, Event.organization_id, Event.to_organization_id,
+               Event.details, Event.ledger_index, Organization.roles)
+        .join(Organization, Organization.id == Event.organization_id)
+        .where(Event.code == code, Event.corrected.is_(False), Event.at <= at)
+        .order_by(Event.seq))
+    effect, EventInput = rules.effect, rules.EventInput  # noqa: N806 - local aliases, hot loop
+    for eid, etype, eat, org, to, details, lidx, roles in rows:
+        index_of[eid] = lidx
+        if etype == "correction":
+            continue
+        details = details or {}
+        state = effect(state, EventInput(type=etype, to_organization=to, details=details),
+                       "regulator" in roles)
+        if etype in MAINTENANCE_TYPES or etype in PARTY_EVENTS:
+            cited.append(_Ev(eid, etype, eat, org, to, details, lidx))
+    return state, cited, index_of
+
+
+def _telemetry(session: Session, code: str, at: datetime) -> dict[str, Any]:
+    start, end = at - TELEMETRY_BEFORE, at + TELEMETRY_AFTER
+    window = {"from": rfc3339(start), "to": rfc3339(end)}
+    try:
+        from robopass.telemetry import service as telemetry_service
+
+        readings_between = telemetry_service.readings_between
+    except (ImportError, AttributeError):
+        return {**window, "available": False, "readings": [], "summary": None,
+                "note": "telemetry is not installed in this registry"}
+    raw = list(readings_between(session, code=code, start=start, end=end))
+    readings = [_reading_dict(r) for r in raw]
+    faults: dict[str, str] = {}
+    soh = [m["battery_soh"] for m in (r.get("metrics", {}) for r in readings)
+           if isinstance(m.get("battery_soh"), int | float)]
+    acc = [m["accuracy"] for m in (r.get("metrics", {}) for r in readings)
+           if isinstance(m.get("accuracy"), int | float)]
+    for r in readings:
+        for fc in r.get("metrics", {}).get("fault_codes") or []:
+            faults.setdefault(str(fc), str(r.get("at")))
+    summary = {"count": len(readings), "fault_codes": faults,
+               "battery_soh_min": min(soh) if soh else None,
+               "accuracy_min": min(acc) if acc else None}
+    if len(readings) > MAX_READINGS:
+        step = len(readings) / MAX_READINGS
+        readings = [readings[int(i * step)] for i in range(MAX_READINGS)]
+    return {**window, "available": True, "readings": readings, "summary": summary}
+
+
+def _reading_dict(r: Any) -> dict[str, Any]:
+    if isinstance(r, dict):
+        out = dict(r)
+    elif hasattr(r, "_asdict"):
+        out = dict(r._asdict())
+    else:
+        out = {k: v for k, v in vars(r).items() if not k.startswith("_")}
+    if isinstance(out.get("at"), datetime):
+        out["at"] = rfc3339(out["at"])
+    if "metrics" not in out:
+        out = {"at": out.pop("at", None),
+               "metrics": {k: v for k, v in out.items() if v is not None and k != "code"}}
+    return out
+
+
+def _health_alerts(session: Session, code: str, at: datetime) -> list[dict[str, Any]]:
+    """Telemetry health alerts open at ``at`` (rules of SPEC §7), when telemetry is present."""
+    try:
+        from robopass.telemetry.models import TelemetryAlert
+    except ImportError:
+        return []
+    try:
+        rows = session.scalars(select(TelemetryAlert).where(
+            TelemetryAlert.code == code, TelemetryAlert.since <= at,
+            or_(TelemetryAlert.closed_at.is_(None), TelemetryAlert.closed_at > at)))
+        return [{"rule": a.rule, "key": a.key, "message": a.message,
+                 "since": rfc3339(a.since),
+                 "hours_before_incident": round((at - a.since).total_seconds() / 3600, 1)}
+                for a in rows]
+    except Exception:  # noqa: BLE001 - a schema without telemetry tables
+        return []
+
+
+def _signals(session: Session, *, model_id: str, components: list[dict[str, Any]],
+             at: datetime) -> list[dict[str, Any]]:
+    from robopass.signals.models import DefectSignal
+
+    keys = [("model", model_id)]
+    for c in components:
+        keys.append(("component_supplier", c["supplier_id"]))
+        if c.get("batch"):
+            keys.append(("component_batch", f"{c['supplier_id']}/{c['batch']}"))
+    conds = [(DefectSignal.group_kind == k) & (DefectSignal.group_key == v) for k, v in keys]
+    rows = session.scalars(select(DefectSignal).where(or_(*conds),
+                                                      DefectSignal.raised_at <= at))
+    return [{"id": s.id, "group_kind": s.group_kind, "group_key": s.group_key,
+             "trigger": {"kind": s.trigger_kind, "value": s.trigger_value},
+             "units": s.unit_count, "rate": s.rate, "raised_at": rfc3339(s.raised_at),
+             "recall_id": s.recall_id, "supplier_id": s.supplier_id, "batch": s.batch}
+            for s in rows]
+
+
+def trace_incident(session: Session, *, actor: Actor, incident_id: str) -> dict[str, Any]:
+    """The trace report; raises NotFound, Forbidden (see ``incidents.service.may_read``)."""
+    incident = incident_service.read_or_raise(session, actor=actor, incident_id=incident_id)
+    return build_report(session, incident)
+
+
+def build_report(session: Session, incident: Incident) -> dict[str, Any]:
+    at, code = incident.at, incident.code
+    state, cited, index_of = _events_until(session, code, at)
+    model = session.get(ProductModel, incident.model_id)
+    assert model is not None
+    components = component_service.bound_components(session, code, at)
+    recalls = recall_service.recalls_open_at(session, code, at)
+    telemetry = _telemetry(session, code, at)
+    alerts = _health_alerts(session, code, at)
+    signals = _signals(session, model_id=model.id, components=components, at=at)
+
+    org_ids = {incident.manufacturer_id, incident.reporter_id, state.owner_id,
+               state.operator_id, model.software_provider_id, model.testing_lab_id}
+    org_ids |= {c["supplier_id"] for c in components} | {e.org for e in cited}
+    org_ids |= {r["opened_by"] for r in recalls}
+    org_rows = session.execute(select(Organization.id, Organization.name, Organization.roles)
+                               .where(Organization.id.in_([o for o in org_ids if o])))
+    names: dict[str, str] = {}
+    roles: dict[str, list[str]] = {}
+    for oid, name, oroles in org_rows:
+        names[oid], roles[oid] = name, oroles
+
+    def org(oid: str | None) -> dict[str, Any] | None:
+        return {"id": oid, "name": names.get(oid)} if oid else None
+
+    maintenance = [e for e in cited if e.type in ("maintenance_started", "maintenance_completed")]
+    firmware = [e for e in cited if e.type == "firmware_updated"]
+    swaps = [e for e in cited if e.type == "component_replaced"]
+    last_maintenance = maintenance[-1] if maintenance else None
+    manufactured = next((e for e in cited if e.type == "manufactured"), None)
+    last_party = [e for e in cited if e.type in PARTY_EVENTS]
+
+    comp_view = [{**c, "bound_at": rfc3339(c["bound_at"]),
+                  "bound_by_ledger_index": index_of.get(c["bound_by_event"] or "")}
+                 for c in components]
+    report: dict[str, Any] = {
+        "incident": incident_service.incident_view(incident),
+        "unit": {
+            "code": code, "status": state.status, "production_month": None,
+            "model": {"id": model.id, "name": model.name, "model_code": model.model_code,
+                      "status": model.status, "intelligence_level": model.intelligence_level,
+                      "hardware_class": model.hardware_class},
+            "manufacturer": org(incident.manufacturer_id),
+            "owner": org(state.owner_id), "operator": org(state.operator_id),
+            "province": state.province, "city": state.city,
+        },
+        "software": {"firmware": state.firmware, "model_software": model.software,
+                     "provider": org(model.software_provider_id),
+                     "last_firmware_update": firmware[-1].cite(names) if firmware else None},
+        "components": comp_view,
+        "last_maintenance": last_maintenance.cite(names) if last_maintenance else None,
+        "maintenance_in_progress": state.status == "under_maintenance",
+        "recent_work": [e.cite(names) for e in cited
+                        if e.type in MAINTENANCE_TYPES and at - e.at <= RECENT],
+        "recalls_open": recalls,
+        "defect_signals": signals,
+        "health_alerts_open": alerts,
+        "telemetry": telemetry,
+    }
+    unit = session.get(Unit, code)
+    if unit is not None:
+        report["unit"]["production_month"] = unit.production_month
+
+    candidates = _responsibility(
+        incident=incident, state=state, model=model, components=components, recalls=recalls,
+        signals=signals, alerts=alerts, telemetry=telemetry, maintenance=maintenance,
+        firmware=firmware, swaps=swaps, manufactured=manufactured, last_party=last_party,
+        roles=roles, names=names)
+    report["responsibility"] = [
+        {"party": c.party, "organization": org(c.organization), "score": c.score,
+         "evidence": sorted(c.evidence, key=lambda e: -e["weight"])}
+        for c in sorted(candidates, key=lambda c: -c.score)]
+    report["ledger_indexes"] = sorted({i for c in candidates for e in c.evidence
+                                       for i in e["ledger_indexes"]}
+                                      | {e.ledger_index for e in cited
+                                         if e is last_maintenance or e is manufactured}
+                                      | {c["bound_by_ledger_index"] for c in comp_view
+                                         if c["bound_by_ledger_index"] is not None})
+    report["rules"] = "docs/recalls-and-incidents.md#responsibility-rules"
+    return report
+
+
+def _responsibility(*, incident: Incident, state: rules.UnitState, model: ProductModel,
+                    components: list[dict[str, Any]], recalls: list[dict[str, Any]],
+                    signals: list[dict[str, Any]], alerts: list[dict[str, Any]],
+                    telemetry: dict[str, Any], maintenance: list[_Ev], firmware: list[_Ev],
+                    swaps: list[_Ev], manufactured: _Ev | None, last_party: list[_Ev],
+                    roles: dict[str, list[str]], names: dict[str, str]) -> list[_Candidate]:
+    at = incident.at
+    out: dict[tuple[str, str | None], _Candidate] = {}
+
+    def cand(party: str, org_id: str | None) -> _Candidate:
+        return out.setdefault((party, org_id), _Candidate(party, org_id))
+
+    made_idx = [manufactured.ledger_index] if manufactured else []
+    comp_by_supplier: dict[str, list[dict[str, Any]]] = {}
+    for c in components:
+        comp_by_supplier.setdefault(c["supplier_id"], []).append(c)
+
+    # recalls open at the time
+    operator = state.operator_id or state.owner_id
+    for r in recalls:
+        scope = r["scope"]
+        supplier = scope.get("component_supplier")
+        batch = scope.get("component_batch")
+        since = _day(r["opened_at"])
+        if supplier or batch:
+            hit = [c for c in components if (not supplier or c["supplier_id"] == supplier)
+                   and (not batch or c.get("batch") == batch)]
+            for c in hit:
+                what = f"batch {c['batch']}" if batch else "components"
+                cand("component_supplier", c["supplier_id"]).add(
+                    "open_component_recall", STRONG,
+                    f"recall {r['id']} on {names.get(c['supplier_id'], c['supplier_id'])} "
+                    f"{c['type']} {what} (serial {c['serial']}, fitted to this unit) open and "
+                    f"unremedied since {since}", made_idx, recall_id=r["id"],
+                    component=c["serial"])
+        if "model_id" in scope or not (supplier or batch):
+            cand("manufacturer", incident.manufacturer_id).add(
+                "open_model_recall", STRONG,
+                f"recall {r['id']} on this model ({r['reason']}) open and unremedied since "
+                f"{since}", made_idx, recall_id=r["id"])
+        notified = [o for o in (r["owner_at_opening"], r["operator_at_opening"])
+                    if o and o in (state.owner_id, state.operator_id)]
+        if operator and notified:
+            who = ", ".join(f"{names.get(o, o)} notified {since}" for o in notified)
+            cand("operator", operator).add(
+                "operated_under_open_recall", STRONG,
+                f"the unit was in use with recall {r['id']} open and unremedied; {who}",
+                [e.ledger_index for e in last_party[-1:]], recall_id=r["id"])
+
+    # defect signals raised before the incident
+    for s in signals:
+        text = (f"defect signal {s['id']} ({s['trigger']['kind']} {s['trigger']['value']} on "
+                f"{s['units']} units, rate {s['rate']:.1%}) raised {_day(s['raised_at'])}")
+        if s["group_kind"] == "model":
+            cand("manufacturer", incident.manufacturer_id).add("defect_signal", MEDIUM, text,
+                                                               made_idx, signal_id=s["id"])
+        elif s["supplier_id"]:
+            cand("component_supplier", s["supplier_id"]).add("defect_signal", MEDIUM, text,
+                                                             made_idx, signal_id=s["id"])
+
+    # firmware, work and component swaps shortly before the incident
+    provider = model.software_provider_id
+    for e in firmware:
+        if at - e.at <= RECENT:
+            cand("software_provider", provider).add(
+                "recent_firmware_update", MEDIUM,
+                f"firmware {e.details.get('firmware')} installed {_day(e.at)} by "
+                f"{names.get(e.org, e.org)}, {(at - e.at).days} days before the incident",
+                [e.ledger_index], event_id=e.id)
+    if incident.type == "data_breach":
+        cand("software_provider", provider).add(
+            "data_breach", STRONG, "a data breach implicates the software/AI stack "
+            f"({model.software.get('name', '?') if isinstance(model.software, dict) else '?'})")
+    for e in maintenance + swaps + firmware:
+        if at - e.at > RECENT or "service_provider" not in roles.get(e.org, []):
+            continue
+        if e.org in (state.owner_id, state.operator_id, incident.manufacturer_id):
+            continue
+        work = e.details.get("work_order") or e.details.get("description") or e.type
+        cand("service_provider", e.org).add(
+            "recent_service_work", MEDIUM,
+            f"{e.type} ({work}) by {names.get(e.org, e.org)} on {_day(e.at)}, "
+            f"{(at - e.at).days} days before the incident", [e.ledger_index], event_id=e.id)
+    if state.status == "under_maintenance" and maintenance:
+        last = maintenance[-1]
+        party = "service_provider" if "service_provider" in roles.get(last.org, []) \
+            else "operator"
+        cand(party, last.org).add(
+            "maintenance_in_progress", MEDIUM,
+            f"maintenance started {_day(last.at)} by {names.get(last.org, last.org)} was not "
+            "completed at the time", [last.ledger_index], event_id=last.id)
+    for e in swaps:
+        if at - e.at <= RECENT and isinstance(e.details.get("installed"), dict):
+            supplier = e.details["installed"].get("supplier_id")
+            if supplier:
+                cand("component_supplier", supplier).add(
+                    "recently_installed_component", WEAK,
+                    f"component {e.details['installed'].get('serial')} installed "
+                    f"{_day(e.at)}", [e.ledger_index], event_id=e.id)
+
+    # the operator's side: state at the time, ignored health alerts, fault codes
+    if operator and state.status in ("suspended", "decommissioned", "recycled", "scrapped"):
+        cand("operator", operator).add(
+            "used_while_not_in_service", STRONG,
+            f"the unit was {state.status} at the time of the incident",
+            [e.ledger_index for e in last_party[-1:]])
+    for a in alerts:
+        if operator and a["hours_before_incident"] >= ALERT_IGNORED_HOURS:
+            cand("operator", operator).add(
+                "ignored_health_alert", MEDIUM,
+                f"health alert {a['rule']} ({a['message']}) open since {_day(a['since'])}")
+    faults = (telemetry.get("summary") or {}).get("fault_codes") or {}
+    if faults:
+        cand("manufacturer", incident.manufacturer_id).add(
+            "fault_codes_at_incident", WEAK,
+            f"fault codes reported around the incident: {', '.join(sorted(faults))}")
+
+    # the default: a malfunction or accident with no other lead is the maker's to explain
+    if incident.type in ("malfunction", "safety_accident") and not out:
+        cand("manufacturer", incident.manufacturer_id).add(
+            "no_other_lead", WEAK, "no recall, signal, recent work or operator lapse found; "
+            "the manufacturer answers for the design and production of the unit", made_idx)
+    if components and any(k[0] == "component_supplier" for k in out):
+        cand("manufacturer", incident.manufacturer_id).add(
+            "component_selection", WEAK, "the manufacturer chose and fitted the suspect "
+            "component", made_idx)
+    return list(out.values())

@@ -1,0 +1,1 @@
+"""Maintenance records and service providers' work orders (SPEC §4, §6)."""

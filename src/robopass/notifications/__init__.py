@@ -1,0 +1,1 @@
+"""Webhook subscriptions and the transactional notification outbox (SPEC §9)."""

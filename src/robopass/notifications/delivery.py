@@ -1,0 +1,182 @@
+"""The delivery worker: send pending webhook deliveries, retrying with exponential backoff.
+
+Each round has three steps so no transaction is held open across network I/O:
+
+1. claim (short write transaction): pick due ``pending`` deliveries, push their
+   ``next_attempt_at`` forward by a lease and count the attempt, so a parallel worker skips them;
+2. send them over HTTP, signed (:mod:`robopass.notifications.signing`);
+3. record (short write transaction): ``delivered`` on a 2xx answer, otherwise the next attempt
+   after ``backoff_base * 2**(attempts-1)`` seconds (capped), or ``failed`` after
+   :data:`MAX_ATTEMPTS`.
+
+A crash between 1 and 3 only delays the delivery until the lease runs out: delivery is at least
+once, and receivers deduplicate on the ``X-Robopass-Id`` header (the notification id).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+
+from robopass.db import writing
+from robopass.notifications import signing
+from robopass.notifications.models import Delivery, Notification, Subscription
+from robopass.timeutil import rfc3339, utcnow
+
+MAX_ATTEMPTS = 12
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF_S = 6 * 3600.0
+USER_AGENT = "robopass-webhooks/1"
+
+
+@dataclass
+class RoundReport:
+    attempted: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"attempted": self.attempted, "delivered": self.delivered,
+                "retrying": self.retrying, "failed": self.failed}
+
+
+@dataclass
+class _Claimed:
+    delivery_id: str
+    attempts: int
+    url: str
+    secret: str
+    body: bytes
+    notification_id: str
+    topic: str
+
+
+def backoff_seconds(attempts: int, base: float) -> float:
+    """Delay before the next attempt after ``attempts`` failed ones."""
+    return min(MAX_BACKOFF_S, base * (2 ** max(0, attempts - 1)))
+
+
+def body_bytes(*, notification_id: str, topic: str, organization_id: str,
+               created_at: datetime, payload: dict[str, Any]) -> bytes:
+    return json.dumps({"id": notification_id, "topic": topic, "organization": organization_id,
+                       "created_at": rfc3339(created_at), "payload": payload},
+                      separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def _claim(url: str, *, now: datetime, limit: int) -> list[_Claimed]:
+    out: list[_Claimed] = []
+    with writing(url) as session:
+        rows = session.execute(
+            select(Delivery, Subscription.url, Subscription.secret, Notification)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .join(Notification, Notification.id == Delivery.notification_id)
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+            .order_by(Delivery.next_attempt_at).limit(limit)).all()
+        for delivery, sub_url, secret, note in rows:
+            delivery.attempts += 1
+            delivery.next_attempt_at = now + LEASE
+            out.append(_Claimed(
+                delivery_id=delivery.id, attempts=delivery.attempts, url=sub_url,
+                secret=secret, notification_id=note.id, topic=note.topic,
+                body=body_bytes(notification_id=note.id, topic=note.topic,
+                                organization_id=note.organization_id,
+                                created_at=note.created_at, payload=note.payload)))
+    return out
+
+
+def _send(client: httpx.Client, item: _Claimed) -> tuple[bool, int | None, str | None]:
+    ts = int(time.time())
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+               "X-Robopass-Id": item.notification_id, "X-Robopass-Topic": item.topic,
+               "X-Robopass-Delivery": item.delivery_id, "X-Robopass-Timestamp": str(ts),
+               "X-Robopass-Signature": signing.sign(item.secret, ts, item.body)}
+    try:
+        response = client.post(item.url, content=item.body, headers=headers)
+    except httpx.HTTPError as exc:
+        return False, None, f"{type(exc).__name__}: {exc}"[:500]
+    if 200 <= response.status_code < 300:
+        return True, response.status_code, None
+    return False, response.status_code, f"HTTP {response.status_code}"
+
+
+def deliver_due(url: str, *, limit: int = 100, timeout: float = 10.0,
+                backoff_base: float = 10.0, now: datetime | None = None) -> RoundReport:
+    """One round: claim up to ``limit`` due deliveries, send them, record the outcome."""
+    now = now or utcnow()
+    report = RoundReport()
+    claimed = _claim(url, now=now, limit=limit)
+    if not claimed:
+        return report
+    outcomes: list[tuple[_Claimed, bool, int | None, str | None]] = []
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        for item in claimed:
+            ok, status, error = _send(client, item)
+            outcomes.append((item, ok, status, error))
+    done = utcnow()
+    with writing(url) as session:
+        for item, ok, status, error in outcomes:
+            report.attempted += 1
+            values: dict[str, Any] = {"last_status": status, "last_error": error}
+            if ok:
+                values.update(status="delivered", delivered_at=done)
+                report.delivered += 1
+            elif item.attempts >= MAX_ATTEMPTS:
+                values.update(status="failed")
+                report.failed += 1
+            else:
+                values.update(next_attempt_at=done + timedelta(
+                    seconds=backoff_seconds(item.attempts, backoff_base)))
+                report.retrying += 1
+            if error:
+                report.errors.append(f"{item.delivery_id}: {error}")
+            session.execute(update(Delivery).where(Delivery.id == item.delivery_id,
+                                                   Delivery.status == "pending")
+                            .values(**values))
+    return report
+
+
+def deliver_all_due(url: str, **kw: Any) -> RoundReport:
+    """Rounds until nothing is due (deliveries rescheduled for later stay for later)."""
+    total = RoundReport()
+    while True:
+        r = deliver_due(url, **kw)
+        if r.attempted == 0:
+            return total
+        total.attempted += r.attempted
+        total.delivered += r.delivered
+        total.retrying += r.retrying
+        total.failed += r.failed
+        total.errors += r.errors
+        if r.delivered == 0 and r.failed == 0 and r.retrying == r.attempted:
+            # everything failed this round and went back to waiting: stop spinning
+            return total
+
+
+def run_worker(url: str, *, stop: threading.Event, interval: float = 2.0,
+               **kw: Any) -> None:
+    """Deliver until ``stop`` is set (the CLI loop and the optional thread in ``serve``)."""
+    while not stop.is_set():
+        try:
+            deliver_all_due(url, **kw)
+        except Exception:  # noqa: BLE001 - a worker must survive a database hiccup
+            pass
+        stop.wait(interval)
+
+
+def start_background_worker(url: str, *, interval: float = 2.0) -> threading.Event:
+    """Start a daemon thread delivering for ``url``; set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=(url,),
+                              kwargs={"stop": stop, "interval": interval},
+                              name="robopass-webhooks", daemon=True)
+    thread.start()
+    return stop

@@ -1,0 +1,1 @@
+"""Recall campaigns (SPEC §6)."""

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RecallCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=2000)
+    scope: dict[str, Any] = Field(description="any of model_id, production_from, production_to "
+                                  "(YYYY-MM), serial_from, serial_to (codes of one model), "
+                                  "component_supplier (organisation id), component_batch")
+
+
+class RecallOpened(BaseModel):
+    id: str
+    affected: int
+
+
+class RecallProgress(BaseModel):
+    id: str
+    reason: str
+    scope: dict[str, Any]
+    opened_by: str
+    ordered_by: str
+    opened_at: str
+    manufacturers: list[str]
+    affected: int
+    remedied: int
+    open: int
+    completion_rate: float
+    notified: int
+    status: str
+    signal_id: str | None

@@ -1,0 +1,1 @@
+"""Defect signals: early warning of possible common defects (SPEC §6)."""

@@ -1,0 +1,163 @@
+"""Recall campaigns over the API, on SQLite and PostgreSQL (SPEC §6, §9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.utils.api import ApiClient, Org
+
+
+def _made(client: ApiClient, maker: Org, model_id: str, n: int, *, month: str = "2026-03",
+          components: list[dict[str, Any]] | None = None) -> list[str]:
+    codes = client.codes(maker, model_id, n, month=month)
+    for i, code in enumerate(codes):
+        details = {}
+        if components is not None:
+            details["components"] = [{**c, "serial": f"{c['serial']}-{code[-9:]}-{i}"}
+                                     for c in components]
+        client.event(maker, code, "manufactured", at=f"{month}-10T08:00:00Z", details=details)
+    return codes
+
+
+def _open(client: ApiClient, org: Org, scope: dict[str, Any], expect: int = 201,
+          reason: str = "battery may overheat") -> Any:
+    r = client.post("/api/v1/recalls", {"reason": reason, "scope": scope}, org)
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+def test_model_recall_progress_remedy_and_verification(client: ApiClient) -> None:
+    maker = client.org("manufacturer")
+    buyer = client.org("operator")
+    model_id = client.approved_model(maker)
+    codes = _made(client, maker, model_id, 3)
+    client.event(maker, codes[0], "sold", to_organization=buyer.id, at="2026-03-11T08:00:00Z")
+    client.event(buyer, codes[0], "deployed", at="2026-03-12T08:00:00Z")
+
+    opened = _open(client, maker, {"model_id": model_id})
+    assert opened["affected"] == 3
+    rid = opened["id"]
+    progress = client.get(f"/api/v1/recalls/{rid}", maker).json()
+    assert (progress["affected"], progress["remedied"], progress["open"]) == (3, 0, 3)
+    assert progress["completion_rate"] == 0.0
+    assert progress["notified"] == 2  # the manufacturer (owner of two) and the buyer
+
+    verified = client.get(f"/api/v1/verify/{codes[1]}").json()
+    assert [r["id"] for r in verified["open_recalls"]] == [rid]
+    assert verified["reason_code"] == "open_recall"
+    # a recalled unit cannot be sold
+    other = client.org("operator")
+    client.event(maker, codes[1], "sold", expect=409, to_organization=other.id)
+
+    client.event(maker, codes[1], "recall_remedied", details={"recall_id": rid})
+    progress = client.get(f"/api/v1/recalls/{rid}", client.regulator).json()
+    assert (progress["affected"], progress["remedied"], progress["open"]) == (3, 1, 2)
+    assert progress["completion_rate"] == round(1 / 3, 4)
+    assert client.get(f"/api/v1/verify/{codes[1]}").json()["open_recalls"] == []
+    unit = client.get(f"/api/v1/robots/{codes[1]}", maker).json()
+    assert unit.get("open_recalls", 0) == 0
+    # now it may be sold; remedying twice is refused
+    client.event(maker, codes[1], "recall_remedied", expect=409, details={"recall_id": rid})
+    client.event(maker, codes[1], "sold", to_organization=other.id)
+
+    # the buyer (operator) was notified and sees its own units, not the campaign
+    notes = client.get("/api/v1/notifications", buyer).json()["notifications"]
+    assert notes[0]["topic"] == "recall" and notes[0]["payload"]["codes"] == [codes[0]]
+    assert client.get(f"/api/v1/recalls/{rid}", buyer).status_code == 403
+    units = client.get(f"/api/v1/recalls/{rid}/units", buyer).json()["units"]
+    assert [u["code"] for u in units] == [codes[0]]
+    assert len(client.get(f"/api/v1/recalls/{rid}/units", maker).json()["units"]) == 3
+    stranger = client.org("manufacturer")
+    assert client.get(f"/api/v1/recalls/{rid}", stranger).status_code == 403
+    assert client.get("/api/v1/recalls/rcl_nope", maker).status_code == 404
+
+
+def test_component_batch_recall_reaches_every_model(client: ApiClient) -> None:
+    supplier = client.org("component_supplier")
+    maker_a, maker_b = client.org("manufacturer"), client.org("manufacturer")
+    pack = {"serial": "BP", "type": "battery_pack", "supplier_id": supplier.id, "batch": "B-7"}
+    other_batch = {**pack, "serial": "BQ", "batch": "B-8"}
+    a = _made(client, maker_a, client.approved_model(maker_a), 2, components=[pack])
+    b = _made(client, maker_b, client.approved_model(maker_b), 2, components=[pack])
+    _made(client, maker_b, client.approved_model(maker_b), 2, components=[other_batch])
+
+    scope = {"component_supplier": supplier.id, "component_batch": "B-7"}
+    # a manufacturer's campaign on the batch reaches its own units only
+    assert _open(client, maker_a, scope)["affected"] == 2
+    opened = _open(client, client.regulator, scope)
+    assert opened["affected"] == 4
+    progress = client.get(f"/api/v1/recalls/{opened['id']}", maker_b).json()
+    assert sorted(progress["manufacturers"]) == sorted([maker_a.id, maker_b.id])
+    units = client.get(f"/api/v1/recalls/{opened['id']}/units", client.regulator).json()
+    assert sorted(u["code"] for u in units["units"]) == sorted(a + b)
+    assert client.get(f"/api/v1/verify/{a[0]}").json()["open_recalls"][0]["scope"] == [
+        "component batch"]
+    # the supplier scope alone covers both batches
+    assert _open(client, client.regulator, {"component_supplier": supplier.id})["affected"] == 6
+
+
+def test_production_and_serial_ranges(client: ApiClient) -> None:
+    maker = client.org("manufacturer")
+    model_id = client.approved_model(maker)
+    jan = _made(client, maker, model_id, 2, month="2026-01")
+    mar = _made(client, maker, model_id, 3, month="2026-03")
+    scope = {"model_id": model_id, "production_from": "2026-02", "production_to": "2026-03"}
+    assert _open(client, maker, scope)["affected"] == 3
+    opened = _open(client, maker, {"serial_from": mar[0], "serial_to": mar[1]})
+    assert opened["affected"] == 2
+    progress = client.get(f"/api/v1/recalls/{opened['id']}", maker).json()
+    assert progress["scope"]["model_id"] == model_id
+    assert _open(client, maker, {"production_to": "2026-01"})["affected"] == len(jan)
+
+
+def test_bad_scopes_write_nothing(client: ApiClient) -> None:
+    maker = client.org("manufacturer")
+    model_id = client.approved_model(maker)
+    codes = _made(client, maker, model_id, 2)
+    other = client.org("manufacturer")
+    other_model = client.approved_model(other)
+    other_codes = _made(client, other, other_model, 1)
+    operator = client.org("operator")
+    cases: list[tuple[Org, Any, int, str]] = [
+        (maker, {}, 422, "scope"),
+        (maker, {"colour": "red"}, 422, "scope.colour"),
+        (maker, {"model_id": model_id, "production_from": "2026-05",
+                 "production_to": "2026-01"}, 422, "scope.production_from"),
+        (maker, {"production_from": "2026-13"}, 422, "scope.production_from"),
+        (maker, {"serial_from": codes[0], "serial_to": other_codes[0]}, 422, "scope.serial_to"),
+        (maker, {"serial_from": codes[1], "serial_to": codes[0]}, 422, "scope.serial_from"),
+        (maker, {"serial_from": "CN-NOT-A-CODE"}, 422, "scope.serial_from"),
+        (maker, {"model_id": "mdl_unknown"}, 422, "scope.model_id"),
+        (maker, {"model_id": other_model}, 403, ""),
+        (maker, {"component_supplier": operator.id}, 422, "scope.component_supplier"),
+        (maker, {"production_from": "2030-01"}, 422, "scope"),
+        (operator, {"model_id": model_id}, 403, ""),
+    ]
+    for org, scope, status, field in cases:
+        body = _open(client, org, scope, expect=status)
+        if field:
+            assert body["error"]["field"] == field, (scope, body)
+    r = client.post("/api/v1/recalls", {"reason": "  ", "scope": {"model_id": model_id}}, maker)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "reason"
+    assert client.get("/api/v1/recalls", client.regulator).json() == []
+    assert client.get(f"/api/v1/verify/{codes[0]}").json()["open_recalls"] == []
+
+
+def test_remedy_outside_campaign_is_refused(client: ApiClient) -> None:
+    maker = client.org("manufacturer")
+    model_id = client.approved_model(maker)
+    codes = _made(client, maker, model_id, 2)
+    rid = _open(client, maker, {"serial_from": codes[0], "serial_to": codes[0]})["id"]
+    before = client.get(f"/api/v1/robots/{codes[1]}/events", maker).json()["events"]
+    r = client.post(f"/api/v1/robots/{codes[1]}/events",
+                    {"type": "recall_remedied", "details": {"recall_id": rid}}, maker)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "not_in_recall"
+    r = client.post(f"/api/v1/robots/{codes[1]}/events",
+                    {"type": "recall_remedied", "details": {"recall_id": "rcl_nope"}}, maker)
+    assert r.status_code == 404
+    assert client.get(f"/api/v1/robots/{codes[1]}/events", maker).json()["events"] == before
+    # an unauthorised service provider cannot remedy
+    provider = client.org("service_provider")
+    client.event(provider, codes[0], "recall_remedied", expect=403,
+                 details={"recall_id": rid})
+    assert client.get(f"/api/v1/recalls/{rid}", maker).json()["remedied"] == 0
