@@ -7,7 +7,6 @@ from robopass.auth import models as auth_models  # noqa: F401
 from robopass.components import models as component_models  # noqa: F401
 from robopass.db import Base
 from robopass.federation import models as federation_models  # noqa: F401
-from robopass.federation import models as federation_models  # noqa: F401
 from robopass.ledger import models as ledger_models  # noqa: F401
 from robopass.lifecycle import models as lifecycle_models  # noqa: F401
 from robopass.organizations import models as organization_models  # noqa: F401

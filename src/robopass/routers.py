@@ -17,10 +17,6 @@ def all_routers() -> list[APIRouter]:
     from robopass.web.public import router as web_public
     from robopass.passports.routes import router as passports
     from robopass.labels.routes import router as labels
-    from robopass.web.public import router as web_public
-    from robopass.passports.routes import router as passports
-    from robopass.labels.routes import router as labels
 
-    return [organizations, product_models, robots, lifecycle, epcis, ledger, verification, telemetry, passports, labels,
-            web_public,
-            passports, labels, web_public]
+    return [organizations, product_models, robots, lifecycle, epcis, ledger, verification,
+            telemetry, passports, labels, web_public]

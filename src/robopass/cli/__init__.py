@@ -26,16 +26,6 @@ app.add_typer(keys_cli.app, name="keys")
 app.add_typer(federation_cli.peer_app, name="peer")
 app.command("import-robot")(federation_cli.import_robot)
 app.command("labels")(labels_cli.labels)
-from robopass.cli import federation as federation_cli  # noqa: E402
-from robopass.cli import keys as keys_cli  # noqa: E402
-from robopass.cli import labels as labels_cli  # noqa: E402
-from robopass.cli import passport as passport_cli  # noqa: E402
-
-app.add_typer(passport_cli.app, name="passport")
-app.add_typer(keys_cli.app, name="keys")
-app.add_typer(federation_cli.peer_app, name="peer")
-app.command("import-robot")(federation_cli.import_robot)
-app.command("labels")(labels_cli.labels)
 
 err = Console(stderr=True)
 DB_HELP = "Database URL (sqlite:///path.db or postgresql://...); default $ROBOPASS_DATABASE_URL"
