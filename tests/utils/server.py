@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -25,8 +26,10 @@ def running_server(db_url: str, *, workers: int = 1, env: dict[str, str] | None 
     """Yield the base URL of a server on ``db_url``; stops it afterwards."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    pythonpath = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
     proc_env = {**os.environ, "ROBOPASS_DATABASE_URL": db_url, "ROBOPASS_PUBLIC_URL": base,
-                **(env or {})}
+                "PYTHONPATH": pythonpath, **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "robopass.asgi:app", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--log-level", "warning"],

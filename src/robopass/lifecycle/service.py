@@ -13,12 +13,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+import orjson
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from robopass import idcode
 from robopass.auth.service import Actor
 from robopass.components import service as component_service
+from robopass.db import bulk_insert, db_timestamp
 from robopass.errors import RobopassError
 from robopass.ids import new_id
 from robopass.ledger import service as ledger_service
@@ -75,6 +77,14 @@ class _Working:
     changed: bool = False
 
 
+_STATE_COLUMNS = [Unit.__table__.c[name] for name in (
+    "code", "status", "manufacturer_id", "owner_id", "operator_id", "status_before_suspension",
+    "suspended_by_authority", "recycler_id", "firmware", "open_recalls", "province", "city",
+    "last_event_at", "production_month", "event_count")]
+_EVENT_COLUMNS = ("id", "code", "seq", "type", "at", "recorded_at", "organization_id",
+                  "to_organization_id", "details", "ledger_index", "corrected")
+
+
 def _state_of(row: Any) -> rules.UnitState:
     return rules.UnitState(
         status=row.status, manufacturer_id=row.manufacturer_id, owner_id=row.owner_id,
@@ -115,10 +125,11 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
             compact.append(None)
     codes = sorted({c for c in compact if c})
     rows: dict[str, Any] = {}
+    units = Unit.__table__.c
     for start in range(0, len(codes), 900):
-        for row in session.execute(select(Unit).where(Unit.code.in_(codes[start:start + 900]))):
-            unit = row[0]
-            rows[unit.code] = unit
+        for row in session.execute(select(*_STATE_COLUMNS).where(
+                units.code.in_(codes[start:start + 900]))):
+            rows[row.code] = row
     working: dict[str, _Working] = {
         code: _Working(state=_state_of(u), last_at=u.last_event_at,
                        month_start=_month_start(u.production_month), seq=u.event_count)
@@ -214,7 +225,18 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
     first = ledger_service.append(session, leaves)
     for i, (row, item) in enumerate(zip(event_rows, out, strict=True)):
         row["ledger_index"] = item["ledger_index"] = first + i
-    session.execute(insert(Event), event_rows)
+    dumps = orjson.dumps
+    stamps: dict[datetime, Any] = {}
+
+    def stamp(value: datetime) -> Any:
+        if value not in stamps:
+            stamps[value] = db_timestamp(session, value)
+        return stamps[value]
+
+    bulk_insert(session, "events", _EVENT_COLUMNS, [
+        (r["id"], r["code"], r["seq"], r["type"], stamp(r["at"]), stamp(r["recorded_at"]),
+         r["organization_id"], r["to_organization_id"], dumps(r["details"]).decode(),
+         r["ledger_index"], False) for r in event_rows])
     for code, corrected_id in corrections:
         session.execute(update(Event).where(Event.id == corrected_id).values(corrected=True))
         working[code].state = replay_state(session, code)
@@ -231,7 +253,11 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
                         "province": s.province, "city": s.city, "last_event_at": w.last_at,
                         "event_count": w.seq})
     if updates:
-        session.execute(update(Unit), updates)
+        for u in updates:
+            u["b_code"] = u.pop("code")
+        units = Unit.__table__.c
+        session.execute(update(Unit.__table__).where(units.code == bindparam("b_code")).values(
+            {k: bindparam(k) for k in updates[0] if k != "b_code"}), updates)
     return out
 
 
@@ -247,11 +273,12 @@ def _check_scope(actor: Actor, w: _Working | None) -> None:
 def _check_time(at: datetime | None, now: datetime, w: _Working) -> datetime:
     if at is None:
         at = now
-    at = as_utc(at)
+    elif at.tzinfo is not UTC:
+        at = as_utc(at)
     if at > now + CLOCK_SKEW:
         raise rules.Refusal("time_in_future", f"at {rfc3339(at)} is in the future", status=422,
                             field="at")
-    if w.last_at is not None and at < as_utc(w.last_at):
+    if w.last_at is not None and at < w.last_at:
         raise rules.Refusal("time_before_previous_event",
                             f"at {rfc3339(at)} is before the unit's previous event "
                             f"({rfc3339(w.last_at)})", status=422, field="at")

@@ -1,0 +1,69 @@
+"""Lifecycle events through the batch API, rules checked and ledgered (SPEC §11: ≥ 20,000/s).
+
+    python bench/bench_events.py [--backend sqlite|postgresql] [--events 100000] [--batch 5000]
+
+Issues codes, starts a real uvicorn server on 127.0.0.1, and POSTs ``manufactured`` events for
+every unit to ``/api/v1/events`` in batches from one client; reports events/s end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from common import new_registry
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from robopass.auth import service as auth_service  # noqa: E402
+from robopass.db import writing  # noqa: E402
+from robopass.robots.service import issue_codes  # noqa: E402
+from tests.utils.server import running_server  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=5_000)
+    args = parser.parse_args()
+    reg = new_registry(args.backend)
+    try:
+        codes: list[str] = []
+        with writing(reg.url) as session:
+            while len(codes) < args.events:
+                codes += issue_codes(session, actor=reg.maker, model_id=reg.model_id,
+                                     count=min(100_000, args.events - len(codes)), plant="A1",
+                                     production_month="2025-06")
+            key = auth_service.create_key(session, organization_id=reg.maker.id)
+        headers = {"Authorization": f"Bearer {key}"}
+        with running_server(reg.url) as base, httpx.Client(timeout=300) as http:
+            start = time.perf_counter()
+            for i in range(0, len(codes), args.batch):
+                body = {"events": [{"code": c, "type": "manufactured",
+                                    "at": "2025-06-15T08:00:00Z",
+                                    "details": {"line": "L3", "shift": "A"}}
+                                   for c in codes[i:i + args.batch]]}
+                r = http.post(f"{base}/api/v1/events", json=body, headers=headers)
+                if r.status_code != 201:
+                    raise SystemExit(f"batch failed: {r.status_code} {r.text[:500]}")
+            elapsed = time.perf_counter() - start
+            size = http.get(f"{base}/api/v1/ledger/head").json()["size"]
+        assert size == 2 * len(codes), size
+    finally:
+        reg.close()
+    print(json.dumps({"benchmark": "lifecycle_events_batch_api", "backend": args.backend,
+                      "events": len(codes), "batch": args.batch, "seconds": round(elapsed, 2),
+                      "events_per_s": round(len(codes) / elapsed), "target_per_s": 20_000,
+                      "meets_target": len(codes) / elapsed >= 20_000, "cores": os.cpu_count(),
+                      "command": f"python bench/bench_events.py --backend {args.backend} "
+                                 f"--events {args.events} --batch {args.batch}"}))
+
+
+if __name__ == "__main__":
+    main()
