@@ -19,6 +19,7 @@ app.add_typer(ledger_app, name="ledger")
 from robopass.cli import federation as federation_cli  # noqa: E402
 from robopass.cli import keys as keys_cli  # noqa: E402
 from robopass.cli import labels as labels_cli  # noqa: E402
+from robopass.cli import notify as notify_cli  # noqa: E402
 from robopass.cli import passport as passport_cli  # noqa: E402
 
 app.add_typer(passport_cli.app, name="passport")
@@ -26,6 +27,7 @@ app.add_typer(keys_cli.app, name="keys")
 app.add_typer(federation_cli.peer_app, name="peer")
 app.command("import-robot")(federation_cli.import_robot)
 app.command("labels")(labels_cli.labels)
+app.add_typer(notify_cli.app, name="notify")
 
 err = Console(stderr=True)
 DB_HELP = "Database URL (sqlite:///path.db or postgresql://...); default $ROBOPASS_DATABASE_URL"
@@ -66,13 +68,19 @@ def init(db: str | None = DbOpt,
 @app.command()
 def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
           workers: int = typer.Option(1, help="Server worker processes"),
-          public_url: str | None = typer.Option(None, help="Public base URL for labels")) -> None:
+          public_url: str | None = typer.Option(None, help="Public base URL for labels"),
+          webhooks: bool = typer.Option(True, help="Deliver webhooks in a background thread")
+          ) -> None:
     """Serve the API and web UI."""
     import uvicorn
 
     os.environ["ROBOPASS_DATABASE_URL"] = resolve_db(db)
     os.environ["ROBOPASS_PUBLIC_URL"] = public_url or os.environ.get(
         "ROBOPASS_PUBLIC_URL", f"http://{host}:{port}")
+    if webhooks:
+        from robopass.notifications.delivery import start_background_worker
+
+        start_background_worker(resolve_db(db))
     uvicorn.run("robopass.asgi:app", host=host, port=port, workers=workers,
                 log_level="warning", access_log=False)
 

@@ -84,6 +84,21 @@ def _day(value: datetime | str | None) -> str:
     return rfc3339(value)[:10] if value else "?"  # type: ignore[index]
 
 
+def _work_text(e: _Ev) -> str:
+    d = e.details
+    if e.type == "component_replaced":
+        raw = d.get("installed")
+        installed: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        return (f"replaced component {d.get('removed') or '-'} with "
+                f"{installed.get('serial') or '-'} on {_day(e.at)}")
+    if e.type == "firmware_updated":
+        return f"installed firmware {d.get('firmware')} on {_day(e.at)}"
+    verb = "started" if e.type == "maintenance_started" else "completed"
+    order = f"work order {d['work_order']}" if isinstance(d.get("work_order"), str) \
+        else "maintenance"
+    return f"{order} {verb} {_day(e.at)}"
+
+
 def _events_until(session: Session, code: str, at: datetime
                   ) -> tuple[rules.UnitState, list[_Ev], dict[str, int]]:
     """Fold the state as of ``at``; return it, the events worth citing, and id → index."""
@@ -353,16 +368,20 @@ def _responsibility(*, incident: Incident, state: rules.UnitState, model: Produc
         cand("software_provider", provider).add(
             "data_breach", STRONG, "a data breach implicates the software/AI stack "
             f"({model.software.get('name', '?') if isinstance(model.software, dict) else '?'})")
-    for e in maintenance + swaps + firmware:
+    by_provider: dict[str, list[_Ev]] = {}
+    for e in sorted(maintenance + swaps + firmware, key=lambda e: e.ledger_index):
         if at - e.at > RECENT or "service_provider" not in roles.get(e.org, []):
             continue
         if e.org in (state.owner_id, state.operator_id, incident.manufacturer_id):
             continue
-        work = e.details.get("work_order") or e.details.get("description") or e.type
-        cand("service_provider", e.org).add(
+        by_provider.setdefault(e.org, []).append(e)
+    for org_id, work in by_provider.items():
+        items = "; ".join(_work_text(e) for e in work)
+        days = (at - work[-1].at).days
+        cand("service_provider", org_id).add(
             "recent_service_work", MEDIUM,
-            f"{e.type} ({work}) by {names.get(e.org, e.org)} on {_day(e.at)}, "
-            f"{(at - e.at).days} days before the incident", [e.ledger_index], event_id=e.id)
+            f"{names.get(org_id, org_id)} worked on the unit {days} days before the incident: "
+            f"{items}", [e.ledger_index for e in work], event_ids=[e.id for e in work])
     if state.status == "under_maintenance" and maintenance:
         last = maintenance[-1]
         party = "service_provider" if "service_provider" in roles.get(last.org, []) \

@@ -51,6 +51,7 @@ def work_orders(events: list[Event], names: dict[str, str]) -> list[dict[str, An
             continue
         details = e.details or {}
         ref = details.get("work_order") if isinstance(details.get("work_order"), str) else None
+        order: dict[str, Any] | None
         if e.type == "maintenance_started":
             order = {"work_order": ref, "status": "open", "started_at": rfc3339(e.at),
                      "completed_at": None,
@@ -61,8 +62,7 @@ def work_orders(events: list[Event], names: dict[str, str]) -> list[dict[str, An
             orders.append(order)
             open_orders[ref or f"#{len(orders)}"] = order
         else:
-            key = ref if ref in open_orders else next(reversed(open_orders), None) \
-                if open_orders else None
+            key = ref if ref in open_orders else next(reversed(open_orders), None)
             order = open_orders.get(key) if key else None
             if order is None:
                 continue
@@ -72,9 +72,8 @@ def work_orders(events: list[Event], names: dict[str, str]) -> list[dict[str, An
                 order["parts"] = details.get("parts", order["parts"])
                 order["description"] = order["description"] or details.get("description")
                 del open_orders[key]  # type: ignore[arg-type]
-        if order is not None:
-            order["events"].append(e.id)
-            order["ledger_indexes"].append(e.ledger_index)
+        order["events"].append(e.id)
+        order["ledger_indexes"].append(e.ledger_index)
     return orders
 
 
@@ -87,18 +86,19 @@ def unit_maintenance(session: Session, *, actor: Actor, code: str) -> dict[str, 
     events = list(session.scalars(select(Event).where(Event.code == unit.code,
                                                       Event.type.in_(WORK_TYPES))
                                   .order_by(Event.seq)))
-    bindings = session.execute(
+    bindings_rows = session.execute(
         select(ComponentBinding, Component).join(Component,
                                                  Component.id == ComponentBinding.component_id)
-        .where(ComponentBinding.unit_code == unit.code).order_by(ComponentBinding.bound_at))
+        .where(ComponentBinding.unit_code == unit.code).order_by(ComponentBinding.bound_at)
+    ).all()
     history = [{"serial": c.serial, "type": c.component_type, "supplier_id": c.supplier_id,
                 "batch": c.batch, "bound_at": rfc3339(b.bound_at),
                 "unbound_at": rfc3339(b.unbound_at), "bound_by_event": b.bound_by_event,
-                "unbound_by_event": b.unbound_by_event} for b, c in bindings]
+                "unbound_by_event": b.unbound_by_event} for b, c in bindings_rows]
     names = _names(session, {e.organization_id for e in events}
-                   | {h["supplier_id"] for h in history})
+                   | {c.supplier_id for _, c in bindings_rows})
     for h in history:
-        h["supplier"] = names.get(h["supplier_id"])
+        h["supplier"] = names.get(str(h["supplier_id"]))
     return {"code": unit.code, "work_orders": work_orders(events, names),
             "events": [_event(e, names) for e in events], "components": history,
             "maintenance_count": sum(1 for e in events

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from robopass.db import writing
+from robopass.db import reading, writing
 from robopass.notifications import signing
 from robopass.notifications.models import Delivery, Notification, Subscription
 from robopass.timeutil import rfc3339, utcnow
@@ -74,6 +74,10 @@ def body_bytes(*, notification_id: str, topic: str, organization_id: str,
 
 def _claim(url: str, *, now: datetime, limit: int) -> list[_Claimed]:
     out: list[_Claimed] = []
+    with reading(url) as session:  # cheap check first: idle polls take no writer lock
+        if session.scalar(select(Delivery.id).where(
+                Delivery.status == "pending", Delivery.next_attempt_at <= now).limit(1)) is None:
+            return out
     with writing(url) as session:
         rows = session.execute(
             select(Delivery, Subscription.url, Subscription.secret, Notification)

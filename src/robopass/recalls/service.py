@@ -128,7 +128,7 @@ def _unit_filter(scope: Mapping[str, str], actor: Actor) -> list[Any]:
     if "serial_to" in scope:
         conds.append(Unit.code <= scope["serial_to"])
     if "component_supplier" in scope or "component_batch" in scope:
-        parts = [Component.unit_code.is_not(None)]
+        parts: list[Any] = [Component.unit_code.is_not(None)]
         if "component_supplier" in scope:
             parts.append(Component.supplier_id == scope["component_supplier"])
         if "component_batch" in scope:

@@ -48,7 +48,7 @@ def threshold(population: int) -> int:
     return max(MIN_UNITS, math.ceil(RATE * population))
 
 
-def _fault_observations(start: datetime, end: datetime) -> Select[Any] | None:
+def _fault_observations(start: datetime, end: datetime) -> Any:
     try:
         from robopass.telemetry.models import TelemetryAlert
     except ImportError:
@@ -59,7 +59,7 @@ def _fault_observations(start: datetime, end: datetime) -> Select[Any] | None:
 
 
 def _incident_observations(start: datetime, end: datetime,
-                           types: tuple[str, ...] = INCIDENT_TYPES) -> Select[Any]:
+                           types: tuple[str, ...] = INCIDENT_TYPES) -> Any:
     return (select(Incident.code.label("code"), Incident.type.label("value"))
             .where(Incident.type.in_(types), Incident.at >= start, Incident.at <= end))
 
