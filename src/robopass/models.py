@@ -6,8 +6,8 @@ Each domain package adds its ``models`` module here.
 from robopass.auth import models as auth_models  # noqa: F401
 from robopass.components import models as component_models  # noqa: F401
 from robopass.db import Base
-from robopass.incidents import models as incident_models  # noqa: F401
 from robopass.federation import models as federation_models  # noqa: F401
+from robopass.incidents import models as incident_models  # noqa: F401
 from robopass.ledger import models as ledger_models  # noqa: F401
 from robopass.lifecycle import models as lifecycle_models  # noqa: F401
 from robopass.notifications import models as notification_models  # noqa: F401
