@@ -35,10 +35,18 @@ log = logging.getLogger(__name__)
 CHUNK = 50_000
 HOUR_MS = 3_600_000
 DAY_MS = rules.DAY_MS
+SKEW_MS = int(CLOCK_SKEW.total_seconds() * 1000)
 COLUMNS = ("sid", "at", "battery_soh", "cycle_count", "accuracy", "operating_hours",
            "max_joint_wear", "joint_wear", "fault_codes", "firmware")
 SNAP_COLUMNS = ("battery_soh", "cycle_count", "accuracy", "operating_hours", "max_joint_wear",
                 "joint_wear", "fault_codes", "firmware")
+_SNAP_POS = tuple((i, name) for i, name in enumerate(SNAP_COLUMNS, 3))
+
+
+def _newest_first(r: rd.Row) -> tuple[int, int]:
+    return (-r[2], r[0])
+
+
 _SQLITE_INSERT = (f"INSERT OR IGNORE INTO telemetry_readings ({', '.join(COLUMNS)}) "
                   f"VALUES ({', '.join('?' * len(COLUMNS))})")
 
@@ -71,8 +79,23 @@ def _min_ms(actor: Actor | None, now_ms: int) -> int:
 def store_body(session: Session, body: bytes, *, actor: Actor | None,
                now: datetime | None = None) -> dict[str, Any]:
     """Parse a JSON array or NDJSON body and store it (raises ``readings.BadBody``)."""
-    items, rejected = rd.parse_body(body)
-    return store_readings(session, items, actor=actor, now=now, _rejected=rejected)
+    now_ms = dt_to_ms(now or utcnow())
+    limit = get_telemetry_settings().max_readings if actor is not None else None
+    try:
+        rows = rd.decode_fast(body, now_ms=now_ms, skew_ms=SKEW_MS,
+                              min_ms=_min_ms(actor, now_ms), max_readings=limit)
+    except rd.NotFast:
+        items, rejected = rd.parse_body(body)
+        return store_readings(session, items, actor=actor, now=now, _rejected=rejected)
+    rejected = []
+    stored = duplicates = 0
+    for start in range(0, len(rows), CHUNK):
+        s, d = _store_rows(session, rows[start:start + CHUNK], actor=actor, rejected=rejected,
+                           notify=True)
+        stored += s
+        duplicates += d
+    rejected.sort(key=lambda r: r["index"])
+    return {"stored": stored, "duplicates": duplicates, "rejected": rejected}
 
 
 def store_readings(session: Session, readings: Iterable[Any], *, actor: Actor | None = None,
@@ -97,9 +120,7 @@ def store_readings(session: Session, readings: Iterable[Any], *, actor: Actor | 
         chunk = list(islice(it, CHUNK))
         if not chunk:
             break
-        rows, bad = rd.validate(chunk, now_ms=now_ms, skew_ms=int(CLOCK_SKEW.total_seconds()
-                                                                   * 1000),
-                                min_ms=min_ms, first_index=index,
+        rows, bad = rd.validate(chunk, now_ms=now_ms, skew_ms=SKEW_MS, min_ms=min_ms, first_index=index,
                                 max_readings=None if limit is None else max(0, limit - index))
         rejected.extend(bad)
         index += len(chunk)
@@ -154,7 +175,7 @@ def _load_snapshots(session: Session, codes: list[str], missing: list[str]
 
 def _store_rows(session: Session, rows: list[rd.Row], *, actor: Actor | None,
                 rejected: list[dict[str, Any]], notify: bool) -> tuple[int, int]:
-    codes = sorted({r.code for r in rows})
+    codes = sorted({r[1] for r in rows})
     facts = _unit_facts(session, codes)
     allowed: dict[str, str | None] = {}  # code -> error or None
     for code in codes:
@@ -171,11 +192,11 @@ def _store_rows(session: Session, rows: list[rd.Row], *, actor: Actor | None,
     if len(ok_codes) != len(codes):
         keep = []
         for r in rows:
-            error = allowed[r.code]
+            error = allowed[r[1]]
             if error is None:
                 keep.append(r)
             else:
-                rejected.append({"index": r.index, "reason": error, "field": "code"})
+                rejected.append({"index": r[0], "reason": error, "field": "code"})
         rows = keep
     if not rows:
         return 0, 0
@@ -188,23 +209,15 @@ def _store_rows(session: Session, rows: list[rd.Row], *, actor: Actor | None,
                 snaps[code] = {"sid": facts[code][3], "code": code, "_lazy": True}
     sid_of = {c: s["sid"] for c, s in snaps.items()}
 
-    # De-duplicate inside the batch (first one wins) and group by unit.
-    seen: set[tuple[str, int]] = set()
+    # Group by unit; duplicates (in the batch or stored) are left to the key: first one wins.
     tuples = []
     by_code: dict[str, list[rd.Row]] = {}
-    in_batch_dups = 0
     for r in rows:
-        key = (r.code, r.at)
-        if key in seen:
-            in_batch_dups += 1
-            continue
-        seen.add(key)
-        tuples.append((sid_of[r.code], r.at, r.battery_soh, r.cycle_count, r.accuracy,
-                       r.operating_hours, r.max_joint_wear, r.joint_wear, r.fault_codes,
-                       r.firmware))
-        group = by_code.get(r.code)
+        code = r[1]
+        tuples.append((sid_of[code],) + r[2:11])
+        group = by_code.get(code)
         if group is None:
-            by_code[r.code] = [r]
+            by_code[code] = [r]
         else:
             group.append(r)
     stored = _insert_readings(session, tuples)
@@ -263,28 +276,37 @@ def _update_snapshots(session: Session, by_code: dict[str, list[rd.Row]],
         snap = snaps[code]
         old_at = snap["at"]
         new: dict[str, Any] = {}
-        newer = [r for r in group if old_at is None or r.at > old_at]
+        newer = group if old_at is None else [r for r in group if r[2] > old_at]
         if newer:
-            if len(newer) > 1:
-                newer.sort(key=lambda r: r.at)
-            for r in newer:  # fold: the last non-null value of each metric wins
-                for name in SNAP_COLUMNS:
-                    v = getattr(r, name)
+            # newest first, and among equal ``at`` the first sent (the one the key kept)
+            newer.sort(key=_newest_first)
+            missing = list(_SNAP_POS)
+            prev = None
+            for r in newer:
+                if r[2] == prev:
+                    continue
+                prev = r[2]
+                for item in missing[:]:
+                    v = r[item[0]]
                     if v is not None:
-                        new[name] = v
-            new["at"] = newer[-1].at
+                        new[item[1]] = v
+                        missing.remove(item)
+                if not missing:
+                    break
+            new["at"] = newer[0][2]
         # daily trend points: the newest reading of each day with SoH or wear
         days: dict[int, tuple[int, float | None, float | None]] = {}
-        min_at = group[0].at
+        min_at = group[0][2]
         for r in group:
-            if r.at < min_at:
-                min_at = r.at
-            if r.battery_soh is None and r.max_joint_wear is None:
+            at = r[2]
+            if at < min_at:
+                min_at = at
+            if r[3] is None and r[7] is None:
                 continue
-            day = r.at // DAY_MS
+            day = at // DAY_MS
             cur = days.get(day)
-            if cur is None or r.at > cur[0]:
-                days[day] = (r.at, r.battery_soh, r.max_joint_wear)
+            if cur is None or at > cur[0]:
+                days[day] = (at, r[3], r[7])
         if days:
             points = orjson.loads(snap["trend"]) if snap.get("trend") else []
             new["trend"] = orjson.dumps(rules.merge_trend(points, days)).decode()
