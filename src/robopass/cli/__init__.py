@@ -100,6 +100,91 @@ def ledger_verify(db: str | None = DbOpt) -> None:
         raise typer.Exit(1)
 
 
+def _progress_bar():  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                    TextColumn("{task.completed:,}"), TimeElapsedColumn(), console=err)
+
+
+def _run_seed(url: str, units: int, seed_value: int, telemetry: bool) -> object:
+    from robopass.seed import seed as seed_registry
+
+    with _progress_bar() as bar:
+        tasks: dict[str, object] = {}
+
+        def progress(stage: str, n: int) -> None:
+            if stage not in tasks:
+                total = units if stage in ("units",) else None
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=n)  # type: ignore[arg-type]
+
+        return seed_registry(url, units=units, seed_value=seed_value, progress=progress,
+                             telemetry=telemetry)
+
+
+@app.command()
+def seed(db: str | None = DbOpt,
+         units: int = typer.Option(28_000, help="How many units to register"),
+         seed_value: int = typer.Option(20261122, "--seed", help="Random seed"),
+         telemetry: bool = typer.Option(True, help="Give deployed units telemetry history"),
+         keys_file: str = typer.Option("var/demo-keys.json", help="Where to write API keys")
+         ) -> None:
+    """Seed a new database with a realistic demo registry."""
+    from pathlib import Path
+
+    url = resolve_db(db)
+    try:
+        result = _run_seed(url, units, seed_value, telemetry)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    result.write(Path(keys_file))  # type: ignore[attr-defined]
+    print(f"Seeded {url}; API keys written to {keys_file}")
+
+
+@app.command()
+def demo(db: str = typer.Option("sqlite:///var/demo.db", "--db", help=DB_HELP),
+         host: str = "127.0.0.1", port: int = 8000,
+         units: int = typer.Option(28_000, help="Units to seed on first run"),
+         fresh: bool = typer.Option(False, help="Delete and rebuild the demo database")) -> None:
+    """Build the demo registry (first run only) and serve it, printing where to click."""
+    from pathlib import Path
+
+    from robopass.db import normalise_url
+
+    url = normalise_url(db)
+    keys_file = Path("var/demo-keys.json")
+    path = Path(url.split("///", 1)[1]) if url.startswith("sqlite") else None
+    if path is not None and fresh:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if path is not None and not path.exists():
+        err.print(f"Building the demo registry in {path} (about a minute, once) ...")
+        result = _run_seed(url, units, 20261122, True)
+        result.write(keys_file)  # type: ignore[attr-defined]
+    info = json.loads(keys_file.read_text()) if keys_file.exists() else {}
+    base = f"http://{host}:{port}"
+    samples = info.get("sample_codes", {})
+    print()
+    print(f"robopass demo registry: {url}")
+    print(f"  Web UI (sign in with a key below): {base}/")
+    print(f"  API docs (OpenAPI):                {base}/docs")
+    if samples.get("in_service"):
+        print(f"  Public page of a robot:            {base}/r/{samples['in_service']}")
+    if samples.get("recalled"):
+        print(f"  A robot under recall:              {base}/r/{samples['recalled']}")
+    if samples.get("scrapped"):
+        print(f"  A scrapped robot:                  {base}/r/{samples['scrapped']}")
+    print(f"  Public verification API:           {base}/api/v1/verify/{samples.get('in_service', '')}")
+    print(f"  Ledger head:                       {base}/api/v1/ledger/head")
+    if info.get("regulator_api_key"):
+        print(f"  Regulator API key:                 {info['regulator_api_key']}")
+    print(f"  Other organisations' keys:         {keys_file}")
+    print()
+    serve(db=url, host=host, port=port, workers=1, public_url=None)
+
+
 def main() -> None:
     try:
         app()

@@ -8,6 +8,7 @@ A component is bound to at most one live unit; bindings are history, never delet
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from robopass.auth.service import Actor
 from robopass.components.models import COMPONENT_TYPES, Component, ComponentBinding
-from robopass.errors import Conflict, InvalidInput, NotFound
+from robopass.db import bulk_insert, db_timestamp
+from robopass.errors import Conflict, InvalidInput, NotFound, RobopassError
 from robopass.ids import new_id
 from robopass.organizations.models import Organization
 from robopass.timeutil import utcnow
@@ -82,13 +84,8 @@ def unbind(session: Session, *, comp: Component, at: datetime, event_id: str | N
 def apply_event(session: Session, *, code: str, event_type: str, details: dict[str, Any],
                 event_id: str, at: datetime, actor: Actor) -> None:
     if event_type == "manufactured":
-        specs = details.get("components") or []
-        if not isinstance(specs, list) or len(specs) > 500:
-            raise InvalidInput("details.components must be a list (at most 500)",
-                               field="details.components")
-        for i, raw in enumerate(specs):
-            bind(session, code=code, spec=_parse_spec(raw, f"details.components[{i}]"),
-                 event_id=event_id, at=at, field=f"details.components[{i}]")
+        for spec, field in parse_components(details):
+            bind(session, code=code, spec=spec, event_id=event_id, at=at, field=field)
     elif event_type == "component_replaced":
         removed, installed = details.get("removed"), details.get("installed")
         if removed is None and installed is None:
@@ -126,3 +123,86 @@ def bound_components(session: Session, code: str, as_of: datetime | None = None
              "supplier_id": c.supplier_id, "supplier": name, "supplier_country": country,
              "batch": c.batch, "bound_at": b.bound_at, "bound_by_event": b.bound_by_event}
             for c, b, name, country in session.execute(query.order_by(ComponentBinding.bound_at))]
+
+
+@dataclass
+class PendingBinding:
+    """A component to bind by a ``manufactured`` event, collected while checking a batch."""
+
+    index: int
+    code: str
+    event_id: str
+    at: datetime
+    spec: dict[str, str | None]
+    field: str
+
+
+class BindingRefused(Exception):
+    def __init__(self, index: int, error: RobopassError) -> None:
+        super().__init__(error.message)
+        self.index = index
+        self.error = error
+
+
+def parse_components(details: dict[str, Any]) -> list[tuple[dict[str, str | None], str]]:
+    """The ``details.components`` of a manufactured event, validated (no database)."""
+    specs = details.get("components") or []
+    if not isinstance(specs, list) or len(specs) > 500:
+        raise InvalidInput("details.components must be a list (at most 500)",
+                           field="details.components")
+    return [(_parse_spec(raw, f"details.components[{i}]"), f"details.components[{i}]")
+            for i, raw in enumerate(specs)]
+
+
+def bind_batch(session: Session, pending: list[PendingBinding]) -> None:
+    """Bind many components at once (a batch of manufactured events): one query for the
+    suppliers, one per 500 serials for existing components, bulk inserts for the rest.
+    Raises BindingRefused naming the event index."""
+    if not pending:
+        return
+    supplier_ids = {p.spec["supplier_id"] for p in pending}
+    roles = dict(session.execute(select(Organization.id, Organization.roles)
+                                 .where(Organization.id.in_(supplier_ids))).all())
+    seen: dict[tuple[str, str], str] = {}
+    for p in pending:
+        sid, serial = str(p.spec["supplier_id"]), str(p.spec["serial"])
+        if sid not in roles:
+            raise BindingRefused(p.index, InvalidInput(f"no organisation {sid!r}",
+                                                       field=f"{p.field}.supplier_id"))
+        if not {"component_supplier", "manufacturer"} & set(roles[sid]):
+            raise BindingRefused(p.index, InvalidInput(f"{sid} is not a component supplier",
+                                                       field=f"{p.field}.supplier_id"))
+        if (sid, serial) in seen and seen[(sid, serial)] != p.code:
+            raise BindingRefused(p.index, Conflict(
+                f"component {serial} is bound twice in this batch",
+                code="component_already_bound", field=f"{p.field}.serial"))
+        seen[(sid, serial)] = p.code
+    serials = sorted({str(p.spec["serial"]) for p in pending})
+    existing: dict[tuple[str, str], Component] = {}
+    for start in range(0, len(serials), 500):
+        for comp in session.scalars(select(Component).where(
+                Component.serial.in_(serials[start:start + 500]))):
+            existing[(comp.supplier_id, comp.serial)] = comp
+    now = utcnow()
+    new_components, bindings = [], []
+    for p in pending:
+        key = (str(p.spec["supplier_id"]), str(p.spec["serial"]))
+        comp = existing.get(key)
+        if comp is None:
+            comp_id = new_id("cmp")
+            new_components.append((comp_id, key[1], p.spec["type"], key[0], p.spec["batch"],
+                                   p.code, db_timestamp(session, now)))
+        else:
+            if comp.unit_code is not None and comp.unit_code != p.code:
+                raise BindingRefused(p.index, Conflict(
+                    f"component {key[1]} is already bound to {comp.unit_code}",
+                    code="component_already_bound", field=f"{p.field}.serial"))
+            comp.unit_code = p.code
+            comp_id = comp.id
+        bindings.append((new_id("bnd"), comp_id, p.code, db_timestamp(session, p.at),
+                         p.event_id))
+    session.flush()
+    bulk_insert(session, "components", ("id", "serial", "component_type", "supplier_id", "batch",
+                                        "unit_code", "created_at"), new_components)
+    bulk_insert(session, "component_bindings", ("id", "component_id", "unit_code", "bound_at",
+                                                "bound_by_event"), bindings)

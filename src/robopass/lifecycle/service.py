@@ -146,6 +146,7 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
     event_rows: list[dict[str, Any]] = []
     leaves: list[ledger_service.LeafInput] = []
     corrections: list[tuple[str, str]] = []
+    pending_bindings: list[component_service.PendingBinding] = []
     recorded_at = rfc3339(now)
     assert recorded_at is not None
     for index, req in enumerate(requests):
@@ -193,7 +194,12 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
                                                 recall_id=str(details["recall_id"]),
                                                 event_id=event_id, at=at, actor=actor)
                 w.state = replace(w.state, open_recalls=max(0, w.state.open_recalls - 1))
-            if req.type in ("manufactured", "component_replaced") or req.type in rules.TERMINAL:
+            if req.type == "manufactured":
+                pending_bindings.extend(
+                    component_service.PendingBinding(index=index, code=code, event_id=event_id,
+                                                     at=at, spec=spec, field=field)
+                    for spec, field in component_service.parse_components(details))
+            elif req.type == "component_replaced" or req.type in rules.TERMINAL:
                 component_service.apply_event(session, code=code, event_type=req.type,
                                               details=details, event_id=event_id, at=at,
                                               actor=actor)
@@ -222,6 +228,13 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
                     "organization": actor.id, "to_organization": req.to_organization,
                     "details": details, "corrected": False})
 
+    try:
+        component_service.bind_batch(session, pending_bindings)
+    except component_service.BindingRefused as refused:
+        err = refused.error
+        raise _refuse(rules.Refusal(err.code, err.message, status=err.status,
+                                    field=err.extra.get("field")),
+                      requests[refused.index], refused.index if batch else None) from None
     first = ledger_service.append(session, leaves)
     for i, (row, item) in enumerate(zip(event_rows, out, strict=True)):
         row["ledger_index"] = item["ledger_index"] = first + i

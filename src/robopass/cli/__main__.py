@@ -1,0 +1,3 @@
+from robopass.cli import main
+
+main()
