@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 peer_app = typer.Typer(help="Peer registries of other countries.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -19,7 +20,7 @@ def _db(db: str | None) -> str:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    err.print("[red]error:[/red] " + escape(f"{message}"))
     return typer.Exit(code)
 
 
@@ -31,13 +32,13 @@ def add(country: str = typer.Argument(..., help="The peer's country (ISO 3166-1 
                                               "of fetching {base_url}/.well-known/jwks.json")
         ) -> None:
     """Register a peer registry and pin its JWKS (fetched now, or from --jwks)."""
-    from robopass.db import writing
+    from robopass.db import reading, writing
     from robopass.errors import RobopassError
     from robopass.federation import service
 
     try:
-        country = service.check_country(country)
-        base = service.normalise_base_url(base_url)
+        with reading(_db(db)) as session:
+            country, base = service.check_peer(session, country=country, base_url=base_url)
         if jwks_file is not None:
             jwks = json.loads(jwks_file.read_text(encoding="utf-8"))
         else:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 err = Console(stderr=True)
 
@@ -30,7 +31,7 @@ def labels(model: str = typer.Option(..., help="Product model id or 6-character 
 
     suffix = out.suffix.lower()
     if suffix not in (".pdf", ".svg"):
-        err.print("[red]error:[/red] --out must end in .pdf or .svg")
+        err.print("[red]error:[/red] " + escape("--out must end in .pdf or .svg"))
         raise typer.Exit(2)
     url = db or os.environ.get("ROBOPASS_DATABASE_URL", "sqlite:///var/robopass.db")
     base = public_url or get_settings().public_url
@@ -40,10 +41,10 @@ def labels(model: str = typer.Option(..., help="Product model id or 6-character 
                                            production_month=production_month, plant=plant,
                                            status=status, limit=limit)
     except RobopassError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
+        err.print("[red]error:[/red] " + escape(f"{exc.message}"))
         raise typer.Exit(1) from exc
     if not codes:
-        err.print("[red]error:[/red] no units match; nothing written")
+        err.print("[red]error:[/red] " + escape("no units match; nothing written"))
         raise typer.Exit(1)
     if suffix == ".pdf":
         out.write_bytes(render.sheet_pdf(codes, base))

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(help="Signed robot passports.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -17,10 +18,10 @@ def _load_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        err.print(f"[red]error:[/red] cannot read the {what} {path}: {exc.strerror}")
+        err.print("[red]error:[/red] " + escape(f"cannot read the {what} {path}: {exc.strerror}"))
         raise typer.Exit(2) from exc
     except ValueError as exc:
-        err.print(f"[red]error:[/red] the {what} {path} is not JSON")
+        err.print("[red]error:[/red] " + escape(f"the {what} {path} is not JSON"))
         raise typer.Exit(2) from exc
 
 
@@ -38,7 +39,7 @@ def verify(file: Path = typer.Argument(..., help="The passport: a compact JWS, o
     try:
         text = file.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        err.print(f"[red]error:[/red] cannot read {file}: {exc.strerror}")
+        err.print("[red]error:[/red] " + escape(f"cannot read {file}: {exc.strerror}"))
         raise typer.Exit(2) from exc
     history = None
     token: Any = text
@@ -46,7 +47,7 @@ def verify(file: Path = typer.Argument(..., help="The passport: a compact JWS, o
         try:
             body = json.loads(text)
         except ValueError as exc:
-            err.print(f"[red]INVALID[/red] {file} is neither a compact JWS nor JSON")
+            err.print("[red]INVALID[/red] " + escape(f"{file} is neither a compact JWS nor JSON"))
             raise typer.Exit(1) from exc
         token = body.get("passport") if isinstance(body, dict) else None
         history = body.get("history") if isinstance(body, dict) else None
@@ -56,14 +57,14 @@ def verify(file: Path = typer.Argument(..., help="The passport: a compact JWS, o
         try:
             expected = idcode.validate(code)
         except idcode.InvalidCode as exc:
-            err.print(f"[red]error:[/red] --code: {exc.message}")
+            err.print("[red]error:[/red] " + escape(f"--code: {exc.message}"))
             raise typer.Exit(2) from exc
     try:
         claims = verify_passport(token, keys, expected_sub=expected)
         if history is not None:
             verify_history(claims, history)
     except PassportError as exc:
-        err.print(f"[red]INVALID[/red] ({exc.reason}): {exc}")
+        err.print("[red]INVALID[/red] " + escape(f"({exc.reason}): {exc}"))
         raise typer.Exit(1) from exc
     if as_json:
         print(json.dumps({"valid": True, "history_checked": history is not None,

@@ -108,14 +108,21 @@ def fetch_jwks(base_url: str, *, country: str = "peer",
     return {"keys": keys}
 
 
-def add_peer(session: Session, *, country: str, base_url: str,
-             jwks: dict[str, Any]) -> Peer:
-    """Register (or update) a peer and pin its JWKS. Refuses our own country."""
+def check_peer(session: Session, *, country: str, base_url: str) -> tuple[str, str]:
+    """Normalised ``(country, base_url)`` of a would-be peer; InvalidInput for a bad country,
+    this registry's own country or a base URL that is not http(s)."""
     country = check_country(country)
     base_url = normalise_base_url(base_url)
     if country == registry_service.country(session):
         raise InvalidInput(f"{country} is this registry's own country", field="country",
                            code="own_country")
+    return country, base_url
+
+
+def add_peer(session: Session, *, country: str, base_url: str,
+             jwks: dict[str, Any]) -> Peer:
+    """Register (or update) a peer and pin its JWKS. Refuses our own country."""
+    country, base_url = check_peer(session, country=country, base_url=base_url)
     now = utcnow()
     peer = session.get(Peer, country)
     if peer is None:
