@@ -21,6 +21,7 @@ from robopass.cli import keys as keys_cli  # noqa: E402
 from robopass.cli import labels as labels_cli  # noqa: E402
 from robopass.cli import notify as notify_cli  # noqa: E402
 from robopass.cli import passport as passport_cli  # noqa: E402
+from robopass.cli import telemetry as telemetry_cli  # noqa: E402
 
 app.add_typer(passport_cli.app, name="passport")
 app.add_typer(keys_cli.app, name="keys")
@@ -28,6 +29,9 @@ app.add_typer(federation_cli.peer_app, name="peer")
 app.command("import-robot")(federation_cli.import_robot)
 app.command("labels")(labels_cli.labels)
 app.add_typer(notify_cli.app, name="notify")
+app.add_typer(telemetry_cli.ingest_app, name="ingest")
+app.add_typer(telemetry_cli.telemetry_app, name="telemetry")
+app.command("simulate")(telemetry_cli.simulate)
 
 err = Console(stderr=True)
 DB_HELP = "Database URL (sqlite:///path.db or postgresql://...); default $ROBOPASS_DATABASE_URL"
@@ -176,7 +180,8 @@ def demo(db: str = typer.Option("sqlite:///var/demo.db", "--db", help=DB_HELP),
         print(f"  A robot under recall:              {base}/r/{samples['recalled']}")
     if samples.get("scrapped"):
         print(f"  A scrapped robot:                  {base}/r/{samples['scrapped']}")
-    print(f"  Public verification API:           {base}/api/v1/verify/{samples.get('in_service', '')}")
+    print(f"  Public verification API:           {base}/api/v1/verify/"
+          f"{samples.get('in_service', '')}")
     print(f"  Ledger head:                       {base}/api/v1/ledger/head")
     if info.get("regulator_api_key"):
         print(f"  Regulator API key:                 {info['regulator_api_key']}")

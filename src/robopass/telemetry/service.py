@@ -87,11 +87,17 @@ def store_body(session: Session, body: bytes, *, actor: Actor | None,
     except rd.NotFast:
         items, rejected = rd.parse_body(body)
         return store_readings(session, items, actor=actor, now=now, _rejected=rejected)
-    rejected = []
+    return store_rows(session, rows, actor=actor)
+
+
+def store_rows(session: Session, rows: list[rd.Row], *, actor: Actor | None,
+               notify: bool = True) -> dict[str, Any]:
+    """Store rows already validated by ``readings.decode_fast`` or ``readings.validate``."""
+    rejected: list[dict[str, Any]] = []
     stored = duplicates = 0
     for start in range(0, len(rows), CHUNK):
         s, d = _store_rows(session, rows[start:start + CHUNK], actor=actor, rejected=rejected,
-                           notify=True)
+                           notify=notify)
         stored += s
         duplicates += d
     rejected.sort(key=lambda r: r["index"])
