@@ -16,8 +16,8 @@ topic is signed, so a message cannot be replayed onto another unit's topic; repl
 the same topic is harmless, because ``(code, at)`` is stored once. Broker-level logins and
 ACLs can be added on top (defence in depth), but they are not what the registry trusts.
 
-Delivery: QoS 1 subscription with a persistent session (``clean_session=False``), so the broker
-keeps messages while the ingestor is down. Messages are acknowledged on receipt and stored in
+Delivery: QoS 1 subscription; with ``--client-id`` the session is persistent
+(``clean_session=False``), so the broker keeps messages while the ingestor is down. Messages are acknowledged on receipt and stored in
 batches every ``flush_ms``: a crash of the ingestor can lose at most one flush window of
 already-acknowledged messages. (Acknowledging after the commit would need a broker
 ``max_inflight_messages`` far above Mosquitto's default of 20 to keep up.) Several ingestors
@@ -253,9 +253,11 @@ def run(url: str, broker: str, *, client_id: str | None = None, shared_group: st
         if len(inbox) >= batch_size:
             arrived.set()
 
+    # A named client keeps its broker session (queued QoS 1 messages) across restarts; an
+    # anonymous one starts clean, so throwaway runs leave no sessions behind on the broker.
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                          client_id=client_id or f"robopass-ingest-{uuid.uuid4().hex[:8]}",
-                         clean_session=False)
+                         clean_session=client_id is None)
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message

@@ -1,0 +1,122 @@
+"""MQTT ingest: signed payloads verified and stored through the HTTP path; a real broker."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+
+import orjson
+import pytest
+
+from robopass.db import reading as read_tx
+from robopass.telemetry import mqtt, service
+from tests.conftest import require_service
+from tests.telemetry.conftest import make_fleet, ts
+
+BROKER = "mqtt://127.0.0.1:1883"
+
+
+def broker_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 1883), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def body(at: str, **metrics) -> bytes:  # type: ignore[no-untyped-def]
+    return orjson.dumps({"at": at, "metrics": metrics or {"battery_soh": 93.0}})
+
+
+def stored(url: str, code: str) -> int:
+    with read_tx(url) as session:
+        from datetime import UTC, datetime, timedelta
+
+        now = datetime.now(UTC)
+        return len(service.readings_between(session, code=code, start=now - timedelta(days=1),
+                                            end=now + timedelta(minutes=5)))
+
+
+def test_sign_and_verify_without_a_broker(client):
+    fleet = make_fleet(client, 2)
+    a, b = fleet.codes
+    key = fleet.operator.key
+    ingestor = mqtt.Ingestor(client.registry.url)
+    topic = mqtt.TOPIC_PREFIX + a
+    good = mqtt.sign(key, topic, body(ts(3)))
+    ingestor.process([
+        (topic, good),                                                    # ok
+        (topic, good),                                                    # duplicate
+        (topic, mqtt.sign(key, topic, orjson.dumps({"code": a, "at": ts(2),
+                                                    "metrics": {"accuracy": 99.0}}))),  # ok
+        (topic, mqtt.sign(key, topic, orjson.dumps([{"at": ts(1), "metrics": {"accuracy": 98}},
+                                                    {"at": ts(0.5),
+                                                     "metrics": {"accuracy": 250}}]))),
+        (mqtt.TOPIC_PREFIX + b, good),                                    # signed for a's topic
+        (topic, good.replace(b"93.0", b"13.0")),                          # body tampered
+        (topic, body(ts(4))),                                             # unsigned
+        (topic, mqtt.sign("rp_000000000000_nope", topic, body(ts(4)))),   # unknown key
+        (topic, mqtt.sign(key, topic, orjson.dumps({"code": b, "at": ts(2),
+                                                    "metrics": {"accuracy": 99.0}}))),
+    ])
+    stats = ingestor.stats
+    assert stats.received == 9
+    assert stats.stored == 3 and stats.duplicates == 1
+    assert stats.bad_signature == 4
+    assert stats.rejected == 4 + 2  # bad signatures, SoH/accuracy 250, code not its topic's
+    assert stored(client.registry.url, a) == 3
+    assert stored(client.registry.url, b) == 0
+
+
+def test_another_operators_unit_is_not_theirs(client):
+    fleet = make_fleet(client, 1)
+    stranger = client.org("operator")
+    topic = mqtt.TOPIC_PREFIX + fleet.codes[0]
+    ingestor = mqtt.Ingestor(client.registry.url)
+    ingestor.process([(topic, mqtt.sign(stranger.key, topic, body(ts(1))))])
+    assert ingestor.stats.stored == 0
+    assert any("not yours" in r for r in ingestor.stats.reasons)
+
+
+@pytest.mark.mqtt
+def test_end_to_end_through_mosquitto(client):
+    require_service(broker_available(), "Mosquitto on 127.0.0.1:1883")
+    import paho.mqtt.client as paho
+
+    fleet = make_fleet(client, 2)
+    url = client.registry.url
+    ready, stop = threading.Event(), threading.Event()
+    result: dict[str, mqtt.IngestStats] = {}
+    worker = threading.Thread(target=lambda: result.setdefault("stats", mqtt.run(
+        url, BROKER, ready=ready, stop=stop, flush_ms=50)), daemon=True)
+    worker.start()
+    assert ready.wait(15), "the ingestor did not subscribe"
+    pub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}")
+    pub.connect("127.0.0.1", 1883)
+    pub.loop_start()
+    try:
+        infos = []
+        for i, code in enumerate(fleet.codes):
+            topic = mqtt.TOPIC_PREFIX + code
+            for k in range(5):
+                payload = mqtt.sign(fleet.operator.key, topic,
+                                    body(ts(10 - k - i * 0.1), battery_soh=90.0 - k))
+                infos.append(pub.publish(topic, payload, qos=1))
+        infos.append(pub.publish(mqtt.TOPIC_PREFIX + fleet.codes[0], body(ts(0.5)), qos=1))
+        for info in infos:
+            info.wait_for_publish(10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (stored(url, fleet.codes[0]) < 5
+                                               or stored(url, fleet.codes[1]) < 5):
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        worker.join(15)
+        pub.loop_stop()
+        pub.disconnect()
+    assert stored(url, fleet.codes[0]) == 5 and stored(url, fleet.codes[1]) == 5
+    assert result["stats"].bad_signature >= 1  # the unsigned one
+    with read_tx(url) as session:
+        assert service.health(session, fleet.codes[0])["metrics"]["battery_soh"] == 86.0
