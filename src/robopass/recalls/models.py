@@ -34,13 +34,20 @@ class Recall(Base):
 
 
 class RecallUnit(Base):
-    """One affected unit; ``remedied_at`` closes the recall for it."""
+    """One affected unit; ``remedied_at`` closes the recall for it.
+
+    No foreign keys on purpose: a campaign inserts up to 100,000+ rows in one statement, and
+    per-row FK triggers cost PostgreSQL more than the insert itself; the rows are only ever
+    written by ``recalls.service.open_recall`` from a SELECT over ``units`` (and a
+    Citus-distributed ``units`` could not be referenced from a table keyed by recall anyway).
+    """
 
     __tablename__ = "recall_units"
     __table_args__ = (Index("ix_recall_units_code", "code", "recall_id"),)
 
-    recall_id: Mapped[str] = mapped_column(ForeignKey("recalls.id"), primary_key=True)
-    code: Mapped[str] = mapped_column(ForeignKey("units.code"), primary_key=True)
+    recall_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    code: Mapped[str] = mapped_column(String(29), primary_key=True)
+    manufacturer_id: Mapped[str] = mapped_column(String(40))
     #: Owner and operator when the recall opened: they were notified.
     owner_id: Mapped[str | None] = mapped_column(String(40))
     operator_id: Mapped[str | None] = mapped_column(String(40))

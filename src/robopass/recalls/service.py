@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from robopass import idcode
 from robopass.auth.service import Actor
 from robopass.components.models import Component
+from robopass.db import dialect_name
 from robopass.errors import Conflict, Forbidden, InvalidInput, NotFound
 from robopass.ids import new_id
 from robopass.notifications import service as notification_service
@@ -156,25 +157,46 @@ def open_recall(session: Session, *, actor: Actor, reason: str, scope: Any,
                     signal_id=signal_id)
     session.add(recall)
     session.flush()
-    session.execute(insert(RecallUnit).from_select(
-        ["recall_id", "code", "owner_id", "operator_id"],
-        select(literal(recall.id, String), Unit.code, Unit.owner_id, Unit.operator_id)
-        .where(*_unit_filter(clean, actor))))
-    in_recall = select(RecallUnit.code).where(RecallUnit.recall_id == recall.id)
+    _mark_affected(session, recall.id, clean, actor)
     affected = int(session.scalar(select(func.count()).select_from(RecallUnit)
                                   .where(RecallUnit.recall_id == recall.id)) or 0)
     if affected == 0:
         raise InvalidInput("no registered, non-terminal unit is in this scope", field="scope",
                            code="scope_matches_nothing")
-    session.execute(update(Unit).where(Unit.code.in_(in_recall))
-                    .values(open_recalls=Unit.open_recalls + 1)
-                    .execution_options(synchronize_session=False))
     recall.affected = affected
     recall.manufacturer_ids = sorted(session.scalars(
-        select(Unit.manufacturer_id).where(Unit.code.in_(in_recall)).distinct()))
+        select(RecallUnit.manufacturer_id).where(RecallUnit.recall_id == recall.id)
+        .distinct()))
     recall.notified = _notify_opened(session, recall)
     session.flush()
     return recall
+
+
+def _mark_affected(session: Session, recall_id: str, scope: Mapping[str, str],
+                   actor: Actor) -> None:
+    """Insert the affected units into ``recall_units`` and count the recall on each unit.
+
+    PostgreSQL does both in one statement (``WITH hit AS (UPDATE units ... RETURNING ...)
+    INSERT ... SELECT FROM hit``), one pass over the units; SQLite, which has no
+    data-modifying CTEs, inserts first and then updates the units it inserted.
+    """
+    columns = ["recall_id", "code", "owner_id", "operator_id", "manufacturer_id"]
+    conds = _unit_filter(scope, actor)
+    if dialect_name(session) == "postgresql":
+        hit = (update(Unit).where(*conds).values(open_recalls=Unit.open_recalls + 1)
+               .returning(Unit.code, Unit.owner_id, Unit.operator_id, Unit.manufacturer_id)
+               .cte("hit"))
+        session.execute(insert(RecallUnit).from_select(columns, select(
+            literal(recall_id, String), hit.c.code, hit.c.owner_id, hit.c.operator_id,
+            hit.c.manufacturer_id)))
+        return
+    session.execute(insert(RecallUnit).from_select(columns, select(
+        literal(recall_id, String), Unit.code, Unit.owner_id, Unit.operator_id,
+        Unit.manufacturer_id).where(*conds)))
+    session.execute(update(Unit).where(Unit.code.in_(
+        select(RecallUnit.code).where(RecallUnit.recall_id == recall_id)))
+        .values(open_recalls=Unit.open_recalls + 1)
+        .execution_options(synchronize_session=False))
 
 
 def _notify_opened(session: Session, recall: Recall) -> int:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 00:07:54.185206
+Create Date: 2026-11-23 00:15:43.468722
 """
 from collections.abc import Sequence
 
@@ -77,6 +77,20 @@ def upgrade() -> None:
     sa.UniqueConstraint('name', name=op.f('uq_organizations_name')),
     sa.UniqueConstraint('uscc', name=op.f('uq_organizations_uscc'))
     )
+    op.create_table('recall_units',
+    sa.Column('recall_id', sa.String(length=40), nullable=False),
+    sa.Column('code', sa.String(length=29), nullable=False),
+    sa.Column('manufacturer_id', sa.String(length=40), nullable=False),
+    sa.Column('owner_id', sa.String(length=40), nullable=True),
+    sa.Column('operator_id', sa.String(length=40), nullable=True),
+    sa.Column('remedied_at', robopass.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('remedy_event_id', sa.String(length=40), nullable=True),
+    sa.Column('remedied_by_id', sa.String(length=40), nullable=True),
+    sa.PrimaryKeyConstraint('recall_id', 'code', name=op.f('pk_recall_units'))
+    )
+    with op.batch_alter_table('recall_units', schema=None) as batch_op:
+        batch_op.create_index('ix_recall_units_code', ['code', 'recall_id'], unique=False)
+
     op.create_table('registry',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('country', sa.String(length=2), nullable=False),
@@ -458,21 +472,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_incidents_at', ['at'], unique=False)
         batch_op.create_index('ix_incidents_code_at', ['code', 'at'], unique=False)
 
-    op.create_table('recall_units',
-    sa.Column('recall_id', sa.String(length=40), nullable=False),
-    sa.Column('code', sa.String(length=29), nullable=False),
-    sa.Column('owner_id', sa.String(length=40), nullable=True),
-    sa.Column('operator_id', sa.String(length=40), nullable=True),
-    sa.Column('remedied_at', robopass.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('remedy_event_id', sa.String(length=40), nullable=True),
-    sa.Column('remedied_by_id', sa.String(length=40), nullable=True),
-    sa.ForeignKeyConstraint(['code'], ['units.code'], name=op.f('fk_recall_units_code_units')),
-    sa.ForeignKeyConstraint(['recall_id'], ['recalls.id'], name=op.f('fk_recall_units_recall_id_recalls')),
-    sa.PrimaryKeyConstraint('recall_id', 'code', name=op.f('pk_recall_units'))
-    )
-    with op.batch_alter_table('recall_units', schema=None) as batch_op:
-        batch_op.create_index('ix_recall_units_code', ['code', 'recall_id'], unique=False)
-
     op.create_table('component_bindings',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('component_id', sa.String(length=40), nullable=False),
@@ -499,10 +498,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_bindings_unit')
 
     op.drop_table('component_bindings')
-    with op.batch_alter_table('recall_units', schema=None) as batch_op:
-        batch_op.drop_index('ix_recall_units_code')
-
-    op.drop_table('recall_units')
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.drop_index('ix_incidents_code_at')
         batch_op.drop_index('ix_incidents_at')
@@ -586,6 +581,10 @@ def downgrade() -> None:
     op.drop_table('telemetry_alerts')
     op.drop_table('signing_keys')
     op.drop_table('registry')
+    with op.batch_alter_table('recall_units', schema=None) as batch_op:
+        batch_op.drop_index('ix_recall_units_code')
+
+    op.drop_table('recall_units')
     op.drop_table('organizations')
     op.drop_table('ledger_state')
     op.drop_table('ledger_nodes')
