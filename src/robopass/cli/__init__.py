@@ -20,7 +20,6 @@ from robopass.cli import federation as federation_cli  # noqa: E402
 from robopass.cli import keys as keys_cli  # noqa: E402
 from robopass.cli import labels as labels_cli  # noqa: E402
 from robopass.cli import notify as notify_cli  # noqa: E402
-from robopass.cli import notify as notify_cli  # noqa: E402
 from robopass.cli import passport as passport_cli  # noqa: E402
 from robopass.cli import telemetry as telemetry_cli  # noqa: E402
 
@@ -29,7 +28,6 @@ app.add_typer(keys_cli.app, name="keys")
 app.add_typer(federation_cli.peer_app, name="peer")
 app.command("import-robot")(federation_cli.import_robot)
 app.command("labels")(labels_cli.labels)
-app.add_typer(notify_cli.app, name="notify")
 app.add_typer(notify_cli.app, name="notify")
 app.add_typer(telemetry_cli.ingest_app, name="ingest")
 app.add_typer(telemetry_cli.telemetry_app, name="telemetry")
