@@ -20,10 +20,11 @@ from common import new_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.utils.server import running_server  # noqa: E402
+
 from robopass.auth import service as auth_service  # noqa: E402
 from robopass.db import writing  # noqa: E402
 from robopass.robots.service import issue_codes  # noqa: E402
-from tests.utils.server import running_server  # noqa: E402
 
 
 def main() -> None:

@@ -126,10 +126,9 @@ def sqlite_registry(templates: dict[str, Registry], tmp_path: Path) -> Iterator[
 def client(registry: Registry):  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
-    from tests.utils.api import ApiClient
-
     from robopass.api import create_app
     from robopass.config import Settings
+    from tests.utils.api import ApiClient
 
     app = create_app(Settings(database_url=registry.url))
     with TestClient(app) as raw:
@@ -140,10 +139,9 @@ def client(registry: Registry):  # type: ignore[no-untyped-def]
 def sqlite_client(sqlite_registry: Registry):  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
-    from tests.utils.api import ApiClient
-
     from robopass.api import create_app
     from robopass.config import Settings
+    from tests.utils.api import ApiClient
 
     app = create_app(Settings(database_url=sqlite_registry.url))
     with TestClient(app) as raw:

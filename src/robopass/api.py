@@ -18,7 +18,8 @@ STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: 
                 415: "unsupported_media_type", 422: "invalid_input", 429: "rate_limited"}
 
 
-def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(status: int, body: dict[str, Any],
+           headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 

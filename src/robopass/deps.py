@@ -1,4 +1,7 @@
-"""Typed dependencies so routes read like sentences (``session: WriteSession, actor: CurrentActor``)."""
+"""Typed dependencies, so routes read like sentences.
+
+``def create(body: X, session: WriteSession, actor: CurrentActor)``.
+"""
 
 from __future__ import annotations
 

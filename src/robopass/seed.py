@@ -119,7 +119,7 @@ class _Seeder:
         self.orgs: dict[str, list[Actor]] = defaultdict(list)
         self.keys: dict[str, dict[str, str]] = {}
         self.regulator: Actor
-        self.later: list[tuple[str, str]] = []
+        self.later: list[tuple[str, model_service.Decision]] = []
 
     # -- organisations -----------------------------------------------------------------------
     def organizations(self, regulator_key: str) -> None:
@@ -228,9 +228,10 @@ class _Seeder:
                     approved.append((model.id, maker, rng.randint(1, 10)))
                 if decision == "reject":
                     model_service.decide(session, actor=self.regulator, model_id=model.id,
-                                         decision=decision, reason="incomplete safety file")
+                                         decision="reject", reason="incomplete safety file")
                 elif decision != "approve":  # suspended/revoked after units were coded
-                    self.later.append((model.id, decision))
+                    self.later.append((model.id, "suspend" if decision == "suspend"
+                                       else "revoke"))
         self.progress("product models", 200)
         return approved
 
@@ -270,7 +271,7 @@ class _Seeder:
         with writing(self.url) as session:
             for model_id, decision in self.later:
                 model_service.decide(session, actor=self.regulator, model_id=model_id,
-                                     decision=decision,  # type: ignore[arg-type]
+                                     decision=decision,
                                      reason="market surveillance found a safety defect")
         return units
 
@@ -301,7 +302,8 @@ class _Seeder:
             horizon = self.now - timedelta(hours=1)
             step = [0]
 
-            def add(actor: Actor, etype: str, gap_days: float, **kw: Any) -> bool:
+            def add(actor: Actor, etype: str, gap_days: float, *, unit: dict[str, Any] = unit,
+                    step: list[int] = step, horizon: datetime = horizon, **kw: Any) -> bool:
                 nonlocal t
                 t = t + timedelta(days=gap_days, minutes=rng.uniform(1, 600))
                 if t > horizon:
@@ -387,7 +389,8 @@ class _Seeder:
         stored = 0
         for i in range(0, len(codes), 2000):
             readings = generate_history(codes[i:i + 2000], start=start, end=end,
-                                        interval_s=interval_h * 3600, seed=self.rng.randint(0, 99999))
+                                        interval_s=interval_h * 3600,
+                                        seed=self.rng.randint(0, 99999))
             with writing(self.url) as session:
                 stored += int(telemetry_service.store_readings(session, readings,
                                                                notify=False)["stored"])

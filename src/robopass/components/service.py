@@ -184,21 +184,22 @@ def bind_batch(session: Session, pending: list[PendingBinding]) -> None:
                 Component.serial.in_(serials[start:start + 500]))):
             existing[(comp.supplier_id, comp.serial)] = comp
     now = utcnow()
-    new_components, bindings = [], []
+    new_components: list[tuple[Any, ...]] = []
+    bindings: list[tuple[Any, ...]] = []
     for p in pending:
         key = (str(p.spec["supplier_id"]), str(p.spec["serial"]))
-        comp = existing.get(key)
-        if comp is None:
+        found = existing.get(key)
+        if found is None:
             comp_id = new_id("cmp")
             new_components.append((comp_id, key[1], p.spec["type"], key[0], p.spec["batch"],
                                    p.code, db_timestamp(session, now)))
         else:
-            if comp.unit_code is not None and comp.unit_code != p.code:
+            if found.unit_code is not None and found.unit_code != p.code:
                 raise BindingRefused(p.index, Conflict(
-                    f"component {key[1]} is already bound to {comp.unit_code}",
+                    f"component {key[1]} is already bound to {found.unit_code}",
                     code="component_already_bound", field=f"{p.field}.serial"))
-            comp.unit_code = p.code
-            comp_id = comp.id
+            found.unit_code = p.code
+            comp_id = found.id
         bindings.append((new_id("bnd"), comp_id, p.code, db_timestamp(session, p.at),
                          p.event_id))
     session.flush()

@@ -105,7 +105,7 @@ def verify_ledger(session: Session, *, progress: bool = False) -> Report:
                     select(Unit).where(Unit.code.in_([c for c in codes if c])))} if codes else {}
                 events = {e.id: e for e in session.scalars(
                     select(Event).where(Event.id.in_([i for i in ids if i])))}
-                hashes = []
+                hashes: list[bytes] = []
                 for row in chunk:
                     index = int(row.index)
                     if index != current + len(hashes):

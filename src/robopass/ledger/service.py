@@ -12,10 +12,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
-
-import orjson
 
 from robopass.canonical import canonical_json
 from robopass.db import bulk_insert
@@ -87,15 +86,15 @@ def read_nodes(session: Session, wanted: Iterable[Key]) -> dict[Key, bytes]:
         if 0 < lvl < STORED_FROM_LEVEL:
             found[(lvl, i)] = _fold_leaves(session, lvl, i)
     leaves = [i for (lvl, i) in wanted if lvl == 0]
-    upper = [(lvl, i) for (lvl, i) in wanted if lvl >= STORED_FROM_LEVEL]
+    upper: list[Key] = [(lvl, i) for (lvl, i) in wanted if lvl >= STORED_FROM_LEVEL]
     for start in range(0, len(leaves), 500):
         chunk = leaves[start:start + 500]
         for idx, h in session.execute(select(LedgerLeaf.index, LedgerLeaf.leaf_hash)
                                       .where(LedgerLeaf.index.in_(chunk))):
             found[(0, int(idx))] = bytes(h)
     for start in range(0, len(upper), 200):
-        chunk = upper[start:start + 200]
-        cond = or_(*[and_(LedgerNode.level == lvl, LedgerNode.index == i) for lvl, i in chunk])
+        keys = upper[start:start + 200]
+        cond = or_(*[and_(LedgerNode.level == lvl, LedgerNode.index == i) for lvl, i in keys])
         for lvl, idx, h in session.execute(
                 select(LedgerNode.level, LedgerNode.index, LedgerNode.hash).where(cond)):
             found[(int(lvl), int(idx))] = bytes(h)
@@ -120,7 +119,8 @@ def append(session: Session, items: Sequence[LeafInput]) -> int:
     frontier = read_nodes(session, merkle.frontier_keys(start))
     new_nodes = merkle.append_leaves(start, frontier, hashes)
     bulk_insert(session, "ledger_leaves", ("index", "leaf", "leaf_hash"),
-                [(start + i, blob.decode(), h) for i, (blob, h) in enumerate(zip(blobs, hashes))])
+                [(start + i, blob.decode(), h)
+                 for i, (blob, h) in enumerate(zip(blobs, hashes, strict=True))])
     bulk_insert(session, "ledger_nodes", ("level", "index", "hash"),
                 [node for node in new_nodes if node[0] >= STORED_FROM_LEVEL])
     new_size = start + len(items)

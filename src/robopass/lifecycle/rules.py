@@ -13,7 +13,7 @@ any instant is reconstructible.
 | deployed | owner | sold, in_service | in_service (operator = given org or owner) |
 | maintenance_started | owner, operator, authorised SP | in_service, suspended | under_maintenance |
 | maintenance_completed | owner, operator, authorised SP | under_maintenance | in_service |
-| firmware_updated, component_replaced | manufacturer, owner, operator, authorised SP | any live after coded | — |
+| firmware_updated, component_replaced | maker, owner, operator, authorised SP | live, coded | — |
 | transferred | owner | sold, in_service, suspended | sold (new owner, operator cleared) |
 | suspended | regulator, owner | any live after coded | suspended |
 | reinstated | regulator, owner (not after a regulator's suspension) | suspended | state before |

@@ -207,9 +207,9 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
         except rules.Refusal as refusal:
             raise _refuse(refusal, req, idx) from None
         except RobopassError as exc:
-            refusal = rules.Refusal(exc.code, exc.message, status=exc.status,
-                                    field=exc.extra.get("field"))
-            raise _refuse(refusal, req, idx) from None
+            converted = rules.Refusal(exc.code, exc.message, status=exc.status,
+                                      field=exc.extra.get("field"))
+            raise _refuse(converted, req, idx) from None
         w.seq += 1
         w.last_at = at
         w.changed = True
@@ -236,8 +236,8 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
                                     field=err.extra.get("field")),
                       requests[refused.index], refused.index if batch else None) from None
     first = ledger_service.append(session, leaves)
-    for i, (row, item) in enumerate(zip(event_rows, out, strict=True)):
-        row["ledger_index"] = item["ledger_index"] = first + i
+    for i, (erow, item) in enumerate(zip(event_rows, out, strict=True)):
+        erow["ledger_index"] = item["ledger_index"] = first + i
     dumps = orjson.dumps
     stamps: dict[datetime, Any] = {}
 
@@ -253,7 +253,7 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
     for code, corrected_id in corrections:
         session.execute(update(Event).where(Event.id == corrected_id).values(corrected=True))
         working[code].state = replay_state(session, code)
-    updates = []
+    updates: list[dict[str, Any]] = []
     for code, w in working.items():
         if not w.changed:
             continue
@@ -269,7 +269,8 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
         for u in updates:
             u["b_code"] = u.pop("code")
         units = Unit.__table__.c
-        session.execute(update(Unit.__table__).where(units.code == bindparam("b_code")).values(
+        table: Any = Unit.__table__
+        session.execute(update(table).where(units.code == bindparam("b_code")).values(
             {k: bindparam(k) for k in updates[0] if k != "b_code"}), updates)
     return out
 

@@ -9,7 +9,8 @@ from robopass.db import normalise_url
 from robopass.models import metadata
 
 config = context.config
-url = normalise_url(config.attributes.get("robopass_url") or config.get_main_option("sqlalchemy.url"))
+url = normalise_url(str(config.attributes.get("robopass_url")
+                        or config.get_main_option("sqlalchemy.url") or ""))
 
 
 def run_migrations_offline() -> None:

@@ -66,7 +66,8 @@ def create_key(org_id: str, session: WriteSession, actor: CurrentActor) -> KeyCr
 @router.get("/organizations/{org_id}/keys", response_model=list[KeyRead])
 def list_keys(org_id: str, session: ReadSession, actor: CurrentActor) -> list[KeyRead]:
     _check_self_or_regulator(actor, org_id)
-    return [KeyRead.model_validate(k) for k in auth_service.list_keys(session, organization_id=org_id)]
+    keys = auth_service.list_keys(session, organization_id=org_id)
+    return [KeyRead.model_validate(k) for k in keys]
 
 
 @router.delete("/organizations/{org_id}/keys/{key_id}", status_code=204)

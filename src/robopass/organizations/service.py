@@ -99,9 +99,10 @@ def create(session: Session, *, actor: Actor, name: str, roles: Sequence[str], c
                             f"only ({actor.scope_province})", code="outside_province")
     compact_uscc = validate_identity(country=country, uscc=uscc,
                                      registration_number=registration_number)
-    clash = session.scalar(select(Organization).where(
-        or_(Organization.name == name,
-            Organization.uscc == compact_uscc if compact_uscc else False)))
+    same = [Organization.name == name]
+    if compact_uscc:
+        same.append(Organization.uscc == compact_uscc)
+    clash = session.scalars(select(Organization).where(or_(*same))).first()
     if clash is not None:
         what = "name" if clash.name == name else "uscc"
         raise Conflict(f"an organisation with this {what} already exists ({clash.id})",

@@ -19,7 +19,7 @@ def get(session: Session) -> Registry:
 
 
 def _facts(session: Session) -> tuple[str, str]:
-    key = str(session.get_bind().url)
+    key = str(session.get_bind().engine.url)
     if key not in _cache:
         reg = get(session)
         _cache[key] = (reg.country, reg.origin)
