@@ -104,6 +104,84 @@ def ledger_verify(db: str | None = DbOpt) -> None:
         raise typer.Exit(1)
 
 
+import_app = typer.Typer(help="Import data from CSV.", no_args_is_help=True)
+export_app = typer.Typer(help="Export data as CSV.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+
+
+@import_app.command("units")
+def import_units(file: str = typer.Argument(..., help="CSV file (columns: code, province, "
+                                                       "city, firmware), or - for stdin"),
+                 db: str | None = DbOpt,
+                 skip_bad: bool = typer.Option(False, help="Import the good rows, report the "
+                                                           "bad ones")) -> None:
+    """Register existing units from CSV; nothing is imported if any row is bad (unless
+    --skip-bad). Exit 1 when rows were bad."""
+    from pathlib import Path
+
+    from robopass.db import writing
+    from robopass.robots import csv_io
+
+    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8-sig")
+    import io
+
+    rows, header_errors = csv_io.read_rows(io.StringIO(text))
+    if header_errors:
+        for e in header_errors:
+            err.print(f"line {e.line}: {e.field}: {e.message}")
+        raise typer.Exit(1)
+    with _progress_bar() as bar:
+        task = bar.add_task("checking and importing units", total=len(rows))
+        with writing(resolve_db(db)) as session:
+            report = csv_io.import_units(session, rows, skip_bad=skip_bad)
+        bar.update(task, completed=len(rows))
+    for e in report.errors:
+        err.print(f"line {e.line}: {e.field}: {e.message}")
+    if report.errors and not skip_bad:
+        err.print(f"[red]{len(report.errors)} problem(s); nothing was imported[/red] "
+                  "(fix them, or use --skip-bad)")
+        raise typer.Exit(1)
+    print(f"imported {report.imported} unit(s)"
+          + (f", skipped {len({e.line for e in report.errors})} bad row(s)"
+             if report.errors else ""))
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@export_app.command("units")
+def export_units(db: str | None = DbOpt,
+                 out: str = typer.Option("-", help="Output CSV file, - for stdout"),
+                 model_id: str | None = typer.Option(None, help="Only this model's units"),
+                 status: str | None = typer.Option(None, help="Only units in this status")
+                 ) -> None:
+    """Export units as CSV (streamed in code order)."""
+    import csv
+    from pathlib import Path
+
+    from sqlalchemy import func, select
+
+    from robopass.db import reading
+    from robopass.robots import csv_io
+    from robopass.robots.models import Unit
+
+    handle = sys.stdout if out == "-" else Path(out).open("w", newline="", encoding="utf-8")
+    try:
+        writer = csv.DictWriter(handle, fieldnames=csv_io.EXPORT_COLUMNS)
+        writer.writeheader()
+        with reading(resolve_db(db)) as session, _progress_bar() as bar:
+            total = session.scalar(select(func.count()).select_from(Unit))
+            task = bar.add_task("exporting units", total=total)
+            for n, row in enumerate(csv_io.export_units(session, model_id=model_id,
+                                                        status=status), start=1):
+                writer.writerow(row)
+                if n % 1000 == 0:
+                    bar.update(task, completed=n)
+    finally:
+        if handle is not sys.stdout:
+            handle.close()
+
+
 def _progress_bar():  # type: ignore[no-untyped-def]
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
