@@ -22,7 +22,9 @@ def all_routers() -> list[APIRouter]:
     from robopass.web.public import router as web_public
     from robopass.passports.routes import router as passports
     from robopass.labels.routes import router as labels
+    from robopass.stats.routes import router as stats
+    from robopass.web.app import router as web_app
 
     return [organizations, product_models, robots, lifecycle, epcis, ledger, verification,
             telemetry, passports, labels, web_public, recalls, notifications, incidents,
-            maintenance, signals]
+            maintenance, signals, stats, web_app]

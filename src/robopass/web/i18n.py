@@ -42,22 +42,41 @@ def N_(message: str) -> str:  # noqa: N802 (gettext convention)
     return message
 
 
-def po_path(locale: str) -> Path:
-    return LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+#: Catalogues: ``messages`` (public pages) and ``app`` (signed-in pages: templates under
+#: ``templates/app/`` and code under ``web/app/``), merged at lookup.
+DOMAINS = ("messages", "app")
 
 
-@cache
-def translations(locale: str) -> gettext.NullTranslations:
-    """The compiled catalogue of ``locale`` (English is the source language: identity)."""
-    path = po_path(locale)
-    if locale not in LOCALES or not path.exists():
-        return gettext.NullTranslations()
+def domain_of(filename: str) -> str:
+    """The catalogue a source file's messages go to (path relative to ``robopass/web``)."""
+    name = filename.replace("\\", "/")
+    return "app" if name.startswith(("templates/app/", "app/")) else "messages"
+
+
+def po_path(locale: str, domain: str = "messages") -> Path:
+    return LOCALE_DIR / locale / "LC_MESSAGES" / f"{domain}.po"
+
+
+def _compile(path: Path, locale: str) -> gettext.GNUTranslations:
     with path.open("rb") as fh:
         catalog = read_po(fh, locale=locale)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
     return gettext.GNUTranslations(buffer)
+
+
+@cache
+def translations(locale: str) -> gettext.NullTranslations:
+    """The compiled catalogues of ``locale``, ``messages`` first then ``app`` as fallback
+    (English is the source language: identity)."""
+    paths = [po_path(locale, d) for d in DOMAINS if po_path(locale, d).exists()]
+    if locale not in LOCALES or not paths:
+        return gettext.NullTranslations()
+    merged = _compile(paths[0], locale)
+    for path in paths[1:]:
+        merged.add_fallback(_compile(path, locale))
+    return merged
 
 
 def normalise(value: str | None) -> str | None:
@@ -119,29 +138,31 @@ def render(locale: str, template: str, context: Mapping[str, Any]) -> str:
 
 
 def extract() -> None:
-    """Extract messages from templates and web code and update both catalogues."""
+    """Extract messages from templates and web code and update the catalogues of both
+    languages (each file's messages go to the catalogue :func:`domain_of` names)."""
     from babel.messages.catalog import Catalog
     from babel.messages.extract import extract_from_dir
     from babel.messages.pofile import write_po
 
     web = Path(__file__).resolve().parent
-    template = Catalog(project="robopass", msgid_bugs_address="", charset="utf-8")
+    templates = {d: Catalog(project="robopass", msgid_bugs_address="", charset="utf-8")
+                 for d in DOMAINS}
     method_map = [("templates/**.html", "jinja2"), ("**.py", "python")]
     options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     for filename, lineno, message, comments, context in extract_from_dir(
             web, method_map, options, keywords={"_": None, "N_": None, "gettext": None,
                                                 "ngettext": (1, 2)}):
-        template.add(message, None, [(f"web/{filename}", lineno)], auto_comments=comments,
-                     context=context)
-    for locale in LOCALES:
-        path = po_path(locale)
+        templates[domain_of(filename)].add(message, None, [(f"web/{filename}", lineno)],
+                                           auto_comments=comments, context=context)
+    for locale, domain in ((lo, d) for lo in LOCALES for d in DOMAINS):
+        path = po_path(locale, domain)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             with path.open("rb") as fh:
                 catalog = read_po(fh, locale=locale)
         else:
             catalog = Catalog(locale=locale, project="robopass", charset="utf-8")
-        catalog.update(template, no_fuzzy_matching=True)
+        catalog.update(templates[domain], no_fuzzy_matching=True)
         if locale == "en":  # the source language translates to itself
             for entry in catalog:
                 if isinstance(entry.id, str) and entry.id and not entry.string:

@@ -1,0 +1,426 @@
+"""Registry-wide aggregates for the regulator dashboard and ``/api/v1/stats/*`` (SPEC §9).
+
+A provincial regulator (``Actor.scope_province``) gets the same figures limited to its province:
+units whose ``province`` lies in it, companies seated in it (and their models, recalls).
+
+Caching (how the figures stay correct): a full computation scans ``units`` (~1 s at 1,000,000
+units on SQLite), so results are kept per process, keyed by (aggregate, scope, filters) and
+stamped with a *fingerprint* of the registry: the ledger size (every issuance, lifecycle event,
+component binding and recall remedy appends to the ledger in the same transaction) plus cheap
+counters of the tables that change without a ledger entry (organisations, models and their
+decision time, recalls and their remedied counts, incidents, fraud alerts). A request
+recomputes the fingerprint (a handful of indexed single-row queries) and reuses the cached
+result only when it is unchanged, so the dashboard never shows figures older than the last
+committed write. Telemetry-derived figures (fleet health, open health alerts) change with every
+reading, so they are cached for at most :data:`TELEMETRY_TTL` seconds instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from robopass import regions
+from robopass.auth.service import Actor
+from robopass.components.models import Component
+from robopass.incidents.models import Incident
+from robopass.ledger import service as ledger_service
+from robopass.lifecycle.models import FraudAlert, RefusedAttempt
+from robopass.organizations.models import Organization
+from robopass.product_models.models import MODEL_STATUSES, ProductModel
+from robopass.recalls.models import Recall
+from robopass.robots.models import UNIT_STATUSES, Unit
+from robopass.telemetry import service as telemetry_service
+
+TELEMETRY_TTL = 60.0
+#: Incidents whose trace report is summarised into "by responsibility" (newest first).
+RESPONSIBILITY_SAMPLE = 200
+_lock = threading.Lock()
+_cache: dict[tuple[Any, ...], tuple[Any, float, Any]] = {}
+_MAX_ENTRIES = 256
+
+FRAUD_GROUPS = {
+    "resale_of_scrapped": ("scrapped_", "terminal_", "resale", "refurbish"),
+    "duplicate_component": ("duplicate_component", "component_"),
+    "invalid_code": ("invalid_code", "forged", "unknown_code", "not_registered"),
+}
+#: Refused attempts that count as fraud signals though no FraudAlert row is raised for them:
+#: binding a component serial that is already fitted to another live unit.
+DUPLICATE_COMPONENT_ERRORS = ("component_already_bound",)
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def fingerprint(session: Session) -> tuple[Any, ...]:
+    """Cheap summary that changes whenever any cached aggregate could change."""
+    models = session.execute(select(func.count(), func.max(ProductModel.decided_at),
+                                    func.max(ProductModel.filed_at))).one()
+    recalls = session.execute(select(func.count(), func.coalesce(func.sum(Recall.remedied), 0),
+                                     func.coalesce(func.sum(Recall.affected), 0))).one()
+    return (ledger_service.size(session),
+            session.scalar(select(func.count()).select_from(Organization)),
+            tuple(models), tuple(recalls),
+            session.scalar(select(func.count()).select_from(Incident)),
+            session.scalar(select(func.count()).select_from(FraudAlert)),
+            session.scalar(select(func.count()).where(FraudAlert.resolved_at.is_(None))),
+            session.scalar(select(func.count()).select_from(RefusedAttempt)))
+
+
+def cached(session: Session, key: tuple[Any, ...], compute: Callable[[], Any], *,
+           ttl: float | None = None, stamp: Any = None) -> Any:
+    """``compute()`` unless a result for ``key`` with the same ``stamp`` (or younger than
+    ``ttl`` seconds) is cached. Pass either ``stamp`` (fingerprint) or ``ttl``."""
+    full_key = (str(session.get_bind().engine.url), *key)
+    now = time.monotonic()
+    with _lock:
+        hit = _cache.get(full_key)
+    if hit is not None:
+        value, at, hit_stamp = hit
+        if ttl is not None and now - at < ttl:
+            return value
+        if ttl is None and hit_stamp == stamp:
+            return value
+    value = compute()
+    with _lock:
+        if len(_cache) >= _MAX_ENTRIES:
+            _cache.clear()
+        _cache[full_key] = (value, now, stamp)
+    return value
+
+
+# ----------------------------------------------------------------------------- scope helpers
+
+def province_prefix(actor: Actor | None, province: str | None = None) -> str | None:
+    """The two-digit province prefix the figures are limited to (actor scope wins)."""
+    if actor is not None and actor.scope_province:
+        return actor.scope_province[:2]
+    if province and len(province) >= 2 and province[:2].isdigit():
+        return province[:2]
+    return None
+
+
+def _unit_filter(prefix: str | None, manufacturer_id: str | None) -> list[Any]:
+    conds: list[Any] = []
+    if prefix:
+        conds.append(Unit.province.like(prefix + "%"))
+    if manufacturer_id:
+        conds.append(Unit.manufacturer_id == manufacturer_id)
+    return conds
+
+
+def _org_filter(prefix: str | None) -> list[Any]:
+    return [Organization.province.like(prefix + "%")] if prefix else []
+
+
+def org_in_scope(session: Session, actor: Actor, org_id: str) -> bool:
+    if actor.scope_province is None:
+        return True
+    org = session.get(Organization, org_id)
+    return bool(org and org.province and org.province[:2] == actor.scope_province[:2])
+
+
+def _month_expr(session: Session, col: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", col), "YYYY-MM")
+    return func.substr(col, 1, 7)
+
+
+def _names(session: Session, ids: set[str]) -> dict[str, Organization]:
+    if not ids:
+        return {}
+    return {o.id: o for o in session.scalars(select(Organization).where(
+        Organization.id.in_(sorted(ids))))}
+
+
+# ----------------------------------------------------------------------------- overview
+
+def _compute_overview(session: Session, prefix: str | None,
+                      manufacturer_id: str | None) -> dict[str, Any]:
+    uf = _unit_filter(prefix, manufacturer_id)
+    of = _org_filter(prefix)
+
+    orgs = list(session.execute(select(Organization.id, Organization.roles,
+                                       Organization.province).where(*of)))
+    by_role: dict[str, int] = {}
+    for row in orgs:
+        for role in row.roles or []:
+            by_role[role] = by_role.get(role, 0) + 1
+    scope_org_ids = {row.id for row in orgs}
+
+    mq = select(ProductModel.status, func.count()).group_by(ProductModel.status)
+    if prefix:
+        mq = mq.where(ProductModel.manufacturer_id.in_(select(Organization.id).where(*of)))
+    if manufacturer_id:
+        mq = mq.where(ProductModel.manufacturer_id == manufacturer_id)
+    models = {s: 0 for s in MODEL_STATUSES}
+    models.update({s: int(n) for s, n in session.execute(mq)})
+
+    status_counts = {s: 0 for s in UNIT_STATUSES}
+    by_maker: dict[str, int] = {}
+    by_province: dict[str | None, int] = {}
+    prov = func.substr(Unit.province, 1, 2)
+    for status, maker, p2, n in session.execute(
+            select(Unit.status, Unit.manufacturer_id, prov, func.count()).where(*uf)
+            .group_by(Unit.status, Unit.manufacturer_id, prov)):
+        status_counts[status] = status_counts.get(status, 0) + int(n)
+        by_maker[maker] = by_maker.get(maker, 0) + int(n)
+        key = f"{p2}0000" if p2 else None
+        by_province[key] = by_province.get(key, 0) + int(n)
+    total_units = sum(status_counts.values())
+
+    month = _month_expr(session, Unit.issued_at)
+    per_month = [{"month": m, "count": int(n)} for m, n in session.execute(
+        select(month, func.count()).where(*uf).group_by(month).order_by(month))]
+
+    makers = _names(session, set(by_maker))
+    manufacturers = sorted(
+        ({"id": mid, "name": makers[mid].name if mid in makers else mid,
+          "company_code": makers[mid].company_code if mid in makers else None, "units": n}
+         for mid, n in by_maker.items()), key=lambda r: (-int(r["units"] or 0), str(r["name"])))
+    provinces = sorted(
+        ({"code": code, "name_en": regions.name(code, "en") if code else None,
+          "name_zh": regions.name(code, "zh_CN") if code else None, "units": n}
+         for code, n in by_province.items()), key=lambda r: -int(r["units"] or 0))
+
+    # recalls: those naming a manufacturer in scope
+    recalls = []
+    for r in session.scalars(select(Recall).order_by(Recall.opened_at.desc())):
+        if prefix and not set(r.manufacturer_ids or []) & scope_org_ids:
+            continue
+        if manufacturer_id and manufacturer_id not in (r.manufacturer_ids or []):
+            continue
+        recalls.append({"id": r.id, "reason": r.reason, "opened_at": r.opened_at.isoformat(),
+                        "opened_by_role": r.opened_by_role, "affected": r.affected,
+                        "remedied": r.remedied, "open": r.affected - r.remedied,
+                        "completion_rate": round(r.remedied / r.affected, 4)
+                        if r.affected else 1.0})
+
+    # incidents
+    iq = select(Incident.severity, func.count()).group_by(Incident.severity)
+    if uf:
+        iq = iq.where(Incident.code.in_(select(Unit.code).where(*uf)))
+    severity = {"minor": 0, "major": 0, "critical": 0}
+    severity.update({s: int(n) for s, n in session.execute(iq)})
+
+    # fraud alerts
+    fq = select(FraudAlert.kind, func.count()).where(FraudAlert.resolved_at.is_(None))\
+        .group_by(FraudAlert.kind)
+    if uf:
+        fq = fq.where(FraudAlert.code_input.in_(select(Unit.code).where(*uf)))
+    fraud_kinds = {k: int(n) for k, n in session.execute(fq)}
+    recent_q = select(FraudAlert).order_by(FraudAlert.created_at.desc()).limit(20)
+    if uf:
+        recent_q = recent_q.where(FraudAlert.code_input.in_(select(Unit.code).where(*uf)))
+    recent = [{"id": a.id, "kind": a.kind, "group": fraud_group(a.kind), "code": a.code_input,
+               "organization": a.organization_id, "message": a.message,
+               "created_at": a.created_at.isoformat()} for a in session.scalars(recent_q)]
+    fraud_groups = {g: 0 for g in FRAUD_GROUPS} | {"other": 0}
+    for kind, n in fraud_kinds.items():
+        fraud_groups[fraud_group(kind)] += n
+    dq = select(RefusedAttempt).where(RefusedAttempt.error_code.in_(DUPLICATE_COMPONENT_ERRORS))
+    if uf:
+        dq = dq.where(RefusedAttempt.code_input.in_(select(Unit.code).where(*uf)))
+    duplicates = list(session.scalars(dq.order_by(RefusedAttempt.created_at.desc()).limit(20)))
+    dup_total = int(session.scalar(select(func.count()).select_from(
+        dq.order_by(None).limit(None).subquery())) or 0)
+    fraud_groups["duplicate_component"] += dup_total
+    fraud_kinds["duplicate_component_binding"] = dup_total
+    recent += [{"id": a.id, "kind": "duplicate_component_binding",
+                "group": "duplicate_component", "code": a.code_input,
+                "organization": a.organization_id, "message": a.message,
+                "created_at": a.created_at.isoformat()} for a in duplicates]
+    recent.sort(key=lambda a: str(a["created_at"]), reverse=True)
+    recent = recent[:20]
+
+    queue_q = select(ProductModel, Organization.name).join(
+        Organization, Organization.id == ProductModel.manufacturer_id).where(
+        ProductModel.status == "submitted").order_by(ProductModel.filed_at).limit(100)
+    if prefix:
+        queue_q = queue_q.where(*of)
+    if manufacturer_id:
+        queue_q = queue_q.where(ProductModel.manufacturer_id == manufacturer_id)
+    queue = [{"id": m.id, "name": m.name, "model_code": m.model_code,
+              "manufacturer": {"id": m.manufacturer_id, "name": name},
+              "hardware_class": m.hardware_class, "intelligence_level": m.intelligence_level,
+              "filed_at": m.filed_at.isoformat()} for m, name in session.execute(queue_q)]
+
+    return {
+        "scope": {"province": f"{prefix}0000" if prefix else None,
+                  "manufacturer": manufacturer_id},
+        "organizations": {"total": len(orgs), "by_role": dict(sorted(by_role.items()))},
+        "models": {"total": sum(models.values()), "by_status": models},
+        "units": {"total": total_units, "by_status": status_counts,
+                  "by_manufacturer": manufacturers, "by_province": provinces},
+        "codes_per_month": per_month,
+        "recalls": recalls,
+        "incidents": {"total": sum(severity.values()), "by_severity": severity},
+        "fraud_alerts": {"open": sum(fraud_kinds.values()), "by_kind": fraud_kinds,
+                         "by_group": fraud_groups, "recent": recent},
+        "approval_queue": queue,
+    }
+
+
+def fraud_group(kind: str) -> str:
+    for group, needles in FRAUD_GROUPS.items():
+        if any(n in kind for n in needles):
+            return group
+    return "other"
+
+
+def overview(session: Session, *, actor: Actor | None, province: str | None = None,
+             manufacturer_id: str | None = None) -> dict[str, Any]:
+    prefix = province_prefix(actor, province)
+    stamp = fingerprint(session)
+    return cached(session, ("overview", prefix, manufacturer_id),  # type: ignore[no-any-return]
+                  lambda: _compute_overview(session, prefix, manufacturer_id), stamp=stamp)
+
+
+def responsibility(session: Session, *, actor: Actor | None, province: str | None = None,
+                   manufacturer_id: str | None = None) -> dict[str, Any]:
+    """Incidents by the most likely responsible party of their trace report (newest
+    :data:`RESPONSIBILITY_SAMPLE` incidents in scope)."""
+    prefix = province_prefix(actor, province)
+
+    def compute() -> dict[str, Any]:
+        from robopass.incidents import trace
+
+        uf = _unit_filter(prefix, manufacturer_id)
+        q = select(Incident).order_by(Incident.at.desc()).limit(RESPONSIBILITY_SAMPLE)
+        if uf:
+            q = q.where(Incident.code.in_(select(Unit.code).where(*uf)))
+        counts: dict[str, int] = {}
+        n = 0
+        for incident in session.scalars(q):
+            n += 1
+            try:
+                report = trace.build_report(session, incident)
+            except Exception:  # noqa: BLE001 — a broken report must not break the dashboard
+                counts["undetermined"] = counts.get("undetermined", 0) + 1
+                continue
+            cands = report.get("responsibility") or []
+            party = cands[0]["party"] if cands and cands[0].get("score", 0) > 0 \
+                else "undetermined"
+            counts[party] = counts.get(party, 0) + 1
+        return {"sampled": n, "by_party": dict(sorted(counts.items(), key=lambda kv: -kv[1]))}
+
+    return cached(session, ("responsibility", prefix, manufacturer_id),  # type: ignore
+                  compute, stamp=fingerprint(session))
+
+
+def fleet_health(session: Session, *, actor: Actor | None, province: str | None = None,
+                 manufacturer_id: str | None = None) -> dict[str, Any]:
+    prefix = province_prefix(actor, province)
+    uf = _unit_filter(prefix, manufacturer_id)
+    query = select(Unit.code).where(*uf) if uf else None
+    return cached(session, ("fleet", prefix, manufacturer_id),  # type: ignore[no-any-return]
+                  lambda: telemetry_service.fleet_health_distribution(
+                      session, unit_codes_query=query), ttl=TELEMETRY_TTL)
+
+
+# ----------------------------------------------------------------------------- supply chain
+
+def _compute_supply_chain(session: Session, prefix: str | None) -> dict[str, Any]:
+    q: Any = select(Component.component_type, Component.supplier_id,
+                            func.count(func.distinct(Component.unit_code))).where(
+        Component.unit_code.is_not(None)).group_by(Component.component_type,
+                                                   Component.supplier_id)
+    if prefix:
+        q = q.join(Unit, Unit.code == Component.unit_code).where(
+            Unit.province.like(prefix + "%"))
+    rows = [(t, s, int(n)) for t, s, n in session.execute(q)]
+    uq = select(Component.supplier_id, func.count(func.distinct(Component.unit_code))).where(
+        Component.unit_code.is_not(None)).group_by(Component.supplier_id)
+    if prefix:
+        uq = uq.join(Unit, Unit.code == Component.unit_code).where(
+            Unit.province.like(prefix + "%"))
+    robots_per_supplier = {s: int(n) for s, n in session.execute(uq)}
+    total_q = select(func.count(func.distinct(Component.unit_code))).where(
+        Component.unit_code.is_not(None))
+    if prefix:
+        total_q = total_q.join(Unit, Unit.code == Component.unit_code).where(
+            Unit.province.like(prefix + "%"))
+    units_with_components = int(session.scalar(total_q) or 0)
+    orgs = _names(session, {s for _t, s, _n in rows})
+
+    def sup(sid: str) -> dict[str, Any]:
+        o = orgs.get(sid)
+        return {"id": sid, "name": o.name if o else sid, "country": o.country if o else None}
+
+    by_type: dict[str, list[tuple[str, int]]] = {}
+    for t, s, n in rows:
+        by_type.setdefault(t, []).append((s, n))
+    types = []
+    for t, entries in sorted(by_type.items()):
+        total = sum(n for _s, n in entries)
+        entries.sort(key=lambda e: -e[1])
+        shares = [n / total for _s, n in entries] if total else []
+        countries: dict[str, int] = {}
+        for s, n in entries:
+            c = sup(s)["country"] or "?"
+            countries[c] = countries.get(c, 0) + n
+        types.append({
+            "component_type": t, "units": total, "suppliers": len(entries),
+            "hhi": round(sum(x * x for x in shares) * 10_000),
+            "top_supplier_share": round(shares[0], 4) if shares else 0.0,
+            "by_supplier": [{**sup(s), "units": n, "share": round(n / total, 4)}
+                            for s, n in entries],
+            "by_country": [{"country": c, "units": n, "share": round(n / total, 4)}
+                           for c, n in sorted(countries.items(), key=lambda kv: -kv[1])],
+        })
+    critical = sorted(({**sup(s), "robots": n,
+                        "share_of_robots": round(n / units_with_components, 4)
+                        if units_with_components else 0.0,
+                        "component_types": sorted({t for t, s2, _n in rows if s2 == s})}
+                       for s, n in robots_per_supplier.items()),
+                      key=lambda r: (-int(r["robots"]), str(r["name"])))
+    countries_all: dict[str, int] = {}
+    for t in types:
+        for c in t["by_country"]:  # type: ignore[attr-defined]
+            countries_all[c["country"]] = countries_all.get(c["country"], 0) + c["units"]
+    return {"scope": {"province": f"{prefix}0000" if prefix else None},
+            "units_with_components": units_with_components,
+            "component_types": types,
+            "by_country": [{"country": c, "components": n} for c, n in
+                           sorted(countries_all.items(), key=lambda kv: -kv[1])],
+            "critical_suppliers": critical[:20],
+            "concentration_method": "HHI = sum of squared supplier shares of the units "
+                                    "carrying that component type, 0-10000 (>2500: highly "
+                                    "concentrated)"}
+
+
+def supply_chain(session: Session, *, actor: Actor | None,
+                 province: str | None = None) -> dict[str, Any]:
+    prefix = province_prefix(actor, province)
+    return cached(session, ("supply", prefix),  # type: ignore[no-any-return]
+                  lambda: _compute_supply_chain(session, prefix), stamp=fingerprint(session))
+
+
+# ----------------------------------------------------------------------------- drill-down
+
+def unit_list(session: Session, *, actor: Actor, status: str | None = None,
+              province: str | None = None, manufacturer_id: str | None = None,
+              model_id: str | None = None, limit: int = 100, offset: int = 0
+              ) -> tuple[int, list[Unit]]:
+    prefix = province_prefix(actor, province)
+    conds = _unit_filter(prefix, manufacturer_id)
+    if status:
+        conds.append(Unit.status == status)
+    if model_id:
+        conds.append(Unit.model_id == model_id)
+    where = and_(*conds) if conds else literal(True)
+    total = int(session.scalar(select(func.count()).select_from(Unit).where(where)) or 0)
+    units = list(session.scalars(select(Unit).where(where).order_by(Unit.code)
+                                 .limit(limit).offset(offset)))
+    return total, units
+
+
+__all__ = ["overview", "supply_chain", "fleet_health", "responsibility", "unit_list",
+           "fingerprint", "clear_cache", "or_"]
