@@ -156,3 +156,38 @@ def test_static_css_and_healthz(client) -> None:  # type: ignore[no-untyped-def]
     assert client.raw.get("/static/../../api.py").status_code == 404
     assert client.raw.get("/static/nothing.css").status_code == 404
     assert client.raw.get("/healthz").json() == {"status": "ok"}
+
+
+def test_summary_counts_incidents_battery_band_and_recalls(client) -> None:  # type: ignore[no-untyped-def]
+    maker, code = client.manufactured_unit()
+    owner = client.org("operator")
+    client.event(maker, code, "sold", to_organization=owner.id, at="2026-03-11T08:00:00Z")
+    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z")
+    from robopass.timeutil import rfc3339, utcnow
+
+    recent = rfc3339(utcnow().replace(microsecond=0))
+    r = client.post("/api/v1/telemetry", [{"code": code, "at": recent,
+                                           "metrics": {"battery_soh": 74.5}}], owner)
+    assert r.status_code in (200, 201) and r.json()["stored"] == 1, r.text
+    r = client.post("/api/v1/incidents", {"code": code, "at": recent,
+                                          "type": "malfunction", "severity": "minor",
+                                          "description": "left knee stalled"}, owner)
+    assert r.status_code == 201, r.text
+    model_id = client.get(f"/api/v1/robots/{code}", maker).json()["model"]["id"]
+    r = client.post("/api/v1/recalls", {"reason": "Knee actuator may overheat",
+                                        "scope": {"model_id": model_id}}, maker)
+    assert r.status_code == 201, r.text
+    html = page(client, f"/r/{code}", "en").text
+    assert verdict(html) == "warning" and reason(html) == "open_recall"
+    assert re.search(r'data-testid="incidents">1<', html)
+    assert 'data-testid="battery">Fair' in html and "74.5" not in html
+    assert "Knee actuator may overheat" in html and re.search(r'data-testid="recalls">1<', html)
+    assert "left knee stalled" not in html  # incident details are not public
+    passport = client.get(f"/api/v1/robots/{code}/passport").json()
+    from robopass.passports.verify import decode_unverified
+
+    claims = decode_unverified(passport["passport"])[1]
+    assert claims["summary"] == {"production_month": "2026-03", "owners": 1,
+                                 "maintenance_count": 0, "incidents": 1,
+                                 "battery_health": "fair"}
+    assert [r["reason"] for r in claims["open_recalls"]] == ["Knee actuator may overheat"]
