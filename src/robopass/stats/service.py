@@ -180,6 +180,10 @@ def _compute_overview(session: Session, prefix: str | None,
     per_month = [{"month": m, "count": int(n)} for m, n in session.execute(
         select(month, func.count()).where(*uf).group_by(month).order_by(month))]
 
+    by_production = [{"month": m, "count": int(n)} for m, n in session.execute(
+        select(Unit.production_month, func.count()).where(*uf)
+        .group_by(Unit.production_month).order_by(Unit.production_month))]
+
     makers = _names(session, set(by_maker))
     manufacturers = sorted(
         ({"id": mid, "name": makers[mid].name if mid in makers else mid,
@@ -260,6 +264,7 @@ def _compute_overview(session: Session, prefix: str | None,
         "units": {"total": total_units, "by_status": status_counts,
                   "by_manufacturer": manufacturers, "by_province": provinces},
         "codes_per_month": per_month,
+        "units_by_production_month": by_production,
         "recalls": recalls,
         "incidents": {"total": sum(severity.values()), "by_severity": severity},
         "fraud_alerts": {"open": sum(fraud_kinds.values()), "by_kind": fraud_kinds,

@@ -137,7 +137,7 @@ def render(locale: str, template: str, context: Mapping[str, Any]) -> str:
     return environment(locale).get_template(template).render(**context)
 
 
-def extract() -> None:
+def extract(domains: tuple[str, ...] = DOMAINS) -> None:
     """Extract messages from templates and web code and update the catalogues of both
     languages (each file's messages go to the catalogue :func:`domain_of` names)."""
     from babel.messages.catalog import Catalog
@@ -154,7 +154,7 @@ def extract() -> None:
                                                 "ngettext": (1, 2)}):
         templates[domain_of(filename)].add(message, None, [(f"web/{filename}", lineno)],
                                            auto_comments=comments, context=context)
-    for locale, domain in ((lo, d) for lo in LOCALES for d in DOMAINS):
+    for locale, domain in ((lo, d) for lo in LOCALES for d in domains):
         path = po_path(locale, domain)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():

@@ -6,6 +6,7 @@ the figures as text, so nothing depends on seeing the picture.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,12 +19,25 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
+def _width(ch: str) -> int:
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
 def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
+    """``text`` cut to ``n`` columns (CJK characters count double)."""
+    if sum(_width(c) for c in text) <= n:
+        return text
+    out, used = [], 1
+    for c in text:
+        used += _width(c)
+        if used > n:
+            break
+        out.append(c)
+    return "".join(out) + "…"
 
 
-def hbar(items: Sequence[dict[str, Any]], *, title: str, width: int = 560, bar: int = 20,
-         label_width: int = 200, color: str = PALETTE[0]) -> Markup:
+def hbar(items: Sequence[dict[str, Any]], *, title: str, width: int = 460, bar: int = 18,
+         label_width: int = 160, color: str = PALETTE[0]) -> Markup:
     """``items``: ``{label, value, href?, color?}``; bars scaled to the largest value."""
     top = max((float(i["value"]) for i in items), default=0.0) or 1.0
     height = max(1, len(items)) * (bar + 6) + 4
@@ -34,7 +48,7 @@ def hbar(items: Sequence[dict[str, Any]], *, title: str, width: int = 560, bar: 
     for n, item in enumerate(items):
         y = 2 + n * (bar + 6)
         w = max(1.0 if item["value"] else 0.0, plot * float(item["value"]) / top)
-        label = escape(_short(str(item["label"]), 30))
+        label = escape(_short(str(item["label"]), max(8, label_width // 7)))
         value = _fmt(float(item["value"]))
         fill = item.get("color") or color
         rect = (f'<rect x="{label_width}" y="{y}" width="{w:.1f}" height="{bar}" rx="2" '
@@ -52,7 +66,7 @@ def hbar(items: Sequence[dict[str, Any]], *, title: str, width: int = 560, bar: 
     return Markup("".join(out))
 
 
-def columns(items: Sequence[dict[str, Any]], *, title: str, width: int = 560, height: int = 180,
+def columns(items: Sequence[dict[str, Any]], *, title: str, width: int = 460, height: int = 170,
             color: str = PALETTE[0], every: int = 1) -> Markup:
     """Vertical columns (time series, histograms); ``every`` thins the x labels."""
     top = max((float(i["value"]) for i in items), default=0.0) or 1.0

@@ -80,16 +80,18 @@ def error_page(request: Request, ws: WebSession | None, status: int, message: st
 
 
 def forbidden(request: Request, ws: WebSession | None) -> HTMLResponse:
-    return error_page(request, ws, 403, gettext(request)("You may not open this page."))
+    _ = gettext(request)
+    return error_page(request, ws, 403, _("You may not open this page."))
 
 
 def not_found(request: Request, ws: WebSession | None) -> HTMLResponse:
-    return error_page(request, ws, 404, gettext(request)(
-        "Nothing here that your organisation may see."))
+    _ = gettext(request)
+    return error_page(request, ws, 404, _("Nothing here that your organisation may see."))
 
 
 def bad_csrf(request: Request, ws: WebSession | None) -> HTMLResponse:
-    return error_page(request, ws, 403, gettext(request)(
+    _ = gettext(request)
+    return error_page(request, ws, 403, _(
         "The form expired or did not come from this site. Reload the page and try again."))
 
 

@@ -95,7 +95,8 @@ def dashboard(request: Request) -> Response:
                                 "href": units_href(manufacturer=m["id"], province=prov)}
                                for m in u["by_manufacturer"][:15]],
                               title=_("Units by manufacturer (top 15)"), label_width=260),
-        "provinces": charts.hbar([{"label": _province_name(p["code"], loc), "value": p["units"],
+        "provinces": charts.hbar([{"label": _province_name(p["code"], loc) if p["code"]
+                                   else _("Not located"), "value": p["units"],
                                    "href": units_href(province=p["code"], manufacturer=maker)}
                                   for p in u["by_province"]],
                                  title=_("Units by province"), color=charts.PALETTE[1]),
@@ -103,6 +104,11 @@ def dashboard(request: Request) -> Response:
                                   for m in data["codes_per_month"][-24:]],
                                  title=_("Codes issued per month"),
                                  every=max(1, len(data["codes_per_month"][-24:]) // 8)),
+        "production": charts.columns([{"label": m["month"][2:], "value": m["count"]}
+                                      for m in data["units_by_production_month"][-24:]],
+                                     title=_("Units by production month"),
+                                     color=charts.PALETTE[5], every=max(
+                                         1, len(data["units_by_production_month"][-24:]) // 8)),
         "severity": charts.hbar([{"label": _(SEVERITY_LABELS[s]), "value": n,
                                   "color": SEVERITY_COLORS[s]}
                                  for s, n in data["incidents"]["by_severity"].items()],
@@ -210,8 +216,8 @@ async def decide(model_id: str, request: Request) -> Response:
         return common.bad_csrf(request, ws)
     action = form.get("action")
     if action not in ("approve", "reject"):
-        return common.error_page(request, ws, 422, common.gettext(request)(
-            "Choose approve or reject."))
+        _ = common.gettext(request)
+        return common.error_page(request, ws, 422, _("Choose approve or reject."))
     reason = str(form.get("reason") or "")[:1000] or None
     try:
         with write_session(request.app.state.settings.database_url) as db, transaction(db):

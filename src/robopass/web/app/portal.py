@@ -202,8 +202,8 @@ async def intake(request: Request) -> Response:
     action = form.get("action")
     code = str(form.get("code") or "")[:60]
     if action not in ("recycled", "scrapped"):
-        return common.error_page(request, ws, 422, common.gettext(request)(
-            "Choose recycled or scrapped."))
+        _ = common.gettext(request)
+        return common.error_page(request, ws, 422, _("Choose recycled or scrapped."))
     settings = request.app.state.settings
     req = lifecycle_service.EventRequest(code=code, type=str(action),
                                          details={"via": "web portal"})
