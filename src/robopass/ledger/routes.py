@@ -18,20 +18,20 @@ def head(session: ReadSession) -> dict[str, Any]:
 
 
 @router.get("/api/v1/ledger/proof/inclusion")
-def inclusion(session: ReadSession, index: int = Query(ge=0),
-              size: int = Query(ge=1)) -> dict[str, Any]:
+def inclusion(session: ReadSession, index: int = Query(ge=0, le=2**53),
+              size: int = Query(ge=1, le=2**53)) -> dict[str, Any]:
     return service.inclusion_proof(session, index=index, tree_size=size)
 
 
 @router.get("/api/v1/ledger/proof/consistency")
-def consistency(session: ReadSession, first: int = Query(ge=0),
-                second: int = Query(ge=0)) -> dict[str, Any]:
+def consistency(session: ReadSession, first: int = Query(ge=0, le=2**53),
+                second: int = Query(ge=0, le=2**53)) -> dict[str, Any]:
     return service.consistency_proof(session, first=first, second=second)
 
 
 @router.get("/api/v1/ledger/entries")
-def entries(session: ReadSession, start: int = Query(ge=0),
-            end: int = Query(ge=1)) -> dict[str, Any]:
+def entries(session: ReadSession, start: int = Query(ge=0, le=2**53),
+            end: int = Query(ge=1, le=2**53)) -> dict[str, Any]:
     """Leaves ``[start, end)``, at most 1,000 a page; ``next`` is where the next page starts."""
     return service.entries(session, start=start, end=end)
 

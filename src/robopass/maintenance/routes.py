@@ -23,7 +23,7 @@ def work_orders(session: ReadSession, actor: CurrentActor, code: str | None = No
                 since: datetime | None = Query(None, alias="from"),
                 until: datetime | None = Query(None, alias="to"),
                 limit: int = Query(100, ge=1, le=1000),
-                offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                offset: int = Query(0, ge=0, le=2_000_000_000)) -> dict[str, Any]:
     """A service provider's (or any organisation's) own recorded work."""
     return service.provider_work(session, actor=actor, code=code, since=since, until=until,
                                  limit=limit, offset=offset)

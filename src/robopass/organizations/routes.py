@@ -30,7 +30,7 @@ def create_organization(body: OrganizationCreate, session: WriteSession,
 @router.get("/organizations", response_model=list[OrganizationRead])
 def list_organizations(session: ReadSession, actor: RegulatorActor,
                        role: str | None = None, limit: int = Query(500, ge=1, le=5000),
-                       offset: int = Query(0, ge=0)) -> list[OrganizationRead]:
+                       offset: int = Query(0, ge=0, le=2_000_000_000)) -> list[OrganizationRead]:
     return [OrganizationRead.model_validate(o)
             for o in service.list_all(session, role=role, limit=limit, offset=offset)]
 

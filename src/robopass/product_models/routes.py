@@ -31,7 +31,7 @@ def file_model(body: ModelCreate, session: WriteSession, actor: ManufacturerActo
 @router.get("/models", response_model=list[ModelRead])
 def list_models(session: ReadSession, actor: CurrentActor, status: str | None = None,
                 manufacturer_id: str | None = None, limit: int = Query(200, ge=1, le=1000),
-                offset: int = Query(0, ge=0)) -> list[ModelRead]:
+                offset: int = Query(0, ge=0, le=2_000_000_000)) -> list[ModelRead]:
     return [ModelRead.model_validate(m, from_attributes=True)
             for m in service.list_models(session, actor=actor, status=status,
                                          manufacturer_id=manufacturer_id, limit=limit,

@@ -24,7 +24,7 @@ def open_recall(body: RecallCreate, session: WriteSession, actor: CurrentActor
 @router.get("/recalls", response_model=list[RecallProgress])
 def list_recalls(session: ReadSession, actor: CurrentActor,
                  limit: int = Query(100, ge=1, le=1000),
-                 offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:
+                 offset: int = Query(0, ge=0, le=2_000_000_000)) -> list[dict[str, Any]]:
     return service.list_recalls(session, actor=actor, limit=limit, offset=offset)
 
 
@@ -38,7 +38,7 @@ def read_recall(recall_id: str, session: ReadSession, actor: CurrentActor) -> di
 def recall_units(recall_id: str, session: ReadSession, actor: CurrentActor,
                  status: str | None = Query(None, pattern="^(open|remedied)$"),
                  limit: int = Query(1000, ge=1, le=10000),
-                 offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                 offset: int = Query(0, ge=0, le=2_000_000_000)) -> dict[str, Any]:
     """Affected units: all for its manufacturer and the regulator, an owner's or operator's
     own units for them."""
     return service.list_units(session, actor=actor, recall_id=recall_id, status=status,

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["robots"])
 @router.get("/robots")
 def list_robots(session: ReadSession, actor: CurrentActor, model_id: str | None = None,
                 status: str | None = None, limit: int = Query(100, ge=1, le=1000),
-                offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                offset: int = Query(0, ge=0, le=2_000_000_000)) -> dict[str, Any]:
     units = service.list_units(session, actor=actor, model_id=model_id, status=status,
                                limit=limit, offset=offset)
     return {"robots": [{"code": u.code, "status": u.status, "model_id": u.model_id,

@@ -28,7 +28,7 @@ class Dismissal(BaseModel):
 def list_signals(session: ReadSession, actor: CurrentActor,
                  status: str | None = Query(None, pattern="^(open|recalled|dismissed)$"),
                  limit: int = Query(100, ge=1, le=1000),
-                 offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                 offset: int = Query(0, ge=0, le=2_000_000_000)) -> dict[str, Any]:
     """Defect signals for the actor's units (manufacturer) or all (regulator)."""
     return {"signals": service.list_signals(session, actor=actor, status=status, limit=limit,
                                             offset=offset)}
