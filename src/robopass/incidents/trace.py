@@ -1,9 +1,9 @@
 """The incident trace report (SPEC §6): the unit as of the incident, and who may be responsible.
 
 Everything is read as of ``incident.at``: the lifecycle state is the fold of the unit's
-non-corrected events up to then (the same fold as ``lifecycle.service.replay_state``, done here
-over one query that also yields the maintenance, firmware and component events the report
-cites), components come from the binding history, recalls from the campaigns open then.
+non-corrected events up to then (equal to ``lifecycle.service.replay_state``; see
+:func:`state_as_of` for how it stays fast at 10,000+ events), the cited events come from a few
+indexed queries, components from the binding history, recalls from the campaigns open then.
 
 Responsibility rules (docs/recalls-and-incidents.md) name candidate parties, each with its
 evidence and the ledger indexes of the events used; weights: strong 3, medium 2, weak 1.
@@ -11,11 +11,12 @@ evidence and the ledger indexes of the events used; weights: strong 3, medium 2,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+import orjson
+from sqlalchemy import String, Text, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from robopass.auth.service import Actor
@@ -35,6 +36,9 @@ RECENT = timedelta(days=30)
 #: Telemetry included around the incident.
 TELEMETRY_BEFORE = timedelta(minutes=15)
 TELEMETRY_AFTER = timedelta(minutes=5)
+#: Work events read for the evidence, and listed in the report.
+MAX_RECENT = 200
+RECENT_LISTED = 20
 #: At most this many readings are listed (evenly thinned); the summary covers them all.
 MAX_READINGS = 300
 STRONG, MEDIUM, WEAK = 3, 2, 1
@@ -99,31 +103,112 @@ def _work_text(e: _Ev) -> str:
     return f"{order} {verb} {_day(e.at)}"
 
 
-def _events_until(session: Session, code: str, at: datetime
-                  ) -> tuple[rules.UnitState, list[_Ev], dict[str, int]]:
-    """Fold the state as of ``at``; return it, the events worth citing, and id → index."""
-    unit = session.get(Unit, code)
-    assert unit is not None
-    state = rules.UnitState.initial(unit.manufacturer_id)
-    cited: list[_Ev] = []
-    index_of: dict[str, int] = {}
+@dataclass
+class _History:
+    state: rules.UnitState
+    party: list[_Ev]  # ownership and custody events up to ``at``
+    recent: list[_Ev]  # work events in the RECENT window before ``at`` (newest MAX_RECENT)
+    recent_total: int
+    last_maintenance: _Ev | None
+    last_firmware: _Ev | None
+    bind_index: dict[str, int]  # binding event id → ledger index
+
+
+_EV_COLS = (Event.id, Event.type, Event.at, Event.organization_id, Event.to_organization_id,
+            Event.details, Event.ledger_index)
+
+
+def _evs(session: Session, query: Any) -> list[_Ev]:
+    return [_Ev(i, t, a, o, to, d or {}, li) for i, t, a, o, to, d, li in session.execute(query)]
+
+
+def _history(session: Session, unit: Unit, at: datetime,
+             bind_events: set[str]) -> _History:
+    """What the report needs from the unit's events up to ``at``, in a few indexed queries
+    instead of reading every event (a unit may have tens of thousands)."""
+    code = unit.code
+    live = (Event.code == code, Event.corrected.is_(False), Event.at <= at)
+    party = _evs(session, select(*_EV_COLS).where(*live, Event.type.in_(PARTY_EVENTS))
+                 .order_by(Event.seq))
+    recent_q = (Event.type.in_(MAINTENANCE_TYPES), Event.at >= at - RECENT)
+    recent = _evs(session, select(*_EV_COLS).where(*live, *recent_q)
+                  .order_by(Event.seq.desc()).limit(MAX_RECENT))[::-1]
+    total = len(recent)
+    if total == MAX_RECENT:
+        total = int(session.scalar(select(func.count()).select_from(Event)
+                                   .where(*live, *recent_q)) or 0)
+
+    def last_of(types: tuple[str, ...]) -> _Ev | None:
+        found = [e for e in recent if e.type in types]
+        if found:
+            return found[-1]
+        rows = _evs(session, select(*_EV_COLS).where(*live, Event.type.in_(types))
+                    .order_by(Event.seq.desc()).limit(1))
+        return rows[0] if rows else None
+
+    bind_index: dict[str, int] = {}
+    if bind_events:
+        bind_index = dict(session.execute(select(Event.id, Event.ledger_index)
+                                          .where(Event.id.in_(bind_events))).all())
+    return _History(state=state_as_of(session, unit, at), party=party, recent=recent,
+                    recent_total=total,
+                    last_maintenance=last_of(("maintenance_started", "maintenance_completed")),
+                    last_firmware=last_of(("firmware_updated",)), bind_index=bind_index)
+
+
+#: Event types whose effect on the state reads ``details``.
+_NEEDS_DETAILS = ("manufactured", "shipped", "sold", "deployed", "transferred",
+                  "firmware_updated")
+#: Event types that do not change the folded state.
+_NO_EFFECT = frozenset({"component_replaced", "recall_remedied", "correction"})
+
+
+def state_as_of(session: Session, unit: Unit, at: datetime) -> rules.UnitState:
+    """The unit's state as of ``at``; equal to ``lifecycle.service.replay_state``.
+
+    When no event lies after ``at`` the unit row (the maintained fold) is the answer. Otherwise
+    the events up to ``at`` are folded with ``rules.effect``, reading ``details`` only for the
+    types whose effect needs them, and collapsing runs of maintenance and firmware events
+    (each only overwrites ``status`` or ``firmware``, so the last of a run decides).
+    """
+    if unit.last_event_at is None or unit.last_event_at <= at:
+        return rules.UnitState(
+            status=unit.status, manufacturer_id=unit.manufacturer_id, owner_id=unit.owner_id,
+            operator_id=unit.operator_id, status_before_suspension=unit.status_before_suspension,
+            suspended_by_authority=bool(unit.suspended_by_authority),
+            recycler_id=unit.recycler_id, firmware=unit.firmware,
+            open_recalls=int(unit.open_recalls or 0), province=unit.province, city=unit.city)
+    regulators = set(session.scalars(select(Organization.id).where(
+        cast(Organization.roles, String).like('%"regulator"%'))))
+    details_text = case((Event.type.in_(_NEEDS_DETAILS), cast(Event.details, Text)),
+                        else_=None)
     rows = session.execute(
-        select(Event.id, Event.type, Event.at, Event.organization_id, Event.to_organization_id,
-               Event.details, Event.ledger_index, Organization.roles)
-        .join(Organization, Organization.id == Event.organization_id)
-        .where(Event.code == code, Event.corrected.is_(False), Event.at <= at)
+        select(Event.type, Event.to_organization_id, Event.organization_id, details_text)
+        .where(Event.code == unit.code, Event.corrected.is_(False), Event.at <= at)
         .order_by(Event.seq))
-    effect, EventInput = rules.effect, rules.EventInput  # noqa: N806 - local aliases, hot loop
-    for eid, etype, eat, org, to, details, lidx, roles in rows:
-        index_of[eid] = lidx
-        if etype == "correction":
-            continue
-        details = details or {}
-        state = effect(state, EventInput(type=etype, to_organization=to, details=details),
-                       "regulator" in roles)
-        if etype in MAINTENANCE_TYPES or etype in PARTY_EVENTS:
-            cited.append(_Ev(eid, etype, eat, org, to, details, lidx))
-    return state, cited, index_of
+    state = rules.UnitState.initial(unit.manufacturer_id)
+    status: str | None = None
+    firmware: str | None = None
+    effect, event_input = rules.effect, rules.EventInput
+    for etype, to, org, raw in rows:
+        if etype == "maintenance_started":
+            status = "under_maintenance"
+        elif etype == "maintenance_completed":
+            status = "in_service"
+        elif etype == "firmware_updated":
+            firmware = str((orjson.loads(raw) if raw else {}).get("firmware"))
+        elif etype not in _NO_EFFECT:
+            if status is not None or firmware is not None:
+                state = replace(state, status=status or state.status,
+                                firmware=firmware if firmware is not None else state.firmware)
+                status = firmware = None
+            details = orjson.loads(raw) if raw else {}
+            state = effect(state, event_input(type=etype, to_organization=to,
+                                              details=details), org in regulators)
+    if status is not None or firmware is not None:
+        state = replace(state, status=status or state.status,
+                        firmware=firmware if firmware is not None else state.firmware)
+    return state
 
 
 def _telemetry(session: Session, code: str, at: datetime) -> dict[str, Any]:
@@ -215,10 +300,15 @@ def trace_incident(session: Session, *, actor: Actor, incident_id: str) -> dict[
 
 def build_report(session: Session, incident: Incident) -> dict[str, Any]:
     at, code = incident.at, incident.code
-    state, cited, index_of = _events_until(session, code, at)
+    unit = session.get(Unit, code)
     model = session.get(ProductModel, incident.model_id)
-    assert model is not None
+    assert model is not None and unit is not None
     components = component_service.bound_components(session, code, at)
+    hist = _history(session, unit, at, {c["bound_by_event"] for c in components
+                                        if c["bound_by_event"]})
+    state = hist.state
+    cited = hist.party + hist.recent + [e for e in (hist.last_maintenance, hist.last_firmware)
+                                        if e is not None]
     recalls = recall_service.recalls_open_at(session, code, at)
     telemetry = _telemetry(session, code, at)
     alerts = _health_alerts(session, code, at)
@@ -238,15 +328,16 @@ def build_report(session: Session, incident: Incident) -> dict[str, Any]:
     def org(oid: str | None) -> dict[str, Any] | None:
         return {"id": oid, "name": names.get(oid)} if oid else None
 
-    maintenance = [e for e in cited if e.type in ("maintenance_started", "maintenance_completed")]
-    firmware = [e for e in cited if e.type == "firmware_updated"]
-    swaps = [e for e in cited if e.type == "component_replaced"]
-    last_maintenance = maintenance[-1] if maintenance else None
-    manufactured = next((e for e in cited if e.type == "manufactured"), None)
-    last_party = [e for e in cited if e.type in PARTY_EVENTS]
+    maintenance = [e for e in hist.recent
+                   if e.type in ("maintenance_started", "maintenance_completed")]
+    firmware = [e for e in hist.recent if e.type == "firmware_updated"]
+    swaps = [e for e in hist.recent if e.type == "component_replaced"]
+    last_maintenance = hist.last_maintenance
+    manufactured = next((e for e in hist.party if e.type == "manufactured"), None)
+    last_party = hist.party
 
     comp_view = [{**c, "bound_at": rfc3339(c["bound_at"]),
-                  "bound_by_ledger_index": index_of.get(c["bound_by_event"] or "")}
+                  "bound_by_ledger_index": hist.bind_index.get(c["bound_by_event"] or "")}
                  for c in components]
     report: dict[str, Any] = {
         "incident": incident_service.incident_view(incident),
@@ -261,25 +352,25 @@ def build_report(session: Session, incident: Incident) -> dict[str, Any]:
         },
         "software": {"firmware": state.firmware, "model_software": model.software,
                      "provider": org(model.software_provider_id),
-                     "last_firmware_update": firmware[-1].cite(names) if firmware else None},
+                     "last_firmware_update": hist.last_firmware.cite(names)
+                     if hist.last_firmware else None},
         "components": comp_view,
         "last_maintenance": last_maintenance.cite(names) if last_maintenance else None,
         "maintenance_in_progress": state.status == "under_maintenance",
-        "recent_work": [e.cite(names) for e in cited
-                        if e.type in MAINTENANCE_TYPES and at - e.at <= RECENT],
+        "recent_work": [e.cite(names) for e in hist.recent[-RECENT_LISTED:]],
+        "recent_work_total": hist.recent_total,
         "recalls_open": recalls,
         "defect_signals": signals,
         "health_alerts_open": alerts,
         "telemetry": telemetry,
     }
-    unit = session.get(Unit, code)
-    if unit is not None:
-        report["unit"]["production_month"] = unit.production_month
+    report["unit"]["production_month"] = unit.production_month
 
     candidates = _responsibility(
         incident=incident, state=state, model=model, components=components, recalls=recalls,
         signals=signals, alerts=alerts, telemetry=telemetry, maintenance=maintenance,
         firmware=firmware, swaps=swaps, manufactured=manufactured, last_party=last_party,
+        last_maintenance=last_maintenance,
         roles=roles, names=names)
     report["responsibility"] = [
         {"party": c.party, "organization": org(c.organization), "score": c.score,
@@ -300,6 +391,7 @@ def _responsibility(*, incident: Incident, state: rules.UnitState, model: Produc
                     signals: list[dict[str, Any]], alerts: list[dict[str, Any]],
                     telemetry: dict[str, Any], maintenance: list[_Ev], firmware: list[_Ev],
                     swaps: list[_Ev], manufactured: _Ev | None, last_party: list[_Ev],
+                    last_maintenance: _Ev | None,
                     roles: dict[str, list[str]], names: dict[str, str]) -> list[_Candidate]:
     at = incident.at
     out: dict[tuple[str, str | None], _Candidate] = {}
@@ -357,13 +449,15 @@ def _responsibility(*, incident: Incident, state: rules.UnitState, model: Produc
 
     # firmware, work and component swaps shortly before the incident
     provider = model.software_provider_id
-    for e in firmware:
-        if at - e.at <= RECENT:
-            cand("software_provider", provider).add(
-                "recent_firmware_update", MEDIUM,
-                f"firmware {e.details.get('firmware')} installed {_day(e.at)} by "
-                f"{names.get(e.org, e.org)}, {(at - e.at).days} days before the incident",
-                [e.ledger_index], event_id=e.id)
+    if firmware:
+        e = firmware[-1]
+        more = f"; {len(firmware)} firmware updates in the {RECENT.days} days before" \
+            if len(firmware) > 1 else ""
+        cand("software_provider", provider).add(
+            "recent_firmware_update", MEDIUM,
+            f"firmware {e.details.get('firmware')} installed {_day(e.at)} by "
+            f"{names.get(e.org, e.org)}, {(at - e.at).days} days before the incident{more}",
+            [x.ledger_index for x in firmware], event_id=e.id)
     if incident.type == "data_breach":
         cand("software_provider", provider).add(
             "data_breach", STRONG, "a data breach implicates the software/AI stack "
@@ -376,14 +470,15 @@ def _responsibility(*, incident: Incident, state: rules.UnitState, model: Produc
             continue
         by_provider.setdefault(e.org, []).append(e)
     for org_id, work in by_provider.items():
-        items = "; ".join(_work_text(e) for e in work)
+        items = "; ".join(_work_text(e) for e in work[-3:])
         days = (at - work[-1].at).days
+        count = f"{len(work)} work events, latest: " if len(work) > 3 else ""
         cand("service_provider", org_id).add(
             "recent_service_work", MEDIUM,
-            f"{names.get(org_id, org_id)} worked on the unit {days} days before the incident: "
-            f"{items}", [e.ledger_index for e in work], event_ids=[e.id for e in work])
-    if state.status == "under_maintenance" and maintenance:
-        last = maintenance[-1]
+            f"{names.get(org_id, org_id)} worked on the unit {days} days before the incident "
+            f"({count}{items})", [e.ledger_index for e in work])
+    if state.status == "under_maintenance" and last_maintenance is not None:
+        last = last_maintenance
         party = "service_provider" if "service_provider" in roles.get(last.org, []) \
             else "operator"
         cand(party, last.org).add(
