@@ -161,3 +161,22 @@ def test_remedy_outside_campaign_is_refused(client: ApiClient) -> None:
     client.event(provider, codes[0], "recall_remedied", expect=403,
                  details={"recall_id": rid})
     assert client.get(f"/api/v1/recalls/{rid}", maker).json()["remedied"] == 0
+
+
+def test_correcting_a_remedy_reopens_the_recall(client: ApiClient) -> None:
+    maker = client.org("manufacturer")
+    model_id = client.approved_model(maker)
+    codes = _made(client, maker, model_id, 1)
+    rid = _open(client, maker, {"model_id": model_id})["id"]
+    remedy = client.event(maker, codes[0], "recall_remedied", details={"recall_id": rid})
+    assert client.get(f"/api/v1/recalls/{rid}", maker).json()["remedied"] == 1
+    client.event(maker, codes[0], "correction",
+                 details={"corrects": remedy["id"], "reason": "the fix was not applied"})
+    progress = client.get(f"/api/v1/recalls/{rid}", maker).json()
+    assert (progress["remedied"], progress["open"]) == (0, 1)
+    assert [r["id"] for r in client.get(f"/api/v1/verify/{codes[0]}").json()[
+        "open_recalls"]] == [rid]
+    assert client.get(f"/api/v1/robots/{codes[0]}", maker).json()["open_recalls"] == 1
+    # and it can be remedied again
+    client.event(maker, codes[0], "recall_remedied", details={"recall_id": rid})
+    assert client.get(f"/api/v1/recalls/{rid}", maker).json()["open"] == 0

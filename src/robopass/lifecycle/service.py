@@ -252,6 +252,9 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
          r["ledger_index"], False) for r in event_rows])
     for code, corrected_id in corrections:
         session.execute(update(Event).where(Event.id == corrected_id).values(corrected=True))
+        from robopass.recalls import service as recall_service  # a corrected remedy reopens
+
+        recall_service.undo_remedy(session, code=code, event_id=corrected_id)
         working[code].state = replay_state(session, code)
     updates: list[dict[str, Any]] = []
     for code, w in working.items():

@@ -326,6 +326,22 @@ def remedy_for_event(session: Session, *, code: str, recall_id: str, event_id: s
     session.flush()
 
 
+def undo_remedy(session: Session, *, code: str, event_id: str) -> None:
+    """Reopen the recall a corrected ``recall_remedied`` event had closed (if it closed one)."""
+    row = session.scalar(select(RecallUnit).where(RecallUnit.code == code,
+                                                  RecallUnit.remedy_event_id == event_id))
+    if row is None:
+        return
+    row.remedied_at = row.remedy_event_id = row.remedied_by_id = None
+    recall = session.get(Recall, row.recall_id)
+    assert recall is not None
+    recall.remedied = max(0, recall.remedied - 1)
+    unit = session.get(Unit, code)
+    assert unit is not None
+    unit.open_recalls = int(unit.open_recalls or 0) + 1
+    session.flush()
+
+
 def open_recalls_public(session: Session, code: str) -> list[dict[str, Any]]:
     """Open recalls of a unit, public-safe: no supplier or owner identity."""
     rows = session.execute(
