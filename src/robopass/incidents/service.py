@@ -28,10 +28,12 @@ def report(session: Session, *, actor: Actor, code: str, at: datetime, type: str
         raise InvalidInput(f"type must be one of {', '.join(INCIDENT_TYPES)}", field="type")
     if severity not in SEVERITIES:
         raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}", field="severity")
-    if not isinstance(description, str) or not description.strip() or len(description) > 5000:
+    if not isinstance(description, str) or not description.strip() or len(description) > 5000 \
+            or "\x00" in description:
         raise InvalidInput("description must be a non-empty text of at most 5000 characters",
                            field="description")
-    if place is not None and (not isinstance(place, str) or len(place) > 500):
+    if place is not None and (not isinstance(place, str) or len(place) > 500
+                              or "\x00" in place):
         raise InvalidInput("place must be a text of at most 500 characters", field="place")
     unit = robot_service.get_unit_or_raise(session, code)
     now = now or utcnow()

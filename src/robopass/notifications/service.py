@@ -34,8 +34,13 @@ MAX_SUBSCRIPTIONS = 20
 
 def _check_url(url: str) -> str:
     url = (url or "").strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        host = None
+    if host is None or parts.scheme not in ("http", "https") or len(url) > 2000 \
+            or any(ord(ch) < 33 for ch in url):
         raise InvalidInput("url must be an absolute http(s) URL of at most 2000 characters",
                            field="url", code="invalid_url")
     return url

@@ -59,7 +59,8 @@ def validate_scope(session: Session, *, actor: Actor, scope: Any) -> dict[str, s
     for key, value in scope.items():
         if value is None:
             continue
-        if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        if not isinstance(value, str) or not value.strip() or len(value) > 64 \
+                or "\x00" in value:
             raise _scope_error(f"{key} must be a non-empty string of at most 64 characters",
                                key)
         clean[key] = value.strip()
@@ -146,8 +147,9 @@ def open_recall(session: Session, *, actor: Actor, reason: str, scope: Any,
                 signal_id: str | None = None, now: datetime | None = None) -> Recall:
     """Open a campaign: every non-terminal unit in scope is affected, owners and operators are
     notified. Raises InvalidInput (reason, scope, nothing in scope), Forbidden."""
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > 2000:
-        raise InvalidInput("reason must be a non-empty string of at most 2000 characters",
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 2000 \
+            or "\x00" in reason:
+        raise InvalidInput("reason must be a non-empty text of at most 2000 characters",
                            field="reason")
     clean = validate_scope(session, actor=actor, scope=scope)
     now = now or utcnow()
