@@ -17,8 +17,8 @@ class SubscriptionCreate(BaseModel):
 
     url: str = Field(max_length=2000)
     topics: list[str] = Field(min_length=1, max_length=20,
-                              description="recall, recall_remedied, fraud_alert, health_alert, "
-                              "defect_signal, incident, or '*'")
+                              description="recall, fraud_alert, health_alert, defect_signal, "
+                              "incident, or '*'")
 
 
 @router.post("/subscriptions", status_code=201)

@@ -26,8 +26,7 @@ from robopass.organizations.models import Organization
 from robopass.timeutil import rfc3339, utcnow
 
 #: Topics the platform sends (documented in docs/recalls-and-incidents.md); ``*`` takes all.
-TOPICS = ("recall", "recall_remedied", "fraud_alert", "health_alert", "defect_signal",
-          "incident")
+TOPICS = ("recall", "fraud_alert", "health_alert", "defect_signal", "incident")
 TOPIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_SUBSCRIPTIONS = 20
 
