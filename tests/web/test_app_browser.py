@@ -1,0 +1,181 @@
+"""The dashboard and portal in a real Chromium (Playwright) against a real uvicorn server on a
+small seeded demo registry: sign-in, approving a model, issuing codes and printing the label
+sheet, an operator's alert, a refused foreign unit page; screenshots for docs/web-ui.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from robopass import seed as demo_seed
+from tests.utils.server import running_server
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM) or shutil.which("chromium") is None:
+        from tests.conftest import require_service
+
+        require_service(False, "Chromium at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A 600-unit demo registry (the same seeder as ``robopass seed``) behind a real server."""
+    path = tmp_path_factory.mktemp("webui") / "demo.db"
+    url = f"sqlite:///{path}"
+    result = demo_seed.seed(url, units=600)
+    keys = json.loads(json.dumps(result.keys))
+    with running_server(url) as base:
+        yield {"base": base, "db": str(path), "regulator": result.regulator_key, "keys": keys,
+               "samples": result.sample_codes}
+
+
+def query(demo: dict[str, Any], sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(demo["db"]) as con:
+        return list(con.execute(sql, args))
+
+
+def sign_in(browser: Any, base: str, key: str, locale: str = "en-US") -> Any:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
+    page = context.new_page()
+    page.goto(f"{base}/")
+    page.locator("#api_key").fill(key)
+    page.locator("form.stack button[type=submit]").click()
+    return page
+
+
+def shot(page: Any, name: str, *, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+
+
+def count(page: Any, testid: str) -> int:
+    return int(page.get_by_test_id(testid).inner_text().replace(",", ""))
+
+
+def test_regulator_approves_a_model_and_the_counts_change(browser, demo) -> None:  # type: ignore[no-untyped-def]
+    page = sign_in(browser, demo["base"], demo["regulator"])
+    assert page.url.endswith("/app/dashboard")
+    shot(page, "app-dashboard-en.png")
+    submitted, approved = count(page, "submitted-models"), count(page, "approved-models")
+    assert submitted > 0
+    row = page.locator("[data-testid=queue] tr[data-model]").first
+    model_id = row.get_attribute("data-model")
+    row.get_by_test_id("approve").click()
+    assert page.url.endswith("#queue")
+    assert count(page, "submitted-models") == submitted - 1
+    assert count(page, "approved-models") == approved + 1
+    assert page.locator(f"tr[data-model='{model_id}']").count() == 0
+    # drill down from the status chart to the list and to a unit's page
+    page.goto(f"{demo['base']}/app/units?status=in_service")
+    page.locator("table.data a.code").first.click()
+    assert page.get_by_test_id("unit-status").inner_text() == "In service"
+    # the language switch, then the supply-chain view in both languages
+    page.goto(f"{demo['base']}/app/dashboard")
+    page.get_by_role("link", name="简体中文").click()
+    assert "监管看板" in page.locator("h1").inner_text()
+    shot(page, "app-dashboard-zh.png")
+    page.get_by_role("link", name="供应链").click()
+    assert page.get_by_test_id("critical").locator("tbody tr").count() > 0
+    shot(page, "app-supply-chain-zh.png")
+    page.get_by_role("link", name="English").click()
+    assert "Supply chain" in page.locator("h1").inner_text()
+    shot(page, "app-supply-chain-en.png")
+    page.context.close()
+
+
+def test_manufacturer_issues_codes_and_opens_the_label_sheet(browser, demo) -> None:  # type: ignore[no-untyped-def]
+    page = sign_in(browser, demo["base"], demo["keys"]["manufacturer"]["api_key"])
+    assert page.url.endswith("/app/portal")
+    form = page.get_by_test_id("issue-form")
+    form.locator("input[name=count]").fill("6")
+    form.locator("input[name=plant]").fill("B2")
+    form.locator("input[name=production_month]").fill("2026-10")
+    form.locator("button[type=submit]").click()
+    notice = page.get_by_test_id("issued")
+    assert "6" in notice.inner_text()
+    shot(page, "app-manufacturer-portal-en.png")
+    page.get_by_test_id("sheet-link").click()
+    assert page.url.startswith(f"{demo['base']}/app/labels/sheet.svg")
+    svg = page.content()
+    assert svg.count("CN-") >= 6
+    shot(page, "app-label-sheet.png", full_page=False)  # an SVG document: the viewport
+    page.context.close()
+
+
+def test_operator_sees_an_alert(browser, demo) -> None:  # type: ignore[no-untyped-def]
+    operator = demo["keys"]["operator"]
+    code = query(demo, "select code from units where operator_id = ? and status = 'in_service' "
+                       "order by code limit 1", operator["id"])[0][0]
+    at = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    r = httpx.post(f"{demo['base']}/api/v1/telemetry",
+                   json=[{"code": code, "at": at, "metrics": {"battery_soh": 52.0}}],
+                   headers={"Authorization": f"Bearer {operator['api_key']}"})
+    assert r.status_code in (200, 201) and r.json()["stored"] == 1, r.text
+    page = sign_in(browser, demo["base"], operator["api_key"], locale="zh-CN")
+    alert = page.locator(f"[data-testid=alerts] tr[data-rule=battery_soh_low]:has-text('{code}')")
+    assert alert.count() == 1
+    assert "电池健康度偏低" in alert.inner_text()
+    shot(page, "app-operator-portal-zh.png")
+    alert.locator("a.code").click()
+    assert page.get_by_test_id("unit-alert").count() >= 1
+    page.context.close()
+
+
+def test_manufacturer_cannot_open_another_manufacturers_unit(browser, demo) -> None:  # type: ignore[no-untyped-def]
+    maker = demo["keys"]["manufacturer"]
+    code, model = query(demo, "select u.code, m.name from units u join product_models m on "
+                              "m.id = u.model_id where u.manufacturer_id != ? and "
+                              "u.status = 'in_service' limit 1", maker["id"])[0]
+    page = sign_in(browser, demo["base"], maker["api_key"])
+    response = page.goto(f"{demo['base']}/app/units/{code}")
+    assert response is not None and response.status == 404
+    assert page.get_by_test_id("error").get_attribute("data-status") == "404"
+    assert model not in page.content()
+    response = page.goto(f"{demo['base']}/app/dashboard")
+    assert response is not None and response.status == 403
+    page.context.close()
+
+
+def test_unit_page_in_both_languages(browser, demo) -> None:  # type: ignore[no-untyped-def]
+    code = demo["samples"]["incident_unit"]
+    page = sign_in(browser, demo["base"], demo["regulator"])
+    page.goto(f"{demo['base']}/app/units/{code}")
+    assert page.get_by_test_id("timeline").locator("li").count() >= 2
+    proof = page.get_by_test_id("proof").first.get_attribute("href")
+    assert proof is not None and proof.startswith("/api/v1/ledger/proof/inclusion?index=")
+    assert httpx.get(demo["base"] + proof).json()["hashes"] is not None
+    assert page.get_by_test_id("incidents").locator("tbody tr").count() >= 1
+    shot(page, "app-unit-en.png")
+    page.get_by_role("link", name="简体中文").click()
+    assert "履历" in page.content()
+    shot(page, "app-unit-zh.png")
+    # sign out: the pages need a new sign-in
+    page.get_by_role("button", name="退出登录").click()
+    assert "/app/login" in page.url
+    shot(page, "app-login-zh.png")
+    page.goto(f"{demo['base']}/app/dashboard")
+    assert "/app/login" in page.url
+    page.context.close()
