@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from robopass.canonical import canonical_json
 from robopass.db import bulk_insert
 from robopass.errors import InvalidInput, NotFound
 from robopass.ledger import heads, keys, merkle
-from robopass.ledger.models import LedgerLeaf, LedgerNode, LedgerState, TreeHead
+from robopass.ledger.models import LedgerLeaf, LedgerState, TreeHead
 from robopass.registry import service as registry_service
 from robopass.timeutil import utcnow
 
@@ -66,13 +66,15 @@ def size(session: Session) -> int:
 STORED_FROM_LEVEL = 4
 
 
-def _fold_leaves(session: Session, level: int, index: int) -> bytes:
-    lo, hi = index << level, (index + 1) << level
-    hashes = [bytes(h) for (h,) in session.execute(
-        select(LedgerLeaf.leaf_hash).where(LedgerLeaf.index >= lo, LedgerLeaf.index < hi)
-        .order_by(LedgerLeaf.index))]
-    if len(hashes) != hi - lo:
-        raise RuntimeError(f"ledger storage is missing leaves in [{lo}, {hi})")
+def _cursor(session: Session) -> tuple[Any, str]:
+    """The DBAPI cursor of the session's connection and its placeholder: proofs are a dozen
+    point lookups, and driver-level statements keep each one a few microseconds."""
+    conn = session.connection()
+    raw: Any = conn.connection.dbapi_connection
+    return raw.cursor(), ("%s" if conn.dialect.name == "postgresql" else "?")
+
+
+def _fold(hashes: list[bytes]) -> bytes:
     while len(hashes) > 1:
         hashes = [merkle.hash_children(hashes[i], hashes[i + 1])
                   for i in range(0, len(hashes), 2)]
@@ -80,24 +82,35 @@ def _fold_leaves(session: Session, level: int, index: int) -> bytes:
 
 
 def read_nodes(session: Session, wanted: Iterable[Key]) -> dict[Key, bytes]:
+    """Fetch the nodes a proof or an append needs: level 0 from the leaves, levels below
+    STORED_FROM_LEVEL folded from their leaves, the rest from ``ledger_nodes``."""
     wanted = set(wanted)
     found: dict[Key, bytes] = {}
-    for lvl, i in wanted:
-        if 0 < lvl < STORED_FROM_LEVEL:
-            found[(lvl, i)] = _fold_leaves(session, lvl, i)
-    leaves = [i for (lvl, i) in wanted if lvl == 0]
-    upper: list[Key] = [(lvl, i) for (lvl, i) in wanted if lvl >= STORED_FROM_LEVEL]
-    for start in range(0, len(leaves), 500):
-        chunk = leaves[start:start + 500]
-        for idx, h in session.execute(select(LedgerLeaf.index, LedgerLeaf.leaf_hash)
-                                      .where(LedgerLeaf.index.in_(chunk))):
-            found[(0, int(idx))] = bytes(h)
-    for start in range(0, len(upper), 200):
-        keys = upper[start:start + 200]
-        cond = or_(*[and_(LedgerNode.level == lvl, LedgerNode.index == i) for lvl, i in keys])
-        for lvl, idx, h in session.execute(
-                select(LedgerNode.level, LedgerNode.index, LedgerNode.hash).where(cond)):
-            found[(int(lvl), int(idx))] = bytes(h)
+    cur, ph = _cursor(session)
+    try:
+        leaf_sql = f'SELECT leaf_hash FROM ledger_leaves WHERE "index" = {ph}'
+        range_sql = (f'SELECT leaf_hash FROM ledger_leaves WHERE "index" >= {ph} '
+                     f'AND "index" < {ph} ORDER BY "index"')
+        node_sql = f'SELECT hash FROM ledger_nodes WHERE level = {ph} AND "index" = {ph}'
+        for lvl, i in wanted:
+            if lvl == 0:
+                cur.execute(leaf_sql, (i,))
+                row = cur.fetchone()
+                if row is not None:
+                    found[(0, i)] = bytes(row[0])
+            elif lvl < STORED_FROM_LEVEL:
+                lo, hi = i << lvl, (i + 1) << lvl
+                cur.execute(range_sql, (lo, hi))
+                hashes = [bytes(h) for (h,) in cur.fetchall()]
+                if len(hashes) == hi - lo:
+                    found[(lvl, i)] = _fold(hashes)
+            else:
+                cur.execute(node_sql, (lvl, i))
+                row = cur.fetchone()
+                if row is not None:
+                    found[(lvl, i)] = bytes(row[0])
+    finally:
+        cur.close()
     missing = wanted - found.keys()
     if missing:
         raise RuntimeError(f"ledger storage is missing nodes {sorted(missing)[:5]}")
