@@ -76,6 +76,18 @@ def build(db: Path, units: int) -> None:
               file=sys.stderr, flush=True)
 
 
+def schema_current(db: Path) -> bool:
+    """The bench database was built once; rebuild it when the schema has grown since."""
+    import sqlite3
+
+    from robopass.models import metadata
+
+    con = sqlite3.connect(db)
+    have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    con.close()
+    return set(metadata.tables) <= have
+
+
 def sample_codes(db: Path, n: int) -> list[str]:
     import sqlite3
 
@@ -157,6 +169,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18231)
     parser.add_argument("--build-only", action="store_true")
     args = parser.parse_args()
+    if args.db.exists() and not schema_current(args.db):
+        print(f"{args.db} lacks tables of the current schema; rebuilding", file=sys.stderr)
+        args.db.unlink()
     if not args.db.exists():
         build(args.db, args.units)
     if args.build_only:
