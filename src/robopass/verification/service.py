@@ -206,9 +206,9 @@ def _summary_statement() -> Any:
     installed)."""
     from sqlalchemy import bindparam, literal
 
-    code = bindparam("code")
+    code: Any = bindparam("code")
     live = (Event.code == code) & Event.corrected.is_(False)
-    columns = [
+    columns: list[Any] = [
         select(func.count()).where(live, Event.type.in_(OWNER_CHANGES)).scalar_subquery(),
         select(func.count()).where(live, Event.type == "maintenance_completed")
         .scalar_subquery()]
