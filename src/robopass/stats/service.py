@@ -3,16 +3,28 @@
 A provincial regulator (``Actor.scope_province``) gets the same figures limited to its province:
 units whose ``province`` lies in it, companies seated in it (and their models, recalls).
 
-Caching (how the figures stay correct): a full computation scans ``units`` (~1 s at 1,000,000
-units on SQLite), so results are kept per process, keyed by (aggregate, scope, filters) and
-stamped with a *fingerprint* of the registry: the ledger size (every issuance, lifecycle event,
-component binding and recall remedy appends to the ledger in the same transaction) plus cheap
-counters of the tables that change without a ledger entry (organisations, models and their
-decision time, recalls and their remedied counts, incidents, fraud alerts). A request
-recomputes the fingerprint (a handful of indexed single-row queries) and reuses the cached
-result only when it is unchanged, so the dashboard never shows figures older than the last
-committed write. Telemetry-derived figures (fleet health, open health alerts) change with every
-reading, so they are cached for at most :data:`TELEMETRY_TTL` seconds instead.
+How the cached figures stay correct
+-----------------------------------
+Aggregates are kept per process, keyed by (aggregate, scope, filters), each stamped with what
+it was computed from:
+
+* registry figures (organisations, models and the approval queue, recalls, incidents, fraud
+  alerts): stamped with :func:`fingerprint` — the ledger size (every issuance, lifecycle event,
+  component binding and recall remedy appends to the ledger in its transaction) plus counters
+  of the tables that change without a ledger entry (organisations, model filings and decision
+  times, recall progress, incidents, fraud alerts, refused attempts). They are cheap (small
+  tables) and always recomputed when the stamp changed, so they are exact: a model approved a
+  moment ago shows at once.
+* unit figures (one scan of ``units``: by status, manufacturer, province, month) and the
+  supply-chain view (a scan of ``components``) are stamped with the ledger size. When the
+  stamp changed they are recomputed in the request *if the last computation was cheap*
+  (under :data:`SYNC_BUDGET` seconds: small registries are always exact); on a large registry
+  the previous result is served while it is younger than :data:`STALE_SECONDS` and one
+  background thread recomputes it (stale-while-revalidate). So figures are exact when the
+  registry is quiet and lag writes by at most ``STALE_SECONDS`` (plus one computation) under a
+  continuous stream of writes; older results are never served.
+* telemetry-derived figures (fleet health, open health alerts) change with every reading; they
+  are recomputed after :data:`TELEMETRY_TTL` seconds, in the background when costly.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, literal, or_, select
@@ -28,6 +41,7 @@ from sqlalchemy.orm import Session
 from robopass import regions
 from robopass.auth.service import Actor
 from robopass.components.models import Component
+from robopass.db import read_session
 from robopass.incidents.models import Incident
 from robopass.ledger import service as ledger_service
 from robopass.lifecycle.models import FraudAlert, RefusedAttempt
@@ -38,10 +52,12 @@ from robopass.robots.models import UNIT_STATUSES, Unit
 from robopass.telemetry import service as telemetry_service
 
 TELEMETRY_TTL = 60.0
+#: A recomputation cheaper than this (seconds) is done in the request: figures stay exact.
+SYNC_BUDGET = 0.15
+#: On a large registry, how old (seconds) a result may be while a fresh one is computed.
+STALE_SECONDS = 30.0
 #: Incidents whose trace report is summarised into "by responsibility" (newest first).
 RESPONSIBILITY_SAMPLE = 200
-_lock = threading.Lock()
-_cache: dict[tuple[Any, ...], tuple[Any, float, Any]] = {}
 _MAX_ENTRIES = 256
 
 FRAUD_GROUPS = {
@@ -54,13 +70,26 @@ FRAUD_GROUPS = {
 DUPLICATE_COMPONENT_ERRORS = ("component_already_bound",)
 
 
+@dataclass
+class _Entry:
+    value: Any
+    stamp: Any
+    at: float
+    cost: float
+    refreshing: bool = False
+
+
+_lock = threading.Lock()
+_cache: dict[tuple[Any, ...], _Entry] = {}
+
+
 def clear_cache() -> None:
     with _lock:
         _cache.clear()
 
 
 def fingerprint(session: Session) -> tuple[Any, ...]:
-    """Cheap summary that changes whenever any cached aggregate could change."""
+    """Cheap summary that changes whenever any registry figure could change."""
     models = session.execute(select(func.count(), func.max(ProductModel.decided_at),
                                     func.max(ProductModel.filed_at))).one()
     recalls = session.execute(select(func.count(), func.coalesce(func.sum(Recall.remedied), 0),
@@ -74,26 +103,63 @@ def fingerprint(session: Session) -> tuple[Any, ...]:
             session.scalar(select(func.count()).select_from(RefusedAttempt)))
 
 
-def cached(session: Session, key: tuple[Any, ...], compute: Callable[[], Any], *,
-           ttl: float | None = None, stamp: Any = None) -> Any:
-    """``compute()`` unless a result for ``key`` with the same ``stamp`` (or younger than
-    ``ttl`` seconds) is cached. Pass either ``stamp`` (fingerprint) or ``ttl``."""
-    full_key = (str(session.get_bind().engine.url), *key)
-    now = time.monotonic()
+def _store(key: tuple[Any, ...], entry: _Entry) -> None:
     with _lock:
-        hit = _cache.get(full_key)
-    if hit is not None:
-        value, at, hit_stamp = hit
-        if ttl is not None and now - at < ttl:
-            return value
-        if ttl is None and hit_stamp == stamp:
-            return value
-    value = compute()
-    with _lock:
-        if len(_cache) >= _MAX_ENTRIES:
+        if len(_cache) >= _MAX_ENTRIES and key not in _cache:
             _cache.clear()
-        _cache[full_key] = (value, now, stamp)
+        _cache[key] = entry
+
+
+def _refresh(url: str, key: tuple[Any, ...], compute: Callable[[Session], Any],
+             stamp_of: Callable[[Session], Any]) -> None:
+    try:
+        with read_session(url) as session:
+            stamp = stamp_of(session)  # read first: a write during compute forces another
+            t = time.monotonic()
+            value = compute(session)
+            _store(key, _Entry(value, stamp, time.monotonic(), time.monotonic() - t))
+    finally:
+        with _lock:
+            entry = _cache.get(key)
+            if entry is not None:
+                entry.refreshing = False
+
+
+def cached(session: Session, key: tuple[Any, ...], compute: Callable[[Session], Any], *,
+           stamp_of: Callable[[Session], Any] | None = None, ttl: float | None = None,
+           background: bool = True) -> Any:
+    """``compute(session)`` or a cached result (see the module docstring).
+
+    Fresh means: same stamp (``stamp_of(session)``) or, with ``ttl``, younger than ``ttl``.
+    A stale result whose computation cost more than :data:`SYNC_BUDGET` is served while younger
+    than :data:`STALE_SECONDS` and refreshed by one background thread."""
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    full_key = (url, *key)
+    now = time.monotonic()
+    stamp = stamp_of(session) if stamp_of is not None else None
+    with _lock:
+        entry = _cache.get(full_key)
+    if entry is not None:
+        fresh = (now - entry.at < ttl) if ttl is not None else entry.stamp == stamp
+        if fresh:
+            return entry.value
+        if background and entry.cost > SYNC_BUDGET and now - entry.at < STALE_SECONDS:
+            with _lock:
+                start = not entry.refreshing
+                entry.refreshing = True
+            if start:
+                threading.Thread(target=_refresh, name="robopass-stats-refresh", daemon=True,
+                                 args=(url, full_key, compute,
+                                       stamp_of or (lambda _s: None))).start()
+            return entry.value
+    t = time.monotonic()
+    value = compute(session)
+    _store(full_key, _Entry(value, stamp, time.monotonic(), time.monotonic() - t))
     return value
+
+
+def ledger_stamp(session: Session) -> int:
+    return ledger_service.size(session)
 
 
 # ----------------------------------------------------------------------------- scope helpers
@@ -142,8 +208,49 @@ def _names(session: Session, ids: set[str]) -> dict[str, Organization]:
 
 # ----------------------------------------------------------------------------- overview
 
-def _compute_overview(session: Session, prefix: str | None,
+def _compute_units(session: Session, prefix: str | None,
+                   manufacturer_id: str | None) -> dict[str, Any]:
+    """The O(units) part: one scan of ``units`` grouped by every dimension the charts use."""
+    uf = _unit_filter(prefix, manufacturer_id)
+    status_counts = {s: 0 for s in UNIT_STATUSES}
+    by_maker: dict[str, int] = {}
+    by_province: dict[str | None, int] = {}
+    by_issued: dict[str, int] = {}
+    by_production: dict[str, int] = {}
+    prov = func.substr(Unit.province, 1, 2)
+    month = _month_expr(session, Unit.issued_at)
+    for status, maker, p2, produced, issued, n in session.execute(
+            select(Unit.status, Unit.manufacturer_id, prov, Unit.production_month, month,
+                   func.count()).where(*uf)
+            .group_by(Unit.status, Unit.manufacturer_id, prov, Unit.production_month, month)):
+        n = int(n)
+        status_counts[status] = status_counts.get(status, 0) + n
+        by_maker[maker] = by_maker.get(maker, 0) + n
+        key = f"{p2}0000" if p2 else None
+        by_province[key] = by_province.get(key, 0) + n
+        by_issued[issued] = by_issued.get(issued, 0) + n
+        by_production[produced] = by_production.get(produced, 0) + n
+    makers = _names(session, set(by_maker))
+    manufacturers = sorted(
+        ({"id": mid, "name": makers[mid].name if mid in makers else mid,
+          "company_code": makers[mid].company_code if mid in makers else None, "units": n}
+         for mid, n in by_maker.items()), key=lambda r: (-int(r["units"] or 0), str(r["name"])))
+    provinces = sorted(
+        ({"code": code, "name_en": regions.name(code, "en") if code else None,
+          "name_zh": regions.name(code, "zh_CN") if code else None, "units": n}
+         for code, n in by_province.items()), key=lambda r: -int(r["units"] or 0))
+    return {
+        "units": {"total": sum(status_counts.values()), "by_status": status_counts,
+                  "by_manufacturer": manufacturers, "by_province": provinces},
+        "codes_per_month": [{"month": m, "count": n} for m, n in sorted(by_issued.items())],
+        "units_by_production_month": [{"month": m, "count": n}
+                                      for m, n in sorted(by_production.items())],
+    }
+
+
+def _compute_registry(session: Session, prefix: str | None,
                       manufacturer_id: str | None) -> dict[str, Any]:
+    """The cheap part (small tables): organisations, models, queue, recalls, incidents, fraud."""
     uf = _unit_filter(prefix, manufacturer_id)
     of = _org_filter(prefix)
 
@@ -162,37 +269,6 @@ def _compute_overview(session: Session, prefix: str | None,
         mq = mq.where(ProductModel.manufacturer_id == manufacturer_id)
     models = {s: 0 for s in MODEL_STATUSES}
     models.update({s: int(n) for s, n in session.execute(mq)})
-
-    status_counts = {s: 0 for s in UNIT_STATUSES}
-    by_maker: dict[str, int] = {}
-    by_province: dict[str | None, int] = {}
-    prov = func.substr(Unit.province, 1, 2)
-    for status, maker, p2, n in session.execute(
-            select(Unit.status, Unit.manufacturer_id, prov, func.count()).where(*uf)
-            .group_by(Unit.status, Unit.manufacturer_id, prov)):
-        status_counts[status] = status_counts.get(status, 0) + int(n)
-        by_maker[maker] = by_maker.get(maker, 0) + int(n)
-        key = f"{p2}0000" if p2 else None
-        by_province[key] = by_province.get(key, 0) + int(n)
-    total_units = sum(status_counts.values())
-
-    month = _month_expr(session, Unit.issued_at)
-    per_month = [{"month": m, "count": int(n)} for m, n in session.execute(
-        select(month, func.count()).where(*uf).group_by(month).order_by(month))]
-
-    by_production = [{"month": m, "count": int(n)} for m, n in session.execute(
-        select(Unit.production_month, func.count()).where(*uf)
-        .group_by(Unit.production_month).order_by(Unit.production_month))]
-
-    makers = _names(session, set(by_maker))
-    manufacturers = sorted(
-        ({"id": mid, "name": makers[mid].name if mid in makers else mid,
-          "company_code": makers[mid].company_code if mid in makers else None, "units": n}
-         for mid, n in by_maker.items()), key=lambda r: (-int(r["units"] or 0), str(r["name"])))
-    provinces = sorted(
-        ({"code": code, "name_en": regions.name(code, "en") if code else None,
-          "name_zh": regions.name(code, "zh_CN") if code else None, "units": n}
-         for code, n in by_province.items()), key=lambda r: -int(r["units"] or 0))
 
     # recalls: those naming a manufacturer in scope
     recalls = []
@@ -261,10 +337,6 @@ def _compute_overview(session: Session, prefix: str | None,
                   "manufacturer": manufacturer_id},
         "organizations": {"total": len(orgs), "by_role": dict(sorted(by_role.items()))},
         "models": {"total": sum(models.values()), "by_status": models},
-        "units": {"total": total_units, "by_status": status_counts,
-                  "by_manufacturer": manufacturers, "by_province": provinces},
-        "codes_per_month": per_month,
-        "units_by_production_month": by_production,
         "recalls": recalls,
         "incidents": {"total": sum(severity.values()), "by_severity": severity},
         "fraud_alerts": {"open": sum(fraud_kinds.values()), "by_kind": fraud_kinds,
@@ -283,9 +355,12 @@ def fraud_group(kind: str) -> str:
 def overview(session: Session, *, actor: Actor | None, province: str | None = None,
              manufacturer_id: str | None = None) -> dict[str, Any]:
     prefix = province_prefix(actor, province)
-    stamp = fingerprint(session)
-    return cached(session, ("overview", prefix, manufacturer_id),  # type: ignore[no-any-return]
-                  lambda: _compute_overview(session, prefix, manufacturer_id), stamp=stamp)
+    registry = cached(session, ("registry", prefix, manufacturer_id),
+                      lambda s: _compute_registry(s, prefix, manufacturer_id),
+                      stamp_of=fingerprint, background=False)
+    units = cached(session, ("units", prefix, manufacturer_id),
+                   lambda s: _compute_units(s, prefix, manufacturer_id), stamp_of=ledger_stamp)
+    return {**registry, **units}
 
 
 def responsibility(session: Session, *, actor: Actor | None, province: str | None = None,
@@ -294,7 +369,7 @@ def responsibility(session: Session, *, actor: Actor | None, province: str | Non
     :data:`RESPONSIBILITY_SAMPLE` incidents in scope)."""
     prefix = province_prefix(actor, province)
 
-    def compute() -> dict[str, Any]:
+    def compute(session: Session) -> dict[str, Any]:
         from robopass.incidents import trace
 
         uf = _unit_filter(prefix, manufacturer_id)
@@ -317,7 +392,7 @@ def responsibility(session: Session, *, actor: Actor | None, province: str | Non
         return {"sampled": n, "by_party": dict(sorted(counts.items(), key=lambda kv: -kv[1]))}
 
     return cached(session, ("responsibility", prefix, manufacturer_id),  # type: ignore
-                  compute, stamp=fingerprint(session))
+                  compute, stamp_of=fingerprint)
 
 
 def fleet_health(session: Session, *, actor: Actor | None, province: str | None = None,
@@ -326,8 +401,8 @@ def fleet_health(session: Session, *, actor: Actor | None, province: str | None 
     uf = _unit_filter(prefix, manufacturer_id)
     query = select(Unit.code).where(*uf) if uf else None
     return cached(session, ("fleet", prefix, manufacturer_id),  # type: ignore[no-any-return]
-                  lambda: telemetry_service.fleet_health_distribution(
-                      session, unit_codes_query=query), ttl=TELEMETRY_TTL)
+                  lambda s: telemetry_service.fleet_health_distribution(
+                      s, unit_codes_query=query), ttl=TELEMETRY_TTL)
 
 
 # ----------------------------------------------------------------------------- supply chain
@@ -405,7 +480,7 @@ def supply_chain(session: Session, *, actor: Actor | None,
                  province: str | None = None) -> dict[str, Any]:
     prefix = province_prefix(actor, province)
     return cached(session, ("supply", prefix),  # type: ignore[no-any-return]
-                  lambda: _compute_supply_chain(session, prefix), stamp=fingerprint(session))
+                  lambda s: _compute_supply_chain(s, prefix), stamp_of=ledger_stamp)
 
 
 # ----------------------------------------------------------------------------- drill-down
