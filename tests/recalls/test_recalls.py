@@ -180,3 +180,19 @@ def test_correcting_a_remedy_reopens_the_recall(client: ApiClient) -> None:
     # and it can be remedied again
     client.event(maker, codes[0], "recall_remedied", details={"recall_id": rid})
     assert client.get(f"/api/v1/recalls/{rid}", maker).json()["open"] == 0
+
+
+def test_provincial_regulator_recalls_its_province_only(client: ApiClient) -> None:
+    maker = client.org("manufacturer")
+    model_id = client.approved_model(maker)
+    codes = client.codes(maker, model_id, 2)
+    for code, province in zip(codes, ("110000", "310000"), strict=True):
+        client.event(maker, code, "manufactured", at="2026-03-10T08:00:00Z",
+                     details={"province": province})
+    beijing = client.org("regulator", scope_province="110000")
+    r = client.post("/api/v1/recalls", {"reason": "r", "scope": {"model_id": model_id}},
+                    beijing)
+    assert r.status_code == 201, r.text
+    assert r.json()["affected"] == 1
+    units = client.get(f"/api/v1/recalls/{r.json()['id']}/units", beijing).json()["units"]
+    assert [u["code"] for u in units] == [codes[0]]
