@@ -8,13 +8,14 @@ regulator sees them.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from robopass import idcode
@@ -71,16 +72,49 @@ class EventRefused(RobopassError):
 @dataclass
 class _Working:
     state: rules.UnitState
+    initial: rules.UnitState
     last_at: datetime | None
     month_start: datetime
     seq: int
     changed: bool = False
 
 
-_STATE_COLUMNS = [Unit.__table__.c[name] for name in (
-    "code", "status", "manufacturer_id", "owner_id", "operator_id", "status_before_suspension",
-    "suspended_by_authority", "recycler_id", "firmware", "open_recalls", "province", "city",
-    "last_event_at", "production_month", "event_count")]
+_STATE_COLUMNS = ("code", "status", "manufacturer_id", "owner_id", "operator_id",
+                  "status_before_suspension", "suspended_by_authority", "recycler_id",
+                  "firmware", "open_recalls", "province", "city", "last_event_at",
+                  "production_month", "event_count")
+_UnitRow: Any = namedtuple("_UnitRow", _STATE_COLUMNS)  # type: ignore[misc]
+
+
+def _load_units(session: Session, codes: list[str]) -> dict[str, Any]:
+    """The state columns of many units, at driver level (the batch path's first step)."""
+    conn = session.connection()
+    raw: Any = conn.connection.dbapi_connection
+    cols = ", ".join(_STATE_COLUMNS)
+    out: dict[str, Any] = {}
+    cur = raw.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            cur.execute(f"SELECT {cols} FROM units WHERE code = ANY(%s)", (codes,))
+            fetched = cur.fetchall()
+        else:
+            fetched = []
+            for start in range(0, len(codes), 900):
+                chunk = codes[start:start + 900]
+                cur.execute(f"SELECT {cols} FROM units WHERE code IN "
+                            f"({','.join('?' * len(chunk))})", chunk)
+                fetched += cur.fetchall()
+    finally:
+        cur.close()
+    for values in fetched:
+        row = _UnitRow(*values)
+        last = row.last_event_at
+        if isinstance(last, str):
+            last = datetime.fromisoformat(last).replace(tzinfo=UTC)
+        elif last is not None:
+            last = as_utc(last)
+        out[row.code] = row._replace(last_event_at=last)
+    return out
 _EVENT_COLUMNS = ("id", "code", "seq", "type", "at", "recorded_at", "organization_id",
                   "to_organization_id", "details", "ledger_index", "corrected")
 
@@ -124,14 +158,9 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
         except idcode.InvalidCode:
             compact.append(None)
     codes = sorted({c for c in compact if c})
-    rows: dict[str, Any] = {}
-    units = Unit.__table__.c
-    for start in range(0, len(codes), 900):
-        for row in session.execute(select(*_STATE_COLUMNS).where(
-                units.code.in_(codes[start:start + 900]))):
-            rows[row.code] = row
+    rows = _load_units(session, codes)
     working: dict[str, _Working] = {
-        code: _Working(state=_state_of(u), last_at=u.last_event_at,
+        code: _Working(state=(st := _state_of(u)), initial=st, last_at=u.last_event_at,
                        month_start=_month_start(u.production_month), seq=u.event_count)
         for code, u in rows.items()}
     to_ids = {r.to_organization for r in requests if r.to_organization}
@@ -256,26 +285,33 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
 
         recall_service.undo_remedy(session, code=code, event_id=corrected_id)
         working[code].state = replay_state(session, code)
-    updates: list[dict[str, Any]] = []
+    _write_states(session, working)
+    return out
+
+
+#: UnitState field → units column written back after a batch.
+_STATE_FIELDS = ("status", "owner_id", "operator_id", "status_before_suspension",
+                 "suspended_by_authority", "recycler_id", "firmware", "province", "city")
+
+
+def _write_states(session: Session, working: dict[str, _Working]) -> None:
+    """Write changed unit states back, one driver-level executemany per set of changed
+    columns: SQLite rewrites an index only for columns in the SET list, so a batch of
+    ``manufactured`` events does not touch the owner, operator or province indexes."""
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for code, w in working.items():
         if not w.changed:
             continue
-        s = w.state
-        updates.append({"code": code, "status": s.status, "owner_id": s.owner_id,
-                        "operator_id": s.operator_id,
-                        "status_before_suspension": s.status_before_suspension,
-                        "suspended_by_authority": s.suspended_by_authority,
-                        "recycler_id": s.recycler_id, "firmware": s.firmware,
-                        "province": s.province, "city": s.city, "last_event_at": w.last_at,
-                        "event_count": w.seq})
-    if updates:
-        for u in updates:
-            u["b_code"] = u.pop("code")
-        units = Unit.__table__.c
-        table: Any = Unit.__table__
-        session.execute(update(table).where(units.code == bindparam("b_code")).values(
-            {k: bindparam(k) for k in updates[0] if k != "b_code"}), updates)
-    return out
+        cols = tuple(f for f in _STATE_FIELDS
+                     if getattr(w.state, f) != getattr(w.initial, f))
+        values = tuple(getattr(w.state, f) for f in cols)
+        groups.setdefault(cols, []).append(
+            (*values, db_timestamp(session, w.last_at) if w.last_at else None, w.seq, code))
+    conn = session.connection()
+    ph = "%s" if conn.dialect.name == "postgresql" else "?"
+    for cols, rows in groups.items():
+        sets = ", ".join(f"{c} = {ph}" for c in (*cols, "last_event_at", "event_count"))
+        conn.exec_driver_sql(f"UPDATE units SET {sets} WHERE code = {ph}", rows)
 
 
 def _check_scope(actor: Actor, w: _Working | None) -> None:
