@@ -83,7 +83,7 @@ _STATE_COLUMNS = ("code", "status", "manufacturer_id", "owner_id", "operator_id"
                   "status_before_suspension", "suspended_by_authority", "recycler_id",
                   "firmware", "open_recalls", "province", "city", "last_event_at",
                   "production_month", "event_count")
-_UnitRow: Any = namedtuple("_UnitRow", _STATE_COLUMNS)  # type: ignore[misc]
+_UnitRow = namedtuple("_UnitRow", _STATE_COLUMNS)  # type: ignore[misc]
 
 
 def _load_units(session: Session, codes: list[str]) -> dict[str, Any]:
@@ -107,7 +107,7 @@ def _load_units(session: Session, codes: list[str]) -> dict[str, Any]:
     finally:
         cur.close()
     for values in fetched:
-        row = _UnitRow(*values)
+        row: Any = _UnitRow(*values)
         last = row.last_event_at
         if isinstance(last, str):
             last = datetime.fromisoformat(last).replace(tzinfo=UTC)
@@ -115,6 +115,8 @@ def _load_units(session: Session, codes: list[str]) -> dict[str, Any]:
             last = as_utc(last)
         out[row.code] = row._replace(last_event_at=last)
     return out
+
+
 _EVENT_COLUMNS = ("id", "code", "seq", "type", "at", "recorded_at", "organization_id",
                   "to_organization_id", "details", "ledger_index", "corrected")
 
