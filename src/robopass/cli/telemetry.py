@@ -37,6 +37,8 @@ def ingest_mqtt(
     flush_ms: int = typer.Option(200, min=1, help="store at least this often"),
     max_messages: int | None = typer.Option(None, help="stop after this many messages"),
     duration: float | None = typer.Option(None, help="stop after this many seconds"),
+    idle: float | None = typer.Option(None, help="stop after this many seconds without "
+                                      "messages (once some arrived)"),
     quiet: bool = typer.Option(False, help="print only the final statistics"),
 ) -> None:
     """Subscribe to robopass/v1/telemetry/+ (QoS 1) and store signed readings.
@@ -57,15 +59,13 @@ def ingest_mqtt(
     try:
         stats = mqtt.run(_db(db), broker, client_id=client_id, shared_group=shared_group,
                          batch_size=batch_size, flush_ms=flush_ms, max_messages=max_messages,
-                         duration_s=duration, on_flush=progress)
+                         duration_s=duration, idle_s=idle, on_flush=progress)
     except (ConnectionError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(1) from exc
     except KeyboardInterrupt:
         return
-    _print({"received": stats.received, "stored": stats.stored,
-            "duplicates": stats.duplicates, "rejected": stats.rejected,
-            "bad_signature": stats.bad_signature, "reasons": stats.reasons})
+    _print(stats.as_dict())
 
 
 def simulate(

@@ -1,0 +1,166 @@
+"""Benchmark: telemetry over HTTP batches (SPEC §11: >= 200,000 readings/s on SQLite,
+>= 100,000 on PostgreSQL), against a real uvicorn server on 127.0.0.1.
+
+A fresh registry gets ``--units`` units owned by one organisation; the client pre-builds every
+request body (so the client's JSON encoding is not measured), then posts them over
+``--connections`` keep-alive connections and counts the readings the server acknowledges as
+stored. Shape of a batch (``--per-unit``): each unit uploads that many buffered readings at
+10 s intervals (60 = ten minutes, the default — a robot or gateway uploading its buffer), and a
+request carries ``--batch`` readings; ``--per-unit 1`` is the harder "one live reading from
+each of many units" shape. Readings carry every metric (8 joints). Prints one JSON object.
+
+    python bench/bench_telemetry_http.py --backend sqlite [--readings 600000] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "src"))
+
+from common import new_registry  # noqa: E402
+
+TARGETS = {"sqlite": 200_000, "postgresql": 100_000}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def build_bodies(codes: list[str], *, readings: int, batch: int, per_unit: int,
+                 end: datetime) -> list[bytes]:
+    import orjson
+
+    from robopass.telemetry.simulator import UnitModel
+
+    units_per_batch = max(1, batch // per_unit)
+    rounds = max(1, readings // (len(codes) * per_unit))
+    start = end - timedelta(seconds=10 * per_unit * rounds)
+    models = {c: UnitModel.for_unit(c, seed=1, epoch=start) for c in codes}
+    bodies = []
+    for r in range(rounds):
+        t0 = start + timedelta(seconds=10 * per_unit * r)
+        for u in range(0, len(codes), units_per_batch):
+            items = [models[c].reading(t0 + timedelta(seconds=10 * k), [])
+                     for c in codes[u:u + units_per_batch] for k in range(per_unit)]
+            bodies.append(orjson.dumps(items))
+    return bodies
+
+
+def wait_up(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/openapi.json")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--units", type=int, default=1000)
+    parser.add_argument("--readings", type=int, default=600_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--per-unit", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=4)
+    args = parser.parse_args()
+
+    from robopass.auth.service import create_key
+    from robopass.db import dispose_engine, writing
+    from robopass.robots import service as robot_service
+
+    reg = new_registry(args.backend)
+    server = None
+    try:
+        with writing(reg.url) as session:
+            codes = robot_service.issue_codes(session, actor=reg.maker, model_id=reg.model_id,
+                                              count=args.units, plant="A1",
+                                              production_month="2026-03")
+            key = create_key(session, organization_id=reg.maker.id)
+        dispose_engine(reg.url)
+        bodies = build_bodies(codes, readings=args.readings, batch=args.batch,
+                              per_unit=args.per_unit,
+                              end=datetime.now(UTC) - timedelta(minutes=1))
+        total = sum(b.count(b'"metrics"') for b in bodies)
+        port = free_port()
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "robopass.cli", "serve", "--db", reg.url, "--host",
+             "127.0.0.1", "--port", str(port), "--workers", str(args.workers)],
+            env=env, start_new_session=True)
+        wait_up(port)
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        queue = list(enumerate(bodies))
+        lock = threading.Lock()
+        stored = [0]
+        errors: list[str] = []
+
+        def worker() -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    _, body = queue.pop(0)
+                conn.request("POST", "/api/v1/telemetry", body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                if resp.status != 200:
+                    errors.append(f"{resp.status} {data[:200]!r}")
+                    continue
+                with lock:
+                    stored[0] += json.loads(data)["stored"]
+
+        # warm-up: one small request per connection so workers import and connect first
+        warm = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        warm.request("POST", "/api/v1/telemetry", body=b"[]", headers=headers)
+        warm.getresponse().read()
+        threads = [threading.Thread(target=worker) for _ in range(args.connections)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+        print(json.dumps({
+            "benchmark": "telemetry_http",
+            "backend": args.backend,
+            "readings_per_s": round(stored[0] / elapsed),
+            "readings": total, "stored": stored[0], "seconds": round(elapsed, 2),
+            "requests": len(bodies), "batch": args.batch, "per_unit": args.per_unit,
+            "units": args.units, "workers": args.workers, "connections": args.connections,
+            "errors": errors[:3],
+            "target": {"readings_per_s": TARGETS[args.backend]},
+            "cores": os.cpu_count(),
+            "command": "python " + " ".join([f"bench/{Path(__file__).name}", *sys.argv[1:]]),
+        }))
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(30)
+        reg.close()
+
+
+if __name__ == "__main__":
+    main()
