@@ -12,6 +12,7 @@ records only, so two misconfigured registries can never bounce a question betwee
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -202,10 +203,18 @@ def _public_facts(claims: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: Verified answers of peers are reused this long, so a popular foreign code costs its
+#: registry two requests a minute per server process, not two per scan.
+REMOTE_TTL = 30.0
+_remote_cache: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+_REMOTE_CACHE_MAX = 10_000
+
+
 def verify_remote(session: Session, code: str, *,
                   transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
     """The verification answer for another registry's (valid) code, through its peer. Never
-    raises: an unknown or unreachable peer and a bad passport become ``reason_code``s."""
+    raises: an unknown or unreachable peer and a bad passport become ``reason_code``s. Verified
+    answers are cached for :data:`REMOTE_TTL` seconds per (peer, pinned keys, code)."""
     country = code[:2]
     result: dict[str, Any] = {"code": code, "format_valid": True, "registered": False,
                               "status": None, "model": None, "manufacturer": None,
@@ -215,6 +224,24 @@ def verify_remote(session: Session, code: str, *,
         result.update(reason=f"this code was issued by the {country} registry, which is not a "
                       "known peer of this registry", reason_code="unknown_peer")
         return result
+    pin = ",".join(sorted(str(k.get("x")) for k in peer.jwks.get("keys", [])
+                          if isinstance(k, dict)))
+    key = (peer.base_url, pin, code)
+    now = time.monotonic()
+    cached = _remote_cache.get(key)
+    if cached is not None and cached[0] > now:
+        return dict(cached[1])
+    answer = _ask_peer(peer, code, result, transport)
+    if answer.get("registered") or answer.get("reason_code") == "not_registered":
+        if len(_remote_cache) >= _REMOTE_CACHE_MAX:
+            _remote_cache.clear()
+        _remote_cache[key] = (now + REMOTE_TTL, dict(answer))
+    return answer
+
+
+def _ask_peer(peer: Peer, code: str, result: dict[str, Any],
+              transport: httpx.BaseTransport | None) -> dict[str, Any]:
+    country = peer.country
     try:
         remote = fetch_robot(peer, code, transport=transport)
     except PeerError as exc:
