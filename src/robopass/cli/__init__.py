@@ -197,6 +197,8 @@ def _run_seed(url: str, units: int, seed_value: int, telemetry: bool) -> object:
 
         def progress(stage: str, n: int) -> None:
             if stage not in tasks:
+                for earlier in tasks.values():  # a new stage: the previous ones are done
+                    bar.stop_task(earlier)  # type: ignore[arg-type]
                 total = units if stage in ("units",) else None
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=n)  # type: ignore[arg-type]
@@ -242,7 +244,7 @@ def demo(db: str = typer.Option("sqlite:///var/demo.db", "--db", help=DB_HELP),
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     if path is not None and not path.exists():
-        err.print(f"Building the demo registry in {path} (about a minute, once) ...")
+        err.print(f"Building the demo registry in {path} (a minute or two, once) ...")
         result = _run_seed(url, units, 20261122, True)
         result.write(keys_file)  # type: ignore[attr-defined]
     info = json.loads(keys_file.read_text()) if keys_file.exists() else {}
