@@ -2,11 +2,11 @@
 
 Real Mosquitto on 127.0.0.1:1883. One ``robopass ingest mqtt`` process subscribes (QoS 1);
 ``--publishers`` raw-socket processes publish ``--messages`` pre-signed messages (one reading
-each, every metric, QoS 1) for ``--units`` units at ``--rate`` messages/s. The subscriber reports how many it
-received and stored, the time from its first message to its last stored batch, and its CPU
-time, so the figure ``messages_per_s`` is end to end (bounded by the publishers and the broker
-sharing the same cores) and ``capacity_per_cpu_s`` is what the subscriber does per CPU second.
-Prints one JSON object.
+each, every metric, QoS 1) for ``--units`` units at ``--rate`` messages/s. The subscriber
+reports how many it received and stored, the time from its first message to its last stored
+batch, and its CPU time, so the figure ``messages_per_s`` is end to end (publisher, broker and
+subscriber share the same cores) and ``capacity_per_cpu_s`` is what the subscriber does per
+CPU second. Prints one JSON object.
 
     python bench/bench_telemetry_mqtt.py [--messages 200000] [--backend sqlite]
 """

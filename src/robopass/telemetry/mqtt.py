@@ -17,11 +17,11 @@ the same topic is harmless, because ``(code, at)`` is stored once. Broker-level 
 ACLs can be added on top (defence in depth), but they are not what the registry trusts.
 
 Delivery: QoS 1 subscription; with ``--client-id`` the session is persistent
-(``clean_session=False``), so the broker keeps messages while the ingestor is down. Messages are acknowledged on receipt and stored in
-batches every ``flush_ms``: a crash of the ingestor can lose at most one flush window of
-already-acknowledged messages. (Acknowledging after the commit would need a broker
-``max_inflight_messages`` far above Mosquitto's default of 20 to keep up.) Several ingestors
-share the load with ``--shared-group`` (``$share/<group>/...``).
+(``clean_session=False``), so the broker keeps messages while the ingestor is down. Messages
+are acknowledged on receipt and stored in batches every ``flush_ms``: a crash of the ingestor
+can lose at most one flush window of already-acknowledged messages. (Acknowledging after the
+commit would need a broker ``max_inflight_messages`` far above Mosquitto's default of 20.)
+Several ingestors share the load with ``--shared-group`` (``$share/<group>/...``).
 """
 
 from __future__ import annotations

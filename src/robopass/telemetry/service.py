@@ -16,7 +16,7 @@ from itertools import islice
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, bindparam, case, func, insert, select, update
+from sqlalchemy import Select, Table, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from robopass.auth.service import Actor
@@ -126,7 +126,8 @@ def store_readings(session: Session, readings: Iterable[Any], *, actor: Actor | 
         chunk = list(islice(it, CHUNK))
         if not chunk:
             break
-        rows, bad = rd.validate(chunk, now_ms=now_ms, skew_ms=SKEW_MS, min_ms=min_ms, first_index=index,
+        rows, bad = rd.validate(chunk, now_ms=now_ms, skew_ms=SKEW_MS, min_ms=min_ms,
+                                first_index=index,
                                 max_readings=None if limit is None else max(0, limit - index))
         rejected.extend(bad)
         index += len(chunk)
@@ -331,7 +332,7 @@ def _update_snapshots(session: Session, by_code: dict[str, list[rd.Row]],
         if "at" in new:
             changed[code] = snap
     if updates:
-        table = Snap.__table__
+        table: Table = Snap.__table__  # type: ignore[assignment]
         session.execute(update(table).where(table.c.sid == bindparam("b_sid")), updates)
     if changed:
         _apply_alerts(session, changed, facts, notify=notify)
@@ -371,7 +372,7 @@ def _apply_alerts(session: Session, changed: dict[str, dict[str, Any]],
     if opened:
         session.execute(insert(TelemetryAlert), opened)
     if closing:
-        table = TelemetryAlert.__table__
+        table: Table = TelemetryAlert.__table__  # type: ignore[assignment]
         session.execute(update(table).where(table.c.id == bindparam("b_id")), closing)
     if opened and notify:
         _notify(session, opened, facts)
@@ -556,9 +557,11 @@ def _agg_view(at: int, agg: dict[str, Any]) -> dict[str, Any]:
 def _raw_hourly_select(sid: int, start_ms: int, end_ms: int) -> Select[Any]:
     r = TelemetryReading
     hour = (r.at - r.at % HOUR_MS).label("hour")
-    return (select(hour, func.count().label("n"),
-                   func.count(r.battery_soh).label("soh_n"), func.sum(r.battery_soh).label("soh_sum"),
-                   func.min(r.battery_soh).label("soh_min"), func.max(r.battery_soh).label("soh_max"),
+    return (select(hour, func.count().label("n"),  # type: ignore[return-value]
+                   func.count(r.battery_soh).label("soh_n"),
+                   func.sum(r.battery_soh).label("soh_sum"),
+                   func.min(r.battery_soh).label("soh_min"),
+                   func.max(r.battery_soh).label("soh_max"),
                    func.count(r.accuracy).label("acc_n"), func.sum(r.accuracy).label("acc_sum"),
                    func.min(r.accuracy).label("acc_min"), func.max(r.accuracy).label("acc_max"),
                    func.count(r.max_joint_wear).label("wear_n"),
