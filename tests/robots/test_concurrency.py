@@ -50,3 +50,28 @@ def test_two_simultaneous_sales_exactly_one_wins(client: ApiClient, registry: Re
     assert statuses.count(403) + statuses.count(409) == 5, statuses
     assert [e["type"] for e in events["events"]] == ["manufactured", "sold"]
     assert head["size"] == 3  # one code + two events, no gaps
+
+
+def test_parallel_batches_keep_the_ledger_gap_free(client: ApiClient, registry: Registry) -> None:
+    from typer.testing import CliRunner
+
+    from robopass.cli import app
+
+    maker = client.org("manufacturer")
+    model_id = client.approved_model(maker)
+    codes = client.codes(maker, model_id, 120)
+    chunks = [codes[i:i + 20] for i in range(0, 120, 20)]
+    with running_server(registry.url, workers=2) as base:
+        def manufacture(chunk: list[str]) -> int:
+            body = {"events": [{"code": c, "type": "manufactured"} for c in chunk]}
+            return httpx.post(f"{base}/api/v1/events", json=body, headers=maker.auth,
+                              timeout=60).status_code
+
+        with ThreadPoolExecutor(6) as pool:
+            # every chunk twice: each unit can be manufactured once, so exactly one wins
+            statuses = list(pool.map(manufacture, chunks + chunks))
+        head = httpx.get(f"{base}/api/v1/ledger/head").json()
+    assert sorted(statuses) == [201] * 6 + [409] * 6
+    assert head["size"] == 120 + 120
+    result = CliRunner().invoke(app, ["ledger", "verify", "--db", registry.url])
+    assert result.exit_code == 0, result.output
