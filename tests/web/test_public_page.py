@@ -48,6 +48,8 @@ def test_genuine_robot_shows_public_facts_only(client) -> None:  # type: ignore[
     for secret in (buyer.id, buyer_name, "110000", "110100"):
         assert secret not in html
     assert "<script" not in html  # works without JavaScript
+    csp = client.raw.get(f"/r/{code}").headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp
 
 
 @pytest.mark.parametrize("transform", [str.lower, idcode.format,

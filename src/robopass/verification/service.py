@@ -162,7 +162,7 @@ def verify(session: Session, raw: str, *, federate: bool = True) -> dict[str, An
     ``reason_code`` is one of the ``idcode`` error codes, ``foreign_code``, ``unknown_peer``,
     ``peer_unreachable``, ``passport_invalid``, ``not_registered``, ``model_suspended``,
     ``model_revoked``, ``unit_recycled``, ``unit_scrapped``, ``open_recall``."""
-    result = _blank(raw)
+    result = _blank(raw[:100] if isinstance(raw, str) else raw)
     try:
         code = idcode.validate(raw)
     except idcode.InvalidCode as exc:

@@ -28,6 +28,13 @@ from robopass.web.i18n import N_
 router = APIRouter(include_in_schema=False)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_ECHO = 80
+#: Pages load nothing but our own stylesheet; no scripts at all.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 STATUS_LABELS = {
     "coded": N_("Coded, not yet manufactured"),
@@ -114,7 +121,7 @@ def page(request: Request, template: str, context: dict[str, Any], *,
                                           _language_links(request, locale)})
     response = HTMLResponse(html, status_code=status_code,
                             headers={"Content-Language": i18n.HTML_LANG[locale],
-                                     "Vary": "Accept-Language, Cookie"})
+                                     "Vary": "Accept-Language, Cookie", **SECURITY_HEADERS})
     explicit = i18n.normalise(request.query_params.get("lang"))
     if explicit:
         response.set_cookie(i18n.COOKIE, explicit, max_age=365 * 24 * 3600, samesite="lax")
