@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from robopass.db import Base, UTCDateTime
@@ -45,8 +45,12 @@ class Unit(Base):
     __table_args__ = (
         Index("ix_units_model_status", "model_id", "status"),
         Index("ix_units_owner", "owner_id"),
-        Index("ix_units_operator", "operator_id"),
-        Index("ix_units_province", "province"),
+        # Partial: a freshly coded unit has neither, so issuance writes no entry for it.
+        Index("ix_units_operator", "operator_id",
+              sqlite_where=text("operator_id IS NOT NULL"),
+              postgresql_where=text("operator_id IS NOT NULL")),
+        Index("ix_units_province", "province", sqlite_where=text("province IS NOT NULL"),
+              postgresql_where=text("province IS NOT NULL")),
     )
 
     code: Mapped[str] = mapped_column(String(29), primary_key=True)

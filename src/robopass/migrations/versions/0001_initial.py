@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 00:15:43.468722
+Create Date: 2026-11-23 00:39:10.761639
 """
 from collections.abc import Sequence
 
@@ -143,6 +143,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('sid', 'hour', name=op.f('pk_telemetry_hourly')),
     sqlite_with_rowid=False
     )
+    op.create_table('telemetry_joint_layouts',
+    sa.Column('key', sa.LargeBinary(length=8), nullable=False),
+    sa.Column('names', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_telemetry_joint_layouts'))
+    )
     op.create_table('telemetry_readings',
     sa.Column('sid', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('at', sa.BigInteger(), autoincrement=False, nullable=False),
@@ -151,7 +156,7 @@ def upgrade() -> None:
     sa.Column('accuracy', sa.Float(), nullable=True),
     sa.Column('operating_hours', sa.Float(), nullable=True),
     sa.Column('max_joint_wear', sa.Float(), nullable=True),
-    sa.Column('joint_wear', sa.Text(), nullable=True),
+    sa.Column('joint_wear', sa.LargeBinary(), nullable=True),
     sa.Column('fault_codes', sa.Text(), nullable=True),
     sa.Column('firmware', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('sid', 'at', name=op.f('pk_telemetry_readings')),
@@ -392,9 +397,9 @@ def upgrade() -> None:
     with op.batch_alter_table('units', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_units_manufacturer_id'), ['manufacturer_id'], unique=False)
         batch_op.create_index('ix_units_model_status', ['model_id', 'status'], unique=False)
-        batch_op.create_index('ix_units_operator', ['operator_id'], unique=False)
+        batch_op.create_index('ix_units_operator', ['operator_id'], unique=False, sqlite_where=sa.text('operator_id IS NOT NULL'), postgresql_where=sa.text('operator_id IS NOT NULL'))
         batch_op.create_index('ix_units_owner', ['owner_id'], unique=False)
-        batch_op.create_index('ix_units_province', ['province'], unique=False)
+        batch_op.create_index('ix_units_province', ['province'], unique=False, sqlite_where=sa.text('province IS NOT NULL'), postgresql_where=sa.text('province IS NOT NULL'))
 
     op.create_table('components',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -518,9 +523,9 @@ def downgrade() -> None:
 
     op.drop_table('components')
     with op.batch_alter_table('units', schema=None) as batch_op:
-        batch_op.drop_index('ix_units_province')
+        batch_op.drop_index('ix_units_province', sqlite_where=sa.text('province IS NOT NULL'), postgresql_where=sa.text('province IS NOT NULL'))
         batch_op.drop_index('ix_units_owner')
-        batch_op.drop_index('ix_units_operator')
+        batch_op.drop_index('ix_units_operator', sqlite_where=sa.text('operator_id IS NOT NULL'), postgresql_where=sa.text('operator_id IS NOT NULL'))
         batch_op.drop_index('ix_units_model_status')
         batch_op.drop_index(batch_op.f('ix_units_manufacturer_id'))
 
@@ -574,6 +579,7 @@ def downgrade() -> None:
     op.drop_table('tree_heads')
     op.drop_table('telemetry_units')
     op.drop_table('telemetry_readings')
+    op.drop_table('telemetry_joint_layouts')
     op.drop_table('telemetry_hourly')
     with op.batch_alter_table('telemetry_alerts', schema=None) as batch_op:
         batch_op.drop_index('ix_telemetry_alerts_code_open')
