@@ -73,4 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in routers.all_routers():
         app.include_router(router)
+    if settings.public_rate_limit > 0:
+        from robopass.ratelimit import PublicRateLimit
+
+        app.add_middleware(PublicRateLimit, rate=settings.public_rate_limit)
     return app

@@ -20,8 +20,9 @@ class Settings(BaseSettings):
     max_codes_per_request: int = 100_000
     #: Largest number of events in one batch request.
     max_events_per_request: int = 50_000
-    #: Public endpoints: requests per second per client address (token bucket); 0 disables.
-    public_rate_limit: float = 0.0
+    #: Public endpoints: requests per second per client address (token bucket, burst 4× the
+    #: rate); 0 disables. Benchmarks of the public endpoints set it to 0.
+    public_rate_limit: float = 50.0
     #: SQLite ``synchronous``: NORMAL (WAL, survives process crash) or FULL (survives power loss).
     sqlite_synchronous: str = "NORMAL"
 

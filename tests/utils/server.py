@@ -28,8 +28,10 @@ def running_server(db_url: str, *, workers: int = 1, env: dict[str, str] | None 
     base = f"http://127.0.0.1:{port}"
     src = str(Path(__file__).resolve().parents[2] / "src")
     pythonpath = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
+    # Public rate limiting is tested in-process (tests/test_ratelimit.py); servers started for
+    # tests and benchmarks run without it unless ``env`` says otherwise.
     proc_env = {**os.environ, "ROBOPASS_DATABASE_URL": db_url, "ROBOPASS_PUBLIC_URL": base,
-                "PYTHONPATH": pythonpath, **(env or {})}
+                "PYTHONPATH": pythonpath, "ROBOPASS_PUBLIC_RATE_LIMIT": "0", **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "robopass.asgi:app", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
