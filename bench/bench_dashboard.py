@@ -33,12 +33,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import new_registry  # noqa: E402
+from tests.utils.server import running_server  # noqa: E402
 
 from robopass import regions  # noqa: E402
 from robopass.auth.service import create_key  # noqa: E402
-from robopass.db import transaction, writing  # noqa: E402
+from robopass.db import writing  # noqa: E402
 from robopass.robots.service import issue_codes  # noqa: E402
-from tests.utils.server import running_server  # noqa: E402
 
 STATUSES = ["in_service"] * 10 + ["sold"] * 2 + ["manufactured", "coded", "in_distribution",
                                                   "under_maintenance", "suspended",
@@ -60,7 +60,7 @@ def build_synthetic(units: int) -> tuple[Any, str]:
     from robopass.organizations import service as org_service
     from robopass.organizations.models import Organization
     rng = random.Random(7)
-    with writing(reg.url) as s, transaction(s):
+    with writing(reg.url) as s:
         regulator = s.query(Organization).filter(
             Organization.name.like("National Robot Registry%")).one()
         reg_actor = Actor.of(regulator)

@@ -81,11 +81,26 @@ class _Entry:
 
 _lock = threading.Lock()
 _cache: dict[tuple[Any, ...], _Entry] = {}
+#: One computation per key at a time (requests, refreshes and warm-ups wait for each other).
+_computing: dict[tuple[Any, ...], threading.Lock] = {}
+#: Registries whose ledger is at least this long are warmed when a regulator signs in.
+WARM_FROM_LEDGER_SIZE = 100_000
 
 
 def clear_cache() -> None:
     with _lock:
         _cache.clear()
+
+
+def _key_lock(key: tuple[Any, ...]) -> threading.Lock:
+    with _lock:
+        return _computing.setdefault(key, threading.Lock())
+
+
+def _fresh(entry: _Entry | None, stamp: Any, ttl: float | None, now: float) -> bool:
+    if entry is None:
+        return False
+    return (now - entry.at < ttl) if ttl is not None else entry.stamp == stamp
 
 
 def fingerprint(session: Session) -> tuple[Any, ...]:
@@ -113,7 +128,7 @@ def _store(key: tuple[Any, ...], entry: _Entry) -> None:
 def _refresh(url: str, key: tuple[Any, ...], compute: Callable[[Session], Any],
              stamp_of: Callable[[Session], Any]) -> None:
     try:
-        with read_session(url) as session:
+        with _key_lock(key), read_session(url) as session:
             stamp = stamp_of(session)  # read first: a write during compute forces another
             t = time.monotonic()
             value = compute(session)
@@ -140,8 +155,7 @@ def cached(session: Session, key: tuple[Any, ...], compute: Callable[[Session], 
     with _lock:
         entry = _cache.get(full_key)
     if entry is not None:
-        fresh = (now - entry.at < ttl) if ttl is not None else entry.stamp == stamp
-        if fresh:
+        if _fresh(entry, stamp, ttl, now):
             return entry.value
         if background and entry.cost > SYNC_BUDGET and now - entry.at < STALE_SECONDS:
             with _lock:
@@ -152,10 +166,34 @@ def cached(session: Session, key: tuple[Any, ...], compute: Callable[[Session], 
                                  args=(url, full_key, compute,
                                        stamp_of or (lambda _s: None))).start()
             return entry.value
-    t = time.monotonic()
-    value = compute(session)
-    _store(full_key, _Entry(value, stamp, time.monotonic(), time.monotonic() - t))
+    with _key_lock(full_key):
+        with _lock:  # computed meanwhile by another request, a refresh or a warm-up?
+            entry = _cache.get(full_key)
+        if _fresh(entry, stamp, ttl, time.monotonic()):
+            return entry.value  # type: ignore[union-attr]
+        t = time.monotonic()
+        value = compute(session)
+        _store(full_key, _Entry(value, stamp, time.monotonic(), time.monotonic() - t))
     return value
+
+
+def warm(url: str, actor: Actor) -> threading.Thread | None:
+    """Compute a regulator's dashboard figures in the background (called at sign-in), so the
+    first page view of a large registry does not wait for full scans. No-op when small."""
+    with read_session(url) as session:
+        if ledger_service.size(session) < WARM_FROM_LEDGER_SIZE:
+            return None
+
+    def run() -> None:
+        with read_session(url) as session:
+            overview(session, actor=actor)
+            fleet_health(session, actor=actor)
+            responsibility(session, actor=actor)
+            supply_chain(session, actor=actor)
+
+    thread = threading.Thread(target=run, name="robopass-stats-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 def ledger_stamp(session: Session) -> int:

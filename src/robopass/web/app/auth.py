@@ -11,6 +11,7 @@ from robopass.auth import service as auth_service
 from robopass.auth.models import ApiKey
 from robopass.db import read_session
 from robopass.errors import Unauthorized
+from robopass.stats import service as stats_service
 from robopass.web.app import common, session
 from robopass.web.i18n import N_
 
@@ -88,6 +89,8 @@ async def login(request: Request) -> Response:
             value, expires = session.issue(api_key)
     except Unauthorized:
         return _login_page(request, reason="bad_key", next_=next_, status=401)
+    if actor.is_regulator:
+        stats_service.warm(request.app.state.settings.database_url, actor)
     target = next_ if next_ != "/app/" else ("/app/dashboard" if actor.is_regulator
                                              else "/app/portal")
     response = RedirectResponse(target, status_code=303)
