@@ -7,6 +7,7 @@
   ``(code, at)`` a no-op (``INSERT OR IGNORE`` / ``ON CONFLICT DO NOTHING``). ``WITHOUT ROWID``
   on SQLite, so the table *is* the key's B-tree. A 4-byte ``sid`` instead of the 29-character
   code keeps rows (and the key) short; PostgreSQL partitions it by ``at`` (docs/telemetry.md).
+* ``telemetry_joint_layouts``: the joint names behind the packed ``joint_wear`` of readings.
 * ``telemetry_hourly``: mergeable hourly aggregates (count, sum, min, max), kept long after raw
   readings are deleted by retention.
 * ``telemetry_alerts``: health alerts, open (``closed_at`` null) and closed.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from robopass.db import Base, UTCDateTime
@@ -56,9 +57,19 @@ class TelemetryReading(Base):
     accuracy: Mapped[float | None] = mapped_column(Float)
     operating_hours: Mapped[float | None] = mapped_column(Float)
     max_joint_wear: Mapped[float | None] = mapped_column(Float)
-    joint_wear: Mapped[str | None] = mapped_column(Text)
-    fault_codes: Mapped[str | None] = mapped_column(Text)
+    #: 8-byte joint-layout key + one little-endian float32 per joint (``readings.pack_wear``).
+    joint_wear: Mapped[bytes | None] = mapped_column(LargeBinary)
+    fault_codes: Mapped[str | None] = mapped_column(Text)  # JSON array
     firmware: Mapped[str | None] = mapped_column(String(64))
+
+
+class TelemetryJointLayout(Base):
+    """Joint names of a packed ``joint_wear``, by their 8-byte key (a handful of rows)."""
+
+    __tablename__ = "telemetry_joint_layouts"
+
+    key: Mapped[bytes] = mapped_column(LargeBinary(8), primary_key=True)
+    names: Mapped[str] = mapped_column(Text)  # JSON array
 
 
 class TelemetryHourly(Base):

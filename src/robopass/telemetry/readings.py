@@ -11,14 +11,17 @@ Two paths give the same answer:
 Per-reading Pydantic models would cost several times more at 100,000+ readings/s
 (DESIGN-NOTES).
 
-A valid reading becomes a :class:`Row` tuple: ``at`` is integer epoch milliseconds (sub-ms
-digits are dropped), ``joint_wear`` and ``fault_codes`` compact JSON text, ``max_joint_wear``
-precomputed for alerts and aggregates.
+A valid reading becomes a :class:`Row` tuple: ``at`` is integer epoch milliseconds (rounded to
+the millisecond), ``fault_codes`` compact JSON text, ``max_joint_wear`` precomputed for alerts
+and aggregates, and ``joint_wear`` packed (:func:`pack_wear`): an 8-byte key of the joint names
+then one float32 per joint — 40 bytes for 8 joints instead of ~140 of JSON.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import struct
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -46,16 +49,46 @@ class BadBody(ValueError):
 
 
 #: A valid reading: ``(index, code, at_ms, battery_soh, cycle_count, accuracy,
-#: operating_hours, max_joint_wear, joint_wear_json, fault_codes_json, firmware, faults)``
-#: — a plain tuple, the cheapest thing to build 200,000 times a second; positions 3-10 are the
-#: stored metric columns in :data:`COLUMNS` order.
+#: operating_hours, max_joint_wear, joint_wear_packed, fault_codes_json, firmware, faults,
+#: joint_wear_dict)`` — a plain tuple, the cheapest thing to build 200,000 times a second;
+#: positions 3-10 are the stored metric columns in :data:`COLUMNS` order.
 Row = tuple[Any, ...]
-I_INDEX, I_CODE, I_AT, I_SOH, I_MAXWEAR, I_FAULTS = 0, 1, 2, 3, 7, 11
+I_INDEX, I_CODE, I_AT, I_SOH, I_MAXWEAR, I_FAULTS, I_WEAR = 0, 1, 2, 3, 7, 11, 12
 COLUMNS = ("battery_soh", "cycle_count", "accuracy", "operating_hours", "max_joint_wear",
            "joint_wear", "fault_codes", "firmware")
 
 
 Rejection = dict[str, Any]
+
+
+_LAYOUTS: dict[tuple[str, ...], bytes] = {}
+#: Layout key → joint names, for every layout this process has packed or read.
+LAYOUT_NAMES: dict[bytes, tuple[str, ...]] = {}
+LAYOUT_KEY_BYTES = 8
+
+
+def layout_key(names: tuple[str, ...]) -> bytes:
+    """A stable 8-byte key of an ordered set of joint names (BLAKE2b of their JSON)."""
+    key = _LAYOUTS.get(names)
+    if key is None:
+        if len(_LAYOUTS) > 10_000:  # bound the cache against junk joint names
+            _LAYOUTS.clear()
+        key = hashlib.blake2b(orjson.dumps(list(names)), digest_size=LAYOUT_KEY_BYTES).digest()
+        _LAYOUTS[names] = key
+        LAYOUT_NAMES[key] = names
+    return key
+
+
+def pack_wear(wear: dict[str, float]) -> bytes:
+    """``layout key + float32 per joint``; :func:`unpack_wear` reverses it (3 decimals)."""
+    names = tuple(wear)
+    key = _LAYOUTS.get(names) or layout_key(names)
+    return key + struct.pack(f"<{len(names)}f", *wear.values())
+
+
+def unpack_wear(blob: bytes, names: tuple[str, ...]) -> dict[str, float]:
+    values = struct.unpack(f"<{len(names)}f", blob[LAYOUT_KEY_BYTES:])
+    return {n: round(v, 3) for n, v in zip(names, values, strict=True)}
 
 
 def _loads(text: bytes) -> Any:
@@ -236,7 +269,9 @@ def validate(items: Iterable[Any], *, now_ms: int, skew_ms: int = 120_000,
                 continue
             if wear:
                 max_wear = float(max(wear.values()))
-                wear_text = dumps(wear).decode()
+                wear_text = pack_wear(wear)
+            else:
+                wear = None
         faults = m.get("fault_codes")
         fault_text = None
         if faults is not None:
@@ -259,7 +294,7 @@ def validate(items: Iterable[Any], *, now_ms: int, skew_ms: int = 120_000,
                     "field": "metrics"})
             continue
         append((index, code, at, soh, cycles, acc, hours, max_wear, wear_text, fault_text,
-                firmware, faults))
+                firmware, faults, wear))
     return rows, rejected
 
 
@@ -326,12 +361,13 @@ def decode_fast(body: bytes, *, now_ms: int, skew_ms: int = 120_000, min_ms: int
         raise NotFast("empty metrics")
     encode = msgspec.json.encode
     wears = [m.joint_wear for m in metrics]
+    wears = [w or None for w in wears]
     max_wear = [float(max(w.values())) if w else None for w in wears]
-    wear_text = [encode(w).decode() if w else None for w in wears]
+    wear_packed = [pack_wear(w) if w else None for w in wears]
     faults = [m.fault_codes for m in metrics]
     fault_text = [None if f is None else encode(f).decode() for f in faults]
     rows = list(zip(range(n), codes, ats, [m.battery_soh for m in metrics],
                     [m.cycle_count for m in metrics], [m.accuracy for m in metrics],
-                    [m.operating_hours for m in metrics], max_wear, wear_text, fault_text,
-                    [m.firmware for m in metrics], faults, strict=True))
+                    [m.operating_hours for m in metrics], max_wear, wear_packed, fault_text,
+                    [m.firmware for m in metrics], faults, wears, strict=True))
     return rows

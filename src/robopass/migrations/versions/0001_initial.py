@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 00:39:10.761639
+Create Date: 2026-11-23 00:41:19.062814
 """
 from collections.abc import Sequence
 
@@ -203,6 +203,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_keys_organization_id'), ['organization_id'], unique=False)
+
+    op.create_table('audit_log',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('at', robopass.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('organization_id', sa.String(length=40), nullable=False),
+    sa.Column('organization_name', sa.String(length=200), nullable=False),
+    sa.Column('action', sa.String(length=40), nullable=False),
+    sa.Column('subject', sa.String(length=64), nullable=False),
+    sa.Column('tier', sa.String(length=16), nullable=False),
+    sa.Column('path', sa.String(length=300), nullable=False),
+    sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_audit_log_organization_id_organizations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
+    )
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_org', ['organization_id', 'at'], unique=False)
+        batch_op.create_index('ix_audit_subject', ['subject', 'at'], unique=False)
 
     op.create_table('fraud_alerts',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -572,6 +588,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_fraud_alerts_code_input'))
 
     op.drop_table('fraud_alerts')
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_subject')
+        batch_op.drop_index('ix_audit_org')
+
+    op.drop_table('audit_log')
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_keys_organization_id'))
 
