@@ -164,6 +164,12 @@ def test_operator_sees_alerts_and_recalls(sqlite_client: ApiClient) -> None:
     assert 'data-rule="battery_soh_low"' in page.text and code in page.text
     zh = browser_for(app_of(client), operator.key).get("/app/portal?lang=zh_CN")
     assert "电池健康度偏低" in zh.text and "贵单位机队" in zh.text
+    # the regulator drills down from the dashboard's alert count to the unit
+    reg = browser_for(app_of(client), client.registry.regulator_key)
+    assert "/app/units?alert=battery_soh_low" in reg.get("/app/dashboard").text
+    listed = reg.get("/app/units?alert=battery_soh_low")
+    assert code in listed.text and 'data-testid="unit-total"' in listed.text
+    assert code not in reg.get("/app/units?alert=joint_wear_high").text
 
 
 def test_service_provider_sees_its_work_orders(sqlite_client: ApiClient) -> None:

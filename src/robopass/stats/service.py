@@ -525,12 +525,19 @@ def supply_chain(session: Session, *, actor: Actor | None,
 
 def unit_list(session: Session, *, actor: Actor, status: str | None = None,
               province: str | None = None, manufacturer_id: str | None = None,
-              model_id: str | None = None, limit: int = 100, offset: int = 0
-              ) -> tuple[int, list[Unit]]:
+              model_id: str | None = None, alert: str | None = None, limit: int = 100,
+              offset: int = 0) -> tuple[int, list[Unit]]:
+    """Units in the actor's scope matching the filters (``alert``: an open health alert of
+    that rule), in code order: the dashboard's drill-down."""
+    from robopass.telemetry.models import TelemetryAlert
+
     prefix = province_prefix(actor, province)
     conds = _unit_filter(prefix, manufacturer_id)
     if status:
         conds.append(Unit.status == status)
+    if alert:
+        conds.append(Unit.code.in_(select(TelemetryAlert.code).where(
+            TelemetryAlert.rule == alert, TelemetryAlert.closed_at.is_(None))))
     if model_id:
         conds.append(Unit.model_id == model_id)
     where = and_(*conds) if conds else literal(True)
@@ -541,4 +548,4 @@ def unit_list(session: Session, *, actor: Actor, status: str | None = None,
 
 
 __all__ = ["overview", "supply_chain", "fleet_health", "responsibility", "unit_list",
-           "fingerprint", "clear_cache", "or_"]
+           "fingerprint", "clear_cache", "warm", "or_"]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from robopass import regions
-from robopass.db import transaction, write_session
+from robopass.db import read_session, transaction, write_session
 from robopass.errors import RobopassError
 from robopass.organizations.models import Organization
 from robopass.product_models import service as model_service
@@ -69,7 +69,6 @@ def dashboard(request: Request) -> Response:
     province, maker = _filters(request)
     loc = common.locale(request)
     _ = common.gettext(request)
-    from robopass.db import read_session
     with read_session(request.app.state.settings.database_url) as db:
         if maker and not stats.org_in_scope(db, ws.actor, maker):
             return common.not_found(request, ws)
@@ -149,7 +148,6 @@ def supply_chain(request: Request) -> Response:
         return refused
     province, _maker = _filters(request)
     _ = common.gettext(request)
-    from robopass.db import read_session
     with read_session(request.app.state.settings.database_url) as db:
         data = stats.supply_chain(db, actor=ws.actor, province=province)
     crit = charts.hbar([{"label": f"{s['name']} ({s['country']})", "value": s["robots"]}
@@ -182,26 +180,31 @@ def unit_list(request: Request) -> Response:
     status = request.query_params.get("status") or None
     if status not in UNIT_STATUSES:
         status = None
+    alert = request.query_params.get("alert") or None
+    if alert not in ALERT_LABELS:
+        alert = None
     try:
         page = max(1, min(10_000, int(request.query_params.get("page") or 1)))
     except ValueError:
         page = 1
-    from robopass.db import read_session
     with read_session(request.app.state.settings.database_url) as db:
         if maker and not stats.org_in_scope(db, ws.actor, maker):
             return common.not_found(request, ws)
         total, units = stats.unit_list(db, actor=ws.actor, status=status, province=province,
-                                       manufacturer_id=maker, limit=50, offset=(page - 1) * 50)
+                                       manufacturer_id=maker, alert=alert, limit=50,
+                                       offset=(page - 1) * 50)
         names = {o.id: o.name for o in db.query(Organization).filter(
             Organization.id.in_({u.manufacturer_id for u in units}))}
     loc = common.locale(request)
     rows = [{"code": u.code, "status": u.status, "maker": names.get(u.manufacturer_id),
-             "province": _province_name(u.province, loc), "city": _province_name(u.city, loc),
+             "province": _province_name(u.province, loc),
+             "city": _province_name(u.city, loc) if u.city and regions.name(u.city, loc)
+             != regions.name(u.province, loc) else "",
              "open_recalls": u.open_recalls} for u in units]
-    base = {"status": status, "province": province, "manufacturer": maker}
+    base = {"status": status, "province": province, "manufacturer": maker, "alert": alert}
     return common.render(request, "app/units.html", {
-        "rows": rows, "total": total, "page": page, "status": status,
-        "status_labels": public.STATUS_LABELS,
+        "rows": rows, "total": total, "page": page, "status": status, "alert": alert,
+        "status_labels": public.STATUS_LABELS, "alert_labels": ALERT_LABELS,
         "prev": units_href(**base, page=page - 1) if page > 1 else None,
         "next": units_href(**base, page=page + 1) if page * 50 < total else None}, ws)
 
