@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from robopass import idcode
 from tests.utils.api import model_body
 from tests.utils.server import running_server
+
+from robopass import idcode
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -47,10 +47,12 @@ def site(sqlite_registry) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyp
             assert r.status_code in (200, 201), r.text
             return r.json()  # type: ignore[no-any-return]
 
-        maker = post("/api/v1/organizations", {"name": "星河机器人有限公司", "roles": ["manufacturer"],
-                                               "country": "DE", "registration_number": "HRB 1"}, key)
-        buyer = post("/api/v1/organizations", {"name": "Buyer", "roles": ["operator"],
-                                               "country": "DE", "registration_number": "HRB 2"}, key)
+        maker = post("/api/v1/organizations",
+                     {"name": "星河机器人有限公司", "roles": ["manufacturer"], "country": "DE",
+                      "registration_number": "HRB 1"}, key)
+        buyer = post("/api/v1/organizations",
+                     {"name": "Buyer", "roles": ["operator"], "country": "DE",
+                      "registration_number": "HRB 2"}, key)
         model = post("/api/v1/models", model_body("Walker H1 Pro"), maker["api_key"])
         post(f"/api/v1/models/{model['id']}/approve", None, key)
         code = post(f"/api/v1/models/{model['id']}/codes",
