@@ -7,23 +7,23 @@ from fastapi import APIRouter
 
 def all_routers() -> list[APIRouter]:
     from robopass.epcis.routes import router as epcis
-    from robopass.ledger.routes import router as ledger
     from robopass.incidents.routes import router as incidents
+    from robopass.labels.routes import router as labels
+    from robopass.ledger.routes import router as ledger
     from robopass.lifecycle.routes import router as lifecycle
     from robopass.maintenance.routes import router as maintenance
     from robopass.notifications.routes import router as notifications
     from robopass.organizations.routes import router as organizations
+    from robopass.passports.routes import router as passports
     from robopass.product_models.routes import router as product_models
     from robopass.recalls.routes import router as recalls
     from robopass.robots.routes import router as robots
     from robopass.signals.routes import router as signals
+    from robopass.stats.routes import router as stats
     from robopass.telemetry.routes import router as telemetry
     from robopass.verification.routes import router as verification
-    from robopass.web.public import router as web_public
-    from robopass.passports.routes import router as passports
-    from robopass.labels.routes import router as labels
-    from robopass.stats.routes import router as stats
     from robopass.web.app import router as web_app
+    from robopass.web.public import router as web_public
 
     return [organizations, product_models, robots, lifecycle, epcis, ledger, verification,
             telemetry, passports, labels, web_public, recalls, notifications, incidents,
