@@ -3,6 +3,7 @@
 Each domain package adds its ``models`` module here.
 """
 
+from robopass.audit import models as audit_models  # noqa: F401
 from robopass.auth import models as auth_models  # noqa: F401
 from robopass.components import models as component_models  # noqa: F401
 from robopass.db import Base

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 
 def all_routers() -> list[APIRouter]:
+    from robopass.audit.routes import router as audit
     from robopass.epcis.routes import router as epcis
     from robopass.incidents.routes import router as incidents
     from robopass.labels.routes import router as labels
@@ -27,4 +28,4 @@ def all_routers() -> list[APIRouter]:
 
     return [organizations, product_models, robots, lifecycle, epcis, ledger, verification,
             telemetry, passports, labels, web_public, recalls, notifications, incidents,
-            maintenance, signals, stats, web_app]
+            maintenance, signals, stats, audit, web_app]

@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from robopass.audit import service as audit_service
 from robopass.deps import CurrentActor, ReadSession, SettingsDep, WriteSession
 from robopass.epcis.document import EpcisError, EventRecord, build_document, parse_capture
 from robopass.errors import Forbidden, InvalidInput, PayloadTooLarge
@@ -23,13 +24,15 @@ MAX_CAPTURE_BYTES = 20 * 1024 * 1024
 
 
 @router.get("/robots/{code}/epcis", response_class=JSONResponse)
-def export(code: str, session: ReadSession, actor: CurrentActor,
+def export(code: str, request: Request, session: ReadSession, actor: CurrentActor,
            settings: SettingsDep) -> JSONResponse:
     """The unit's events as an EPCIS 2.0 JSON-LD document (legitimate interest or authority)."""
     unit = robot_service.get_unit_or_raise(session, code)
-    if not at_least(tier_for(session, actor, unit), "legitimate"):
+    tier = tier_for(session, actor, unit)
+    if not at_least(tier, "legitimate"):
         raise Forbidden("EPCIS export needs legitimate interest or authority",
                         code="tier_required")
+    audit_service.record_read(request, actor, action="read_epcis", subject=unit.code, tier=tier)
     events = lifecycle_service.history(session, unit.code)
     base = settings.public_url.rstrip("/")
     records = [EventRecord(id=e.id, code=e.code, type=e.type, at=e.at, recorded_at=e.recorded_at,

@@ -6,6 +6,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
+from robopass.audit import service as audit_service
 from robopass.auth.service import Actor
 from robopass.db import transaction, write_session
 from robopass.deps import CurrentActor, ReadSession, RegulatorActor, SettingsDep, WriteSession
@@ -58,12 +59,15 @@ def record_batch(body: EventBatch, request: Request, session: WriteSession, acto
 
 
 @router.get("/robots/{code}/events")
-def list_events(code: str, session: ReadSession, actor: CurrentActor) -> dict[str, Any]:
+def list_events(code: str, request: Request, session: ReadSession,
+                actor: CurrentActor) -> dict[str, Any]:
     """Legitimate interest or authority; corrections and corrected events included."""
     unit = robot_service.get_unit_or_raise(session, code)
-    if not at_least(tier_for(session, actor, unit), "legitimate"):
+    tier = tier_for(session, actor, unit)
+    if not at_least(tier, "legitimate"):
         raise Forbidden("the event history needs legitimate interest or authority",
                         code="tier_required")
+    audit_service.record_read(request, actor, action="read_events", subject=unit.code, tier=tier)
     return {"code": unit.code, "events": [service.event_view(e)
                                           for e in service.history(session, unit.code)]}
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
+from robopass.audit import service as audit_service
 from robopass.deps import CurrentActor, OptionalActor, ReadSession
 from robopass.errors import Forbidden
 from robopass.robots import service
@@ -25,11 +26,15 @@ def list_robots(session: ReadSession, actor: CurrentActor, model_id: str | None 
 
 
 @router.get("/robots/{code}")
-def get_robot(code: str, session: ReadSession, actor: OptionalActor,
+def get_robot(code: str, request: Request, session: ReadSession, actor: OptionalActor,
               as_of: datetime | None = None) -> dict[str, Any]:
     """The unit, with the fields its tier may see; ``as_of`` replays events to that instant."""
     unit = service.get_unit_or_raise(session, code)
     tier = tier_for(session, actor, unit)
     if as_of is not None and tier == "public":
         raise Forbidden("as_of needs legitimate interest or authority", code="tier_required")
-    return unit_view(session, unit, tier, as_of)
+    view = unit_view(session, unit, tier, as_of)
+    if actor is not None and tier != "public":
+        audit_service.record_read(request, actor, action="read_robot", subject=unit.code,
+                                  tier=tier)
+    return view
