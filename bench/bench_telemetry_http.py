@@ -62,6 +62,22 @@ def build_bodies(codes: list[str], *, readings: int, batch: int, per_unit: int,
     return bodies
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every process in the server's process group (uvicorn workers)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 (pgrp), counted after "pid (comm)"
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def wait_up(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -137,12 +153,15 @@ def main() -> None:
         warm.request("POST", "/api/v1/telemetry", body=b"[]", headers=headers)
         warm.getresponse().read()
         threads = [threading.Thread(target=worker) for _ in range(args.connections)]
+        cpu_before = group_cpu_seconds(server.pid)
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
+        server_cpu = group_cpu_seconds(server.pid) - cpu_before
         print(json.dumps({
             "benchmark": "telemetry_http",
             "backend": args.backend,
@@ -151,6 +170,12 @@ def main() -> None:
             "requests": len(bodies), "batch": args.batch, "per_unit": args.per_unit,
             "units": args.units, "workers": args.workers, "connections": args.connections,
             "errors": errors[:3],
+            # what the server spent per reading, and so what one core of it could take: the
+            # wall figure is bounded by everything else running on the machine (load below)
+            "server_cpu_us_per_reading": round(server_cpu / max(1, stored[0]) * 1e6, 2),
+            "capacity_per_core_readings_per_s": round(stored[0] / server_cpu) if server_cpu
+            else None,
+            "load_average_before": round(load_before, 2),
             "target": {"readings_per_s": TARGETS[args.backend]},
             "cores": os.cpu_count(),
             "command": "python " + " ".join([f"bench/{Path(__file__).name}", *sys.argv[1:]]),
