@@ -63,14 +63,14 @@ def _qr_path(matrix: list[list[bool]], x0: float, y0: float, module: float) -> s
 def _label_group(code: str, url: str, x: float, y: float) -> str:
     """SVG elements of one 70 × 37 mm label at (x, y), units in mm."""
     matrix = _matrix(url)
-    qr_size = 31.0
+    qr_size = 29.0  # at 3.5 mm from the edges: a quiet zone of more than 4 modules
     module = qr_size / len(matrix)
     first, second = _lines(code)
-    tx = x + 3 + qr_size + 3
+    tx = x + 3.5 + qr_size + 3
     return (
         f'<rect x="{x:.3f}" y="{y:.3f}" width="{LABEL_W_MM}" height="{LABEL_H_MM}" '
         f'fill="#fff"/>'
-        f'<path d="{_qr_path(matrix, x + 3, y + 3, module)}" fill="#000"/>'
+        f'<path d="{_qr_path(matrix, x + 3.5, y + 3.5, module)}" fill="#000"/>'
         f'<text x="{tx:.3f}" y="{y + 8:.3f}" font-family="Helvetica, Arial, sans-serif" '
         f'font-size="3.2" font-weight="bold">robopass</text>'
         f'<text x="{tx:.3f}" y="{y + 16:.3f}" font-family="Courier New, Courier, monospace" '
@@ -211,9 +211,9 @@ def label_png(code: str, public_url: str, *, module: int = 8) -> bytes:
 def _pdf_label(code: str, url: str, x: float, y_top: float) -> str:
     """PDF content operators of one label whose top-left corner is (x, y_top) in points."""
     matrix = _matrix(url)
-    qr = 31 * MM
+    qr = 29 * MM
     module = qr / len(matrix)
-    ox, oy = x + 3 * MM, y_top - 3 * MM
+    ox, oy = x + 3.5 * MM, y_top - 3.5 * MM
     ops = ["0 g"]
     for ry, row in enumerate(matrix):
         rx = 0
