@@ -202,3 +202,25 @@ def retain_cmd(
         return
     hourly = hourly_days if hourly_days is not None else settings.hourly_retention_days
     _print(retention.retain(_db(db), raw_days=raw, hourly_days=hourly).as_dict())
+
+
+@telemetry_app.command("partition")
+def partition_cmd(
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+    months_back: int = typer.Option(3, min=0, help="monthly partitions before this month"),
+    months_ahead: int = typer.Option(3, min=0, help="monthly partitions after this month"),
+) -> None:
+    """PostgreSQL: partition telemetry_readings by month (first run converts the table and
+    locks it while moving rows; later runs add the months ahead). See docs/telemetry.md for
+    pg_partman, which automates this in production."""
+    from robopass.db import writing
+    from robopass.telemetry import partitioning
+
+    try:
+        with writing(_db(db)) as session:
+            created = partitioning.partition_readings(session, months_back=months_back,
+                                                      months_ahead=months_ahead)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from exc
+    _print({"created": created})

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from robopass.db import dialect_name, write_session
-from robopass.telemetry import service
+from robopass.telemetry import partitioning, service
 from robopass.telemetry.models import TelemetryHourly, TelemetryReading
 from robopass.telemetry.models import TelemetryUnit as Snap
 
@@ -38,6 +38,7 @@ class RetentionReport:
     hours_written: int = 0
     raw_deleted: int = 0
     hourly_deleted: int = 0
+    partitions_dropped: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -109,6 +110,12 @@ def retain(url: str, *, raw_days: int, hourly_days: int = 0,
     raw_cut = now_ms - raw_days * DAY_MS
     raw_cut -= raw_cut % HOUR_MS
     hourly_cut = None if hourly_days <= 0 else now_ms - hourly_days * DAY_MS
+    with write_session(url) as session, session.begin():
+        if partitioning.is_partitioned(session):
+            # whole months before every unit's not-yet-downsampled readings go at once
+            dirty = session.scalar(select(func.min(Snap.dirty_from)))
+            cut = raw_cut if dirty is None else min(raw_cut, dirty)
+            report.partitions_dropped += len(partitioning.drop_partitions_before(session, cut))
     sids = _all_sids(url, dirty_only=False)
     for start in range(0, len(sids), UNITS_PER_TRANSACTION):
         with write_session(url) as session, session.begin():
