@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -33,7 +34,7 @@ app.add_typer(telemetry_cli.ingest_app, name="ingest")
 app.add_typer(telemetry_cli.telemetry_app, name="telemetry")
 app.command("simulate")(telemetry_cli.simulate)
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 DB_HELP = "Database URL (sqlite:///path.db or postgresql://...); default $ROBOPASS_DATABASE_URL"
 
 
@@ -180,6 +181,50 @@ def export_units(db: str | None = DbOpt,
     finally:
         if handle is not sys.stdout:
             handle.close()
+
+
+@app.command()
+def backup(out: str = typer.Argument(..., help="Backup file to write (.jsonl.gz)"),
+           db: str | None = DbOpt) -> None:
+    """Back up a (live) database to a portable file."""
+    from pathlib import Path
+
+    from robopass import backup as backup_mod
+
+    with _progress_bar() as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(table: str, n: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = bar.add_task(f"backing up {table}", total=total)
+            bar.update(tasks[table], completed=n)
+
+        counts = backup_mod.backup(resolve_db(db), Path(out), progress=progress)
+    print(f"backed up {sum(counts.values()):,} rows from {len(counts)} tables to {out}")
+
+
+@app.command()
+def restore(file: str = typer.Argument(..., help="Backup file written by `robopass backup`"),
+            db: str | None = DbOpt) -> None:
+    """Restore a backup into a new, empty database (SQLite or PostgreSQL)."""
+    from pathlib import Path
+
+    from robopass import backup as backup_mod
+
+    try:
+        with _progress_bar() as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(table: str, n: int, total: int) -> None:
+                if table not in tasks:
+                    tasks[table] = bar.add_task(f"restoring {table}", total=total)
+                bar.update(tasks[table], completed=n)
+
+            counts = backup_mod.restore(resolve_db(db), Path(file), progress=progress)
+    except backup_mod.BackupError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    print(f"restored {sum(counts.values()):,} rows into {resolve_db(db)}")
 
 
 def _progress_bar():  # type: ignore[no-untyped-def]
