@@ -57,7 +57,7 @@ SYNC_BUDGET = 0.15
 #: On a large registry, how old (seconds) a result may be while a fresh one is computed.
 STALE_SECONDS = 30.0
 #: Incidents whose trace report is summarised into "by responsibility" (newest first).
-RESPONSIBILITY_SAMPLE = 200
+RESPONSIBILITY_SAMPLE = 100
 _MAX_ENTRIES = 256
 
 FRAUD_GROUPS = {

@@ -25,6 +25,7 @@ from robopass.robots import service as robot_service
 from robopass.robots.models import Unit
 from robopass.telemetry import service as telemetry_service
 from robopass.telemetry.models import TelemetryAlert
+from robopass.timeutil import utcnow
 from robopass.web import public
 from robopass.web.app import charts, common
 from robopass.web.app.dashboard import ALERT_LABELS
@@ -116,7 +117,8 @@ def portal(request: Request) -> Response:
     ctx: dict[str, Any] = {"status_labels": public.STATUS_LABELS,
                            "model_status_labels": public.MODEL_STATUS_LABELS,
                            "alert_labels": ALERT_LABELS, "query": request.query_params,
-                           "form_max": FORM_MAX_CODES}
+                           "form_max": FORM_MAX_CODES,
+                           "default_month": utcnow().strftime("%Y-%m")}
     with read_session(request.app.state.settings.database_url) as db:
         if actor.has("manufacturer"):
             ctx["maker"] = _manufacturer(db, actor, request)
