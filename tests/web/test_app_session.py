@@ -99,6 +99,8 @@ def test_expired_tampered_and_revoked_sessions_end(sqlite_client: ApiClient) -> 
     r = c.get("/app/dashboard")
     assert r.status_code == 303 and "reason=expired" in r.headers["location"]
     assert "Regulator" not in r.text
+    r = c.post("/app/models/x/decide", data={"action": "approve", "csrf_token": "x"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/app/login?next=%2Fapp%2F&")
     good, _exp = web_session.issue(row)
     key_id, exp, nonce, sig = good.split(".")
     for forged in (f"{key_id}.{int(exp) + 99999}.{nonce}.{sig}",  # extended expiry

@@ -65,7 +65,9 @@ def require(request: Request) -> WebSession:
     """The signed-in session, or a 303 to the sign-in page (``reason`` says why)."""
     ws, why = current(request)
     if ws is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # after signing in, come back to this page (a form post cannot be replayed: start page)
+        target = (request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                  if request.method == "GET" else "/app/")
         location = f"/app/login?next={quote(target, safe='')}"
         if why in ("expired", "revoked", "invalid"):
             location += f"&reason={why}"
