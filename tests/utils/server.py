@@ -24,6 +24,14 @@ def free_port() -> int:
 def running_server(db_url: str, *, workers: int = 1, env: dict[str, str] | None = None
                    ) -> Iterator[str]:
     """Yield the base URL of a server on ``db_url``; stops it afterwards."""
+    with server_process(db_url, workers=workers, env=env) as (base, _proc):
+        yield base
+
+
+@contextmanager
+def server_process(db_url: str, *, workers: int = 1, env: dict[str, str] | None = None
+                   ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like :func:`running_server`, also yielding the process (tests that kill it)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     src = str(Path(__file__).resolve().parents[2] / "src")
@@ -48,7 +56,7 @@ def running_server(db_url: str, *, workers: int = 1, env: dict[str, str] | None 
                 out = proc.stdout.read().decode() if proc.stdout else ""
                 raise RuntimeError(f"server did not start: {out[-2000:]}")
             time.sleep(0.1)
-        yield base
+        yield base, proc
     finally:
         proc.terminate()
         try:
