@@ -26,6 +26,7 @@ def all_routers() -> list[APIRouter]:
     from robopass.web.app import router as web_app
     from robopass.web.public import router as web_public
 
-    return [organizations, product_models, robots, lifecycle, epcis, ledger, verification,
-            telemetry, passports, labels, web_public, recalls, notifications, incidents,
-            maintenance, signals, stats, audit, web_app]
+    # The public hot paths (verify, /r/, /healthz) first: routes are matched in order.
+    return [verification, web_public, organizations, product_models, robots, lifecycle, epcis,
+            ledger, telemetry, passports, labels, recalls, notifications, incidents, maintenance,
+            signals, stats, audit, web_app]
