@@ -140,9 +140,29 @@ def wrk(url_base: str, path_prefix: str, codes: list[str] | None, duration: int,
             "non_2xx": int(errors.group(1)) if errors else 0}
 
 
+def server_cpu_seconds(parent: int) -> float:
+    """User + system CPU of the uvicorn parent and its worker processes (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry), int(fields[1])
+        if pid == parent or ppid == parent:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def serve(db: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, ROBOPASS_DATABASE_URL=f"sqlite:///{db}",
                ROBOPASS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+               # the per-address rate limit would answer 429 to a load generator on one address
+               ROBOPASS_PUBLIC_RATE_LIMIT="0",
                ROBOPASS_PUBLIC_RATE_LIMIT="0",  # measure the endpoint, not the limiter
                PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
@@ -186,7 +206,13 @@ def main() -> None:
                                      ("verify", "/api/v1/verify/", codes),
                                      ("public_page", "/r/", codes)):
             wrk(base, prefix, sample, 2, args.connections, 2)  # warm-up
+            cpu = server_cpu_seconds(proc.pid)
             results[name] = wrk(base, prefix, sample, args.duration, args.connections, 2)
+            served = results[name]["requests_per_s"] * args.duration
+            # CPU the server spent per request: robust to other load on the machine, and
+            # 2 cores / this = the rate the server could reach with the cores to itself.
+            results[name]["server_cpu_us_per_request"] = round(
+                (server_cpu_seconds(proc.pid) - cpu) / max(served, 1) * 1e6, 1)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
@@ -196,6 +222,7 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "public_verify",
         "units": units,
+        "load_average_1m": os.getloadavg()[0],
         "workers": args.workers,
         "connections": args.connections,
         "duration_s": args.duration,
