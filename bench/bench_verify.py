@@ -161,8 +161,6 @@ def server_cpu_seconds(parent: int) -> float:
 def serve(db: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, ROBOPASS_DATABASE_URL=f"sqlite:///{db}",
                ROBOPASS_PUBLIC_URL=f"http://127.0.0.1:{port}",
-               # the per-address rate limit would answer 429 to a load generator on one address
-               ROBOPASS_PUBLIC_RATE_LIMIT="0",
                ROBOPASS_PUBLIC_RATE_LIMIT="0",  # measure the endpoint, not the limiter
                PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
