@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.utils.server import running_server
 
 from robopass import seed as demo_seed
-from tests.utils.server import running_server
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
