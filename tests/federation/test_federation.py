@@ -133,10 +133,20 @@ def test_verify_and_import_through_the_peer(registry, cn: str, de: Peer) -> None
         assert evidence is not None and evidence.country == "DE"
         assert evidence.history_digest == imported["history_digest"]
         assert [h["type"] for h in evidence.history] == [h["type"] for h in passport["history"]]
-    # now answered locally, marked as imported
+    # now answered locally, marked as imported; the buyer summary keeps its life abroad
     answer = httpx.get(f"{cn}/api/v1/verify/{good}").json()
     assert answer["registered"] is True and answer["registry"] == "CN"
     assert answer["imported_from"] == "DE"
+    html = httpx.get(f"{cn}/r/{good}", headers={"Accept-Language": "en"}).text
+    assert 'data-verdict="genuine"' in html and 'data-testid="owners">1<' in html
+    assert "Imported from" in html
+    local = httpx.get(f"{cn}/api/v1/robots/{good}/passport").json()
+    from robopass.passports.verify import decode_unverified
+
+    claims = decode_unverified(local["passport"])[1]
+    assert claims["imported_from"] == "DE" and claims["summary"]["owners"] == 1
+    result = runner.invoke(app, ["peer", "list", "--db", registry.url])
+    assert json.loads(result.output.splitlines()[0])["country"] == "DE"
     # importing twice is refused, nothing written
     result = runner.invoke(app, ["import-robot", "--db", registry.url, good])
     assert result.exit_code != 0 and "already registered" in result.output

@@ -44,7 +44,8 @@ def claims_for(session: Session, code: str) -> tuple[dict[str, Any], list[dict[s
         "open_recall_count": int(unit.open_recalls or 0),
         "production_month": unit.production_month,
         "summary": verification_service.buyer_summary(session, unit.code,
-                                                      unit.production_month),
+                                                      unit.production_month,
+                                                      imported=bool(unit.imported)),
         "ledger": {"size": int(head["size"]), "root_hash": head["root_hash"]},
         "history_digest": history_digest(summaries),
     }

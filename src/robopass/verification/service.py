@@ -238,24 +238,51 @@ def battery_band(soh: float | None) -> str:
 
 
 def buyer_summary(session_or_engine: Session | Engine, code: str,
-                  production_month: str | None) -> dict[str, Any]:
+                  production_month: str | None, *, imported: bool = False) -> dict[str, Any]:
     """What a buyer of a used robot may see: production month, number of owners (buyers, i.e.
     non-corrected ``sold``/``transferred`` events), maintenance count (completed maintenance),
-    incidents, battery health band. Nothing names anyone. One statement."""
+    incidents, battery health band. Nothing names anyone. One statement.
+
+    For a robot ``imported`` from a peer, the counts of its life abroad (the summary in the
+    verified passport kept at import) are added, and its battery band is used until the robot
+    reports here."""
     if not _SUMMARY:
         import robopass.models  # noqa: F401  (every domain's tables into the metadata)
 
         _SUMMARY.append(_summary_statement())
+    params = {"code": code}
+    abroad: dict[str, Any] = {}
     if isinstance(session_or_engine, Session):
-        row = session_or_engine.execute(_SUMMARY[0], {"code": code}).one()
+        row = session_or_engine.execute(_SUMMARY[0], params).one()
+        if imported:
+            abroad = _summary_abroad(session_or_engine, code)
     else:
         with session_or_engine.connect() as conn:
-            row = conn.execute(_SUMMARY[0], {"code": code}).one()
+            row = conn.execute(_SUMMARY[0], params).one()
+            if imported:
+                abroad = _summary_abroad(conn, code)
     owners, maintenance, incidents, soh = row
+
+    def count(value: Any, key: str) -> int:
+        extra = abroad.get(key)
+        return int(value or 0) + (extra if type(extra) is int and extra >= 0 else 0)
+
+    band = battery_band(None if soh is None else float(soh))
+    if band == "unknown" and abroad.get("battery_health") in ("good", "fair", "poor"):
+        band = abroad["battery_health"]
     return {
         "production_month": production_month,
-        "owners": int(owners or 0),
-        "maintenance_count": int(maintenance or 0),
-        "incidents": int(incidents or 0),
-        "battery_health": battery_band(None if soh is None else float(soh)),
+        "owners": count(owners, "owners"),
+        "maintenance_count": count(maintenance, "maintenance_count"),
+        "incidents": count(incidents, "incidents"),
+        "battery_health": band,
     }
+
+
+def _summary_abroad(conn: Any, code: str) -> dict[str, Any]:
+    table = Base.metadata.tables.get("imported_robots")
+    if table is None:
+        return {}
+    claims = conn.execute(select(table.c.claims).where(table.c.code == code)).scalar()
+    summary = claims.get("summary") if isinstance(claims, dict) else None
+    return summary if isinstance(summary, dict) else {}

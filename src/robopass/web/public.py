@@ -167,8 +167,9 @@ def view_context(url: str, raw: str, locale: str) -> dict[str, Any]:
         if result.get("via_peer"):  # answered by a peer, from its verified passport
             summary = dict(result["summary"]) if result.get("summary") else None
         else:
-            summary = verification_service.buyer_summary(get_engine(url), compact or "",
-                                                         result.get("production_month"))
+            summary = verification_service.buyer_summary(
+                get_engine(url), compact or "", result.get("production_month"),
+                imported=bool(result.get("imported_from")))
     if summary is not None:
         summary["production_month_text"] = _month(summary.get("production_month"), locale)
         summary["battery_text"] = translate(BATTERY_LABELS.get(summary.get("battery_health")
