@@ -163,13 +163,25 @@ _NEEDS_DETAILS = ("manufactured", "shipped", "sold", "deployed", "transferred",
 _NO_EFFECT = frozenset({"component_replaced", "recall_remedied", "correction"})
 
 
+#: Above this many state-changing events before ``at``, fold them all in one pass instead of
+#: asking for the last maintenance event of each gap.
+_MAX_GAPS = 100
+_MAINTENANCE = ("maintenance_started", "maintenance_completed")
+
+
 def state_as_of(session: Session, unit: Unit, at: datetime) -> rules.UnitState:
     """The unit's state as of ``at``; equal to ``lifecycle.service.replay_state``.
 
-    When no event lies after ``at`` the unit row (the maintained fold) is the answer. Otherwise
-    the events up to ``at`` are folded with ``rules.effect``, reading ``details`` only for the
-    types whose effect needs them, and collapsing runs of maintenance and firmware events
-    (each only overwrites ``status`` or ``firmware``, so the last of a run decides).
+    When no event lies after ``at`` the unit row (the maintained fold) is the answer.
+    Otherwise only the events that can change the outcome leave the database:
+
+    * ``firmware_updated`` only sets ``firmware`` and no other effect reads it, so the last
+      one up to ``at`` decides (one indexed query);
+    * ``component_replaced``, ``recall_remedied`` and corrections change nothing;
+    * ``maintenance_started``/``_completed`` only set ``status``, so between two other events
+      only the last of them counts (one ``LIMIT 1`` query per gap);
+    * the remaining events (ownership, suspension, decommissioning...) — few — are folded with
+      ``rules.effect``, reading ``details`` only for the types whose effect uses them.
     """
     if unit.last_event_at is None or unit.last_event_at <= at:
         return rules.UnitState(
@@ -178,36 +190,48 @@ def state_as_of(session: Session, unit: Unit, at: datetime) -> rules.UnitState:
             suspended_by_authority=bool(unit.suspended_by_authority),
             recycler_id=unit.recycler_id, firmware=unit.firmware,
             open_recalls=int(unit.open_recalls or 0), province=unit.province, city=unit.city)
-    regulators = set(session.scalars(select(Organization.id).where(
-        cast(Organization.roles, String).like('%"regulator"%'))))
+    live = (Event.code == unit.code, Event.corrected.is_(False), Event.at <= at)
     details_text = case((Event.type.in_(_NEEDS_DETAILS), cast(Event.details, Text)),
                         else_=None)
-    rows = session.execute(
-        select(Event.type, Event.to_organization_id, Event.organization_id, details_text)
-        .where(Event.code == unit.code, Event.corrected.is_(False), Event.at <= at)
-        .order_by(Event.seq))
+    skipped = _NO_EFFECT | {"firmware_updated"}
+    structural = session.execute(
+        select(Event.seq, Event.type, Event.to_organization_id, Event.organization_id,
+               details_text)
+        .where(*live, Event.type.not_in(skipped | set(_MAINTENANCE)))
+        .order_by(Event.seq)).all()
+    steps: list[tuple[str, str | None, str | None, str | None]] = []
+    if len(structural) > _MAX_GAPS:
+        steps = [(t, to, org, raw) for _, t, to, org, raw in session.execute(
+            select(Event.seq, Event.type, Event.to_organization_id, Event.organization_id,
+                   details_text).where(*live, Event.type.not_in(skipped))
+            .order_by(Event.seq))]
+    else:
+        previous = 0
+        for row in [*structural, None]:
+            query = select(Event.type).where(*live, Event.type.in_(_MAINTENANCE),
+                                             Event.seq > previous)
+            if row is not None:
+                query = query.where(Event.seq < row[0])
+            last = session.scalar(query.order_by(Event.seq.desc()).limit(1))
+            if last is not None:
+                steps.append((last, None, None, None))
+            if row is not None:
+                previous = row[0]
+                steps.append((row[1], row[2], row[3], row[4]))
+    regulators = set(session.scalars(select(Organization.id).where(
+        Organization.id.in_({org for _, _, org, _ in steps if org}),
+        cast(Organization.roles, String).like('%"regulator"%'))))
     state = rules.UnitState.initial(unit.manufacturer_id)
-    status: str | None = None
-    firmware: str | None = None
     effect, event_input = rules.effect, rules.EventInput
-    for etype, to, org, raw in rows:
-        if etype == "maintenance_started":
-            status = "under_maintenance"
-        elif etype == "maintenance_completed":
-            status = "in_service"
-        elif etype == "firmware_updated":
-            firmware = str((orjson.loads(raw) if raw else {}).get("firmware"))
-        elif etype not in _NO_EFFECT:
-            if status is not None or firmware is not None:
-                state = replace(state, status=status or state.status,
-                                firmware=firmware if firmware is not None else state.firmware)
-                status = firmware = None
-            details = orjson.loads(raw) if raw else {}
-            state = effect(state, event_input(type=etype, to_organization=to,
-                                              details=details), org in regulators)
-    if status is not None or firmware is not None:
-        state = replace(state, status=status or state.status,
-                        firmware=firmware if firmware is not None else state.firmware)
+    for etype, to, org, raw in steps:
+        details = orjson.loads(raw) if raw else {}
+        state = effect(state, event_input(type=etype, to_organization=to, details=details),
+                       org in regulators)
+    firmware = session.scalar(
+        select(cast(Event.details, Text)).where(*live, Event.type == "firmware_updated")
+        .order_by(Event.seq.desc()).limit(1))
+    if firmware is not None:
+        state = replace(state, firmware=str(orjson.loads(firmware).get("firmware")))
     return state
 
 
