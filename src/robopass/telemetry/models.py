@@ -38,9 +38,14 @@ class TelemetryUnit(Base):
     joint_wear: Mapped[str | None] = mapped_column(Text)  # JSON object
     fault_codes: Mapped[str | None] = mapped_column(Text)  # JSON array
     firmware: Mapped[str | None] = mapped_column(String(64))
-    #: JSON ``[[day, at_ms, soh|null, max_wear|null], ...]``: the last reading of each of the
+    #: JSON ``[[day, at_ms, soh|null, max_wear|null], ...]``: the first reading of each of the
     #: last days (bounded), so the trend needs no history scan.
     trend: Mapped[str | None] = mapped_column(Text)
+    #: The last day (epoch ms // 86,400,000) in ``trend``.
+    trend_day: Mapped[int | None] = mapped_column(BigInteger)
+    #: JSON list of the open alerts' ``"rule|key"``, so a batch that changes nothing about
+    #: alerts costs no alert query (None: unknown, ask the alerts table).
+    alert_keys: Mapped[str | None] = mapped_column(Text)
     #: Epoch ms from which raw readings changed since the last downsampling (None: clean).
     dirty_from: Mapped[int | None] = mapped_column(BigInteger)
     first_at: Mapped[int | None] = mapped_column(BigInteger)

@@ -44,15 +44,16 @@ def evaluate(snapshot: dict[str, Any]) -> dict[tuple[str, str], tuple[str, float
 
 def merge_trend(points: list[list[Any]], new: dict[int, tuple[int, float | None, float | None]]
                 ) -> list[list[Any]]:
-    """Merge per-day latest readings ``{day: (at_ms, soh, max_wear)}`` into ``points``.
+    """Merge per-day first readings ``{day: (at_ms, soh, max_wear)}`` into ``points``.
 
-    ``points`` are ``[day, at_ms, soh, max_wear]``; a day keeps its newest reading; only the
-    last :data:`TREND_DAYS` days are kept.
+    ``points`` are ``[day, at_ms, soh, max_wear]``; a day keeps its earliest reading (so a
+    day's point is written once, when the day starts); only the last :data:`TREND_DAYS` days
+    are kept.
     """
     by_day = {p[0]: p for p in points}
     for day, (at, soh, wear) in new.items():
         old = by_day.get(day)
-        if old is None or at > old[1]:
+        if old is None or at < old[1]:
             by_day[day] = [day, at, soh, wear]
     days = sorted(by_day)
     if not days:

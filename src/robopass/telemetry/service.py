@@ -178,20 +178,33 @@ def store_readings(session: Session, readings: Iterable[Any], *, actor: Actor | 
     return {"stored": stored, "duplicates": duplicates, "rejected": rejected}
 
 
-def _unit_facts(session: Session, codes: list[str]) -> dict[str, tuple[Any, ...]]:
-    """code → (status, owner_id, operator_id, sid|None)."""
+def _unit_facts(session: Session, codes: list[str]
+                ) -> tuple[dict[str, tuple[Any, ...]], dict[str, dict[str, Any]]]:
+    """code → (status, owner_id, operator_id, sid|None), and (SQLite, where the write lock is
+    already held) the existing snapshots in the same query."""
     facts: dict[str, tuple[Any, ...]] = {}
+    snaps: dict[str, dict[str, Any]] = {}
+    with_snap = dialect_name(session) != "postgresql"
+    cols = _SNAP_SELECT if with_snap else (Snap.sid,)
     for start in range(0, len(codes), 900):
         part = codes[start:start + 900]
-        for code, status, owner, operator, sid in session.execute(
-                select(Unit.code, Unit.status, Unit.owner_id, Unit.operator_id, Snap.sid)
+        for row in session.execute(
+                select(Unit.code.label("unit_code"), Unit.status, Unit.owner_id,
+                       Unit.operator_id, *cols)
                 .outerjoin(Snap, Snap.code == Unit.code).where(Unit.code.in_(part))):
-            facts[code] = (status, owner, operator, sid)
-    return facts
+            facts[row.unit_code] = (row.status, row.owner_id, row.operator_id, row.sid)
+            if with_snap and row.sid is not None:
+                snap = dict(row._mapping)
+                for extra in ("unit_code", "status", "owner_id", "operator_id"):
+                    snap.pop(extra)
+                snaps[row.unit_code] = snap
+    return facts, snaps
 
 
 _SNAP_SELECT = (Snap.sid, Snap.code, Snap.at, *[getattr(Snap, c) for c in SNAP_COLUMNS],
-                Snap.trend, Snap.dirty_from, Snap.first_at)
+                Snap.trend, Snap.trend_day, Snap.alert_keys, Snap.dirty_from, Snap.first_at)
+_SNAP_WRITE = ("at", *SNAP_COLUMNS, "trend", "trend_day", "alert_keys", "dirty_from",
+               "first_at")
 
 
 def _load_snapshots(session: Session, codes: list[str], missing: list[str]
@@ -222,7 +235,7 @@ def _load_snapshots(session: Session, codes: list[str], missing: list[str]
 def _store_rows(session: Session, rows: list[rd.Row], *, actor: Actor | None,
                 rejected: list[dict[str, Any]], notify: bool) -> tuple[int, int]:
     codes = sorted({r[1] for r in rows})
-    facts = _unit_facts(session, codes)
+    facts, known = _unit_facts(session, codes)
     allowed: dict[str, str | None] = {}  # code -> error or None
     for code in codes:
         fact = facts.get(code)
@@ -249,10 +262,10 @@ def _store_rows(session: Session, rows: list[rd.Row], *, actor: Actor | None,
     missing = [c for c in ok_codes if facts[c][3] is None]
     snaps = _load_snapshots(session, ok_codes, missing)
     if dialect_name(session) != "postgresql":
-        # SQLite: the facts query already gave existing sids (BEGIN IMMEDIATE: no race).
+        # SQLite: the facts query already read the existing snapshots (BEGIN IMMEDIATE: no race)
         for code in ok_codes:
             if code not in snaps:
-                snaps[code] = {"sid": facts[code][3], "code": code, "_lazy": True}
+                snaps[code] = known[code]
     sid_of = {c: s["sid"] for c, s in snaps.items()}
 
     # Group by unit; duplicates (in the batch or stored) are left to the key: first one wins.
@@ -354,19 +367,15 @@ def _decode(snap: dict[str, Any]) -> dict[str, Any]:
 def _update_snapshots(session: Session, by_code: dict[str, list[rd.Row]],
                       snaps: dict[str, dict[str, Any]], facts: dict[str, tuple[Any, ...]], *,
                       notify: bool) -> None:
-    lazy = [c for c in by_code if snaps[c].get("_lazy")]
-    if lazy:  # SQLite: load the full snapshot only for the units in this batch
-        for start in range(0, len(lazy), 900):
-            for row in session.execute(select(*_SNAP_SELECT)
-                                       .where(Snap.code.in_(lazy[start:start + 900]))):
-                snaps[row.code] = dict(row._mapping)
-    updates: list[dict[str, Any]] = []
-    changed: dict[str, dict[str, Any]] = {}
+    updates: list[tuple[Any, ...]] = []
+    alerting: dict[str, tuple[dict[str, Any], dict[tuple[str, str], tuple[str, float | None]]]]
+    alerting = {}
     for code, group in by_code.items():
         snap = snaps[code]
         old_at = snap["at"]
         new: dict[str, Any] = {}
         newer = group if old_at is None else [r for r in group if r[2] > old_at]
+        wear_dict = None
         if newer:
             # newest first, and among equal ``at`` the first sent (the one the key kept)
             newer.sort(key=_newest_first)
@@ -384,9 +393,11 @@ def _update_snapshots(session: Session, by_code: dict[str, list[rd.Row]],
                 if not missing:
                     break
             if "joint_wear" in new:
-                new["joint_wear"] = orjson.dumps(new["joint_wear"]).decode()
+                wear_dict = new["joint_wear"]
+                new["joint_wear"] = orjson.dumps(wear_dict).decode()
             new["at"] = newer[0][2]
-        # daily trend points: the newest reading of each day with SoH or wear
+        # trend: the first reading of each new day with SoH or wear (no JSON work otherwise)
+        last_day = snap.get("trend_day")
         days: dict[int, tuple[int, float | None, float | None]] = {}
         min_at = group[0][2]
         for r in group:
@@ -396,12 +407,16 @@ def _update_snapshots(session: Session, by_code: dict[str, list[rd.Row]],
             if r[3] is None and r[7] is None:
                 continue
             day = at // DAY_MS
+            if last_day is not None and day <= last_day:
+                continue
             cur = days.get(day)
-            if cur is None or at > cur[0]:
+            if cur is None or at < cur[0]:
                 days[day] = (at, r[3], r[7])
         if days:
             points = orjson.loads(snap["trend"]) if snap.get("trend") else []
-            new["trend"] = orjson.dumps(rules.merge_trend(points, days)).decode()
+            points = rules.merge_trend(points, days)
+            new["trend"] = orjson.dumps(points).decode()
+            new["trend_day"] = points[-1][0]
         hour_start = min_at - min_at % HOUR_MS
         if snap.get("dirty_from") is None or hour_start < snap["dirty_from"]:
             new["dirty_from"] = hour_start
@@ -410,22 +425,52 @@ def _update_snapshots(session: Session, by_code: dict[str, list[rd.Row]],
         if not new:
             continue
         snap.update(new)
-        full = {"b_sid": snap["sid"]}
-        for name in ("at", *SNAP_COLUMNS, "trend", "dirty_from", "first_at"):
-            full[name] = snap.get(name)
-        updates.append(full)
         if "at" in new:
-            changed[code] = snap
+            wanted = rules.evaluate(_latest_for_rules(snap, wear_dict))
+            keys = orjson.dumps(sorted(f"{r}|{k}" for r, k in wanted)).decode()
+            if keys != snap.get("alert_keys"):
+                alerting[code] = (snap, wanted)
+                snap["alert_keys"] = keys
+        updates.append(tuple(snap.get(name) for name in _SNAP_WRITE) + (snap["sid"],))
     if updates:
-        table: Table = Snap.__table__  # type: ignore[assignment]
-        session.execute(update(table).where(table.c.sid == bindparam("b_sid")), updates)
-    if changed:
-        _apply_alerts(session, changed, facts, notify=notify)
+        _write_snapshots(session, updates)
+    if alerting:
+        _apply_alerts(session, alerting, facts, notify=notify)
 
 
-def _apply_alerts(session: Session, changed: dict[str, dict[str, Any]],
+def _latest_for_rules(snap: dict[str, Any], wear: dict[str, float] | None) -> dict[str, Any]:
+    """The latest values the rules read; joint wear is only decoded when it can matter."""
+    if wear is None and snap.get("joint_wear") and (snap.get("max_joint_wear") or 0) \
+            > rules.JOINT_WEAR_MAX:
+        wear = orjson.loads(snap["joint_wear"])
+    faults = snap.get("fault_codes")
+    return {"battery_soh": snap.get("battery_soh"), "accuracy": snap.get("accuracy"),
+            "joint_wear": wear,
+            "fault_codes": orjson.loads(faults) if faults and faults != "[]" else None}
+
+
+_UPDATE_SQL = {
+    "sqlite": "UPDATE telemetry_units SET " + ", ".join(f"{c} = ?" for c in _SNAP_WRITE)
+              + " WHERE sid = ?",
+    "postgresql": "UPDATE telemetry_units SET " + ", ".join(f"{c} = %s" for c in _SNAP_WRITE)
+                  + " WHERE sid = %s",
+}
+
+
+def _write_snapshots(session: Session, updates: list[tuple[Any, ...]]) -> None:
+    """One driver-level executemany: SQLAlchemy's per-row parameter processing would cost
+    more than the update itself at one update per unit per batch."""
+    dbapi = session.connection().connection.driver_connection
+    cur = dbapi.cursor()  # type: ignore[union-attr]
+    cur.executemany(_UPDATE_SQL[dialect_name(session)], updates)
+
+
+def _apply_alerts(session: Session,
+                  changed: dict[str, tuple[dict[str, Any],
+                                           dict[tuple[str, str], tuple[str, float | None]]]],
                   facts: dict[str, tuple[Any, ...]], *, notify: bool) -> None:
-    """Open alerts the latest values break, close those they no longer break."""
+    """Open alerts the latest values break, close those they no longer break (only for units
+    whose set of broken rules changed)."""
     codes = list(changed)
     open_now: dict[str, dict[tuple[str, str], str]] = {}
     for start in range(0, len(codes), 900):
@@ -437,13 +482,7 @@ def _apply_alerts(session: Session, changed: dict[str, dict[str, Any]],
             open_now.setdefault(code, {})[(rule, key)] = aid
     opened: list[dict[str, Any]] = []
     closing: list[dict[str, Any]] = []
-    for code, snap in changed.items():
-        latest = {"battery_soh": snap.get("battery_soh"), "accuracy": snap.get("accuracy"),
-                  "joint_wear": orjson.loads(snap["joint_wear"]) if snap.get("joint_wear")
-                  else None,
-                  "fault_codes": orjson.loads(snap["fault_codes"]) if snap.get("fault_codes")
-                  else None}
-        wanted = rules.evaluate(latest)
+    for code, (snap, wanted) in changed.items():
         current = open_now.get(code, {})
         at = ms_to_dt(snap["at"])
         for (rule, key), (message, value) in wanted.items():

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 00:41:19.062814
+Create Date: 2026-11-23 00:48:42.960306
 """
 from collections.abc import Sequence
 
@@ -175,6 +175,8 @@ def upgrade() -> None:
     sa.Column('fault_codes', sa.Text(), nullable=True),
     sa.Column('firmware', sa.String(length=64), nullable=True),
     sa.Column('trend', sa.Text(), nullable=True),
+    sa.Column('trend_day', sa.BigInteger(), nullable=True),
+    sa.Column('alert_keys', sa.Text(), nullable=True),
     sa.Column('dirty_from', sa.BigInteger(), nullable=True),
     sa.Column('first_at', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('sid', name=op.f('pk_telemetry_units')),
