@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from robopass.auth.service import Actor
 from robopass.db import dialect_name
 from robopass.ids import new_id
-from robopass.robots.models import TERMINAL_STATUSES, Unit
+from robopass.robots.models import TERMINAL_STATUSES
 from robopass.telemetry import readings as rd
 from robopass.telemetry import rules
 from robopass.telemetry.models import (
@@ -178,6 +178,21 @@ def store_readings(session: Session, readings: Iterable[Any], *, actor: Actor | 
     return {"stored": stored, "duplicates": duplicates, "rejected": rejected}
 
 
+_SNAP_NAMES = ("sid", "code", "at", *SNAP_COLUMNS, "trend", "trend_day", "alert_keys",
+               "dirty_from", "first_at")
+
+
+def _query(session: Session, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """A driver-level query (``?`` placeholders): on the per-batch path SQLAlchemy's row
+    processing costs more than the query."""
+    dbapi = session.connection().connection.driver_connection
+    cur = dbapi.cursor()  # type: ignore[union-attr]
+    if dialect_name(session) == "postgresql":
+        sql = sql.replace("?", "%s")
+    cur.execute(sql, params)
+    return list(cur.fetchall())
+
+
 def _unit_facts(session: Session, codes: list[str]
                 ) -> tuple[dict[str, tuple[Any, ...]], dict[str, dict[str, Any]]]:
     """code → (status, owner_id, operator_id, sid|None), and (SQLite, where the write lock is
@@ -185,19 +200,16 @@ def _unit_facts(session: Session, codes: list[str]
     facts: dict[str, tuple[Any, ...]] = {}
     snaps: dict[str, dict[str, Any]] = {}
     with_snap = dialect_name(session) != "postgresql"
-    cols = _SNAP_SELECT if with_snap else (Snap.sid,)
+    cols = ", ".join(f"s.{c}" for c in (_SNAP_NAMES if with_snap else ("sid",)))
     for start in range(0, len(codes), 900):
         part = codes[start:start + 900]
-        for row in session.execute(
-                select(Unit.code.label("unit_code"), Unit.status, Unit.owner_id,
-                       Unit.operator_id, *cols)
-                .outerjoin(Snap, Snap.code == Unit.code).where(Unit.code.in_(part))):
-            facts[row.unit_code] = (row.status, row.owner_id, row.operator_id, row.sid)
-            if with_snap and row.sid is not None:
-                snap = dict(row._mapping)
-                for extra in ("unit_code", "status", "owner_id", "operator_id"):
-                    snap.pop(extra)
-                snaps[row.unit_code] = snap
+        rows = _query(session, f"SELECT u.code, u.status, u.owner_id, u.operator_id, {cols} "
+                               "FROM units u LEFT JOIN telemetry_units s ON s.code = u.code "
+                               f"WHERE u.code IN ({', '.join('?' * len(part))})", part)
+        for row in rows:
+            facts[row[0]] = (row[1], row[2], row[3], row[4])
+            if with_snap and row[4] is not None:
+                snaps[row[0]] = dict(zip(_SNAP_NAMES, row[4:], strict=True))
     return facts, snaps
 
 
@@ -224,11 +236,12 @@ def _load_snapshots(session: Session, codes: list[str], missing: list[str]
     snaps: dict[str, dict[str, Any]] = {}
     wanted = codes if pg else missing
     for start in range(0, len(wanted), 900):
-        query = select(*_SNAP_SELECT).where(Snap.code.in_(wanted[start:start + 900]))
-        if pg:
-            query = query.order_by(Snap.sid).with_for_update()
-        for row in session.execute(query):
-            snaps[row.code] = dict(row._mapping)
+        part = wanted[start:start + 900]
+        rows = _query(session, f"SELECT {', '.join(_SNAP_NAMES)} FROM telemetry_units "
+                               f"WHERE code IN ({', '.join('?' * len(part))})"
+                               + (" ORDER BY sid FOR UPDATE" if pg else ""), part)
+        for row in rows:
+            snaps[row[1]] = dict(zip(_SNAP_NAMES, row, strict=True))
     return snaps
 
 
