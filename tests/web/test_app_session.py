@@ -157,3 +157,13 @@ def test_sign_out(sqlite_client: ApiClient) -> None:
         r.headers["set-cookie"]
     c.cookies.clear()
     assert c.get("/app/dashboard").status_code == 303
+
+
+def test_server_secret_signs_everyone_out_when_changed(sqlite_client: ApiClient,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROBOPASS_SESSION_SECRET", "one")
+    c = browser_for(app_of(sqlite_client), sqlite_client.registry.regulator_key)
+    assert c.get("/app/dashboard").status_code == 200
+    monkeypatch.setenv("ROBOPASS_SESSION_SECRET", "two")
+    r = c.get("/app/dashboard")
+    assert r.status_code == 303 and "reason=invalid" in r.headers["location"]

@@ -54,7 +54,11 @@ def secure_for(request: Request) -> bool:
 
 
 def _secret(key_hash: str) -> bytes:
-    return hashlib.sha256(b"robopass-web-session\0" + key_hash.encode()).digest()
+    """Signing secret of one key's sessions. ``ROBOPASS_SESSION_SECRET`` (optional, the same in
+    every worker) is mixed in so that read access to the database alone cannot forge one."""
+    server = os.environ.get("ROBOPASS_SESSION_SECRET", "").encode()
+    return hashlib.sha256(b"robopass-web-session\0" + server + b"\0" + key_hash.encode()
+                          ).digest()
 
 
 def _sign(secret: bytes, payload: str) -> str:
