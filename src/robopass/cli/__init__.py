@@ -183,6 +183,18 @@ def export_units(db: str | None = DbOpt,
             handle.close()
 
 
+def _per_table(bar: Any, verb: str) -> Any:
+    """A progress callback ``(table, done, total)`` with one bar per table."""
+    tasks: dict[str, Any] = {}
+
+    def progress(table: str, n: int, total: int) -> None:
+        if table not in tasks:
+            tasks[table] = bar.add_task(f"{verb} {table}", total=total)
+        bar.update(tasks[table], completed=n)
+
+    return progress
+
+
 @app.command()
 def backup(out: str = typer.Argument(..., help="Backup file to write (.jsonl.gz)"),
            db: str | None = DbOpt) -> None:
@@ -192,14 +204,8 @@ def backup(out: str = typer.Argument(..., help="Backup file to write (.jsonl.gz)
     from robopass import backup as backup_mod
 
     with _progress_bar() as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(table: str, n: int, total: int) -> None:
-            if table not in tasks:
-                tasks[table] = bar.add_task(f"backing up {table}", total=total)
-            bar.update(tasks[table], completed=n)
-
-        counts = backup_mod.backup(resolve_db(db), Path(out), progress=progress)
+        counts = backup_mod.backup(resolve_db(db), Path(out),
+                                   progress=_per_table(bar, "backing up"))
     print(f"backed up {sum(counts.values()):,} rows from {len(counts)} tables to {out}")
 
 
@@ -213,14 +219,8 @@ def restore(file: str = typer.Argument(..., help="Backup file written by `robopa
 
     try:
         with _progress_bar() as bar:
-            tasks: dict[str, Any] = {}
-
-            def progress(table: str, n: int, total: int) -> None:
-                if table not in tasks:
-                    tasks[table] = bar.add_task(f"restoring {table}", total=total)
-                bar.update(tasks[table], completed=n)
-
-            counts = backup_mod.restore(resolve_db(db), Path(file), progress=progress)
+            counts = backup_mod.restore(resolve_db(db), Path(file),
+                                        progress=_per_table(bar, "restoring"))
     except backup_mod.BackupError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
