@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from robopass import idcode
@@ -50,6 +51,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(422, {"code": "invalid_input",
                             "message": f"{first['field']}: {first['message']}",
                             "field": first["field"], "fields": fields})
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
+        # PostgreSQL text cannot hold NUL characters (SQLite can): a client error, not a 500.
+        if "NUL" in str(exc.orig) or "\\x00" in str(exc.orig):
+            return _error(422, {"code": "invalid_characters",
+                                "message": "input contains a NUL (0x00) character"})
+        raise exc
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

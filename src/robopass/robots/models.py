@@ -51,6 +51,8 @@ class Unit(Base):
               postgresql_where=text("operator_id IS NOT NULL")),
         Index("ix_units_province", "province", sqlite_where=text("province IS NOT NULL"),
               postgresql_where=text("province IS NOT NULL")),
+        # Room on each page for HOT updates: recalls and events rewrite unit rows in bulk.
+        {"postgresql_with": {"fillfactor": 80}},
     )
 
     code: Mapped[str] = mapped_column(String(29), primary_key=True)

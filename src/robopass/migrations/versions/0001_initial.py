@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 00:48:42.960306
+Create Date: 2026-11-23 00:59:22.675214
 """
 from collections.abc import Sequence
 
@@ -410,7 +410,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['operator_id'], ['organizations.id'], name=op.f('fk_units_operator_id_organizations')),
     sa.ForeignKeyConstraint(['owner_id'], ['organizations.id'], name=op.f('fk_units_owner_id_organizations')),
     sa.ForeignKeyConstraint(['recycler_id'], ['organizations.id'], name=op.f('fk_units_recycler_id_organizations')),
-    sa.PrimaryKeyConstraint('code', name=op.f('pk_units'))
+    sa.PrimaryKeyConstraint('code', name=op.f('pk_units')),
+    postgresql_with={'fillfactor': 80}
     )
     with op.batch_alter_table('units', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_units_manufacturer_id'), ['manufacturer_id'], unique=False)
