@@ -438,22 +438,28 @@ class _Seeder:
         return {"recall_id": recall_id, "incident_id": incident_id,
                 "incident_unit": victim["code"], "recalled_unit": in_recall[-1]["code"]}
 
-    def fraud_attempt(self, units: list[dict[str, Any]]) -> str | None:
-        scrapped = next((u for u in units if u["target"] == "scrapped" and u.get("owner")), None)
-        if scrapped is None:
+    def fraud_attempt(self) -> str | None:
+        """Someone tries to refurbish a scrapped robot: refused, recorded, a fraud alert."""
+        from sqlalchemy import select
+
+        from robopass.robots.models import Unit
+
+        with writing(self.url) as session:
+            row = session.execute(select(Unit.code, Unit.owner_id).where(
+                Unit.status == "scrapped").limit(1)).first()
+        if row is None:
             return None
-        recycler_owner = scrapped["owner"]
-        attempt = lifecycle_service.EventRequest(code=scrapped["code"], type="refurbished")
+        code, owner_id = row
+        owner = next(a for group in self.orgs.values() for a in group if a.id == owner_id)
+        attempt = lifecycle_service.EventRequest(code=code, type="refurbished")
         try:
             with writing(self.url) as session:
-                lifecycle_service.record_events(session, actor=recycler_owner,
-                                                requests=[attempt])
+                lifecycle_service.record_events(session, actor=owner, requests=[attempt])
         except lifecycle_service.EventRefused as refused:
             with writing(self.url) as session:
-                lifecycle_service.record_refusals(session, actor=recycler_owner,
+                lifecycle_service.record_refusals(session, actor=owner,
                                                   attempts=refused.attempts)
-        return str(scrapped["code"])
-
+        return str(code)
 
 def seed(url: str, *, units: int = 28_000, seed_value: int = 20261122, country: str = "CN",
          progress: Progress | None = None, telemetry: bool = True) -> DemoResult:
@@ -468,7 +474,7 @@ def seed(url: str, *, units: int = 28_000, seed_value: int = 20261122, country: 
     all_units = seeder.units(approved)
     seeder.lifecycle(all_units)
     facts = seeder.recall_and_incident(all_units)
-    fraud_code = seeder.fraud_attempt(all_units)
+    fraud_code = seeder.fraud_attempt()
     readings = seeder.telemetry(all_units) if telemetry else 0
     result = DemoResult(url=url, regulator_key=key, keys=seeder.keys)
     result.counts = {"organizations": sum(len(v) for v in seeder.orgs.values()) + 1,

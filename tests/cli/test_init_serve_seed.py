@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from robopass.cli import app
 from robopass.db import dispose_engine, reading
 from robopass.incidents.models import Incident
+from robopass.lifecycle.models import FraudAlert
 from robopass.organizations.models import Organization
 from robopass.product_models.models import ProductModel
 from robopass.recalls.models import Recall
@@ -92,6 +93,7 @@ def test_seed_builds_a_realistic_registry(registry: Registry, tmp_path: Path) ->
         assert {"coded", "manufactured", "in_service"} <= statuses
         assert session.scalar(select(func.count()).select_from(Recall)) == 1
         assert session.scalar(select(func.count()).select_from(Incident)) == 1
+        assert session.scalar(select(func.count()).select_from(FraudAlert)) == 1
         provinces = set(session.scalars(select(Unit.province).distinct()))
         assert len(provinces - {None}) >= 3
     again = CliRunner().invoke(app, ["seed", "--db", url, "--units", "10", "--keys-file",
