@@ -75,6 +75,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--units", type=int, default=1000)
     parser.add_argument("--publishers", type=int, default=1)
+    parser.add_argument("--flush-ms", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=30_000,
                         help="total publish rate (messages/s)")
     args = parser.parse_args()
@@ -112,7 +114,8 @@ def main() -> None:
         sub = subprocess.Popen(
             [sys.executable, "-m", "robopass.cli", "ingest", "mqtt", "--db", reg.url,
              "--broker", "mqtt://127.0.0.1:1883", "--max-messages", str(len(payloads)),
-             "--quiet", "--duration", "300", "--idle", "3"],
+             "--quiet", "--duration", "300", "--idle", "3", "--flush-ms", str(args.flush_ms),
+             "--batch-size", str(args.batch_size)],
             env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
         time.sleep(3)  # let it connect and subscribe
         shares = [payloads[i::args.publishers] for i in range(args.publishers)]
@@ -137,6 +140,7 @@ def main() -> None:
             "received": stats["received"], "stored": stats["stored"],
             "rejected": stats["rejected"], "subscriber": stats,
             "publishers": args.publishers, "publish_rate": args.rate,
+            "flush_ms": args.flush_ms, "batch_size": args.batch_size,
             "target": {"messages_per_s": TARGET},
             "cores": os.cpu_count(),
             "command": "python " + " ".join([f"bench/{Path(__file__).name}", *sys.argv[1:]]),
