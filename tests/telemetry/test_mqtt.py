@@ -120,3 +120,37 @@ def test_end_to_end_through_mosquitto(client):
     assert result["stats"].bad_signature >= 1  # the unsigned one
     with read_tx(url) as session:
         assert service.health(session, fleet.codes[0])["metrics"]["battery_soh"] == 86.0
+
+
+@pytest.mark.mqtt
+def test_simulator_over_mqtt(client):
+    require_service(broker_available(), "Mosquitto on 127.0.0.1:1883")
+    from robopass.cli.telemetry import _mqtt_sender
+    from robopass.telemetry import simulator
+
+    fleet = make_fleet(client, 2)
+    url = client.registry.url
+    ready, stop = threading.Event(), threading.Event()
+    worker = threading.Thread(target=mqtt.run, args=(url, BROKER),
+                              kwargs={"ready": ready, "stop": stop, "flush_ms": 50},
+                              daemon=True)
+    worker.start()
+    assert ready.wait(15)
+    send = _mqtt_sender(BROKER, fleet.operator.key)
+    clock = [time.time() - 60]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    try:
+        stats = simulator.run(fleet.codes, interval_s=10, send=send, seed=2, duration_s=30,
+                              clock=lambda: clock[0], sleep=sleep)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and sum(stored(url, c) for c in fleet.codes) \
+                < stats.sent:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        worker.join(15)
+    assert stats.sent >= 4
+    assert sum(stored(url, c) for c in fleet.codes) == stats.sent
