@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from robopass.audit import service as audit_service
 from robopass.db import transaction
 from robopass.deps import CurrentActor, ReadSession, WriteSession
 from robopass.incidents import service, trace
@@ -43,12 +44,15 @@ def read_incident(incident_id: str, session: ReadSession, actor: CurrentActor
 
 
 @router.get("/incidents/{incident_id}/trace")
-def trace_incident(incident_id: str, session: ReadSession, actor: CurrentActor
-                   ) -> dict[str, Any]:
+def trace_incident(incident_id: str, request: Request, session: ReadSession,
+                   actor: CurrentActor) -> dict[str, Any]:
     """The trace report: the unit as of the incident and the candidate responsible parties.
     Readable by the regulator, the reporter, the owner and operator at the time and the
     manufacturer."""
-    return trace.trace_incident(session, actor=actor, incident_id=incident_id)
+    report = trace.trace_incident(session, actor=actor, incident_id=incident_id)
+    audit_service.record_read(request, actor, action="read_trace", subject=incident_id,
+                              tier="authority" if actor.is_regulator else "legitimate")
+    return report
 
 
 @router.get("/robots/{code}/incidents")

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from robopass.audit import service as audit_service
 from robopass.db import write_session
 from robopass.deps import CurrentActor, ReadSession
 from robopass.errors import Forbidden, InvalidInput, PayloadTooLarge
@@ -82,25 +83,29 @@ async def ingest(request: Request, actor: CurrentActor) -> dict[str, Any]:
                                    actor)
 
 
-def _unit_with_interest(session: Any, actor: Any, code: str) -> Any:
+def _unit_with_interest(session: Any, actor: Any, code: str, request: Request,
+                        action: str) -> Any:
     unit = robot_service.get_unit_or_raise(session, code)
-    if not at_least(tier_for(session, actor, unit), "legitimate"):
+    tier = tier_for(session, actor, unit)
+    if not at_least(tier, "legitimate"):
         raise Forbidden("telemetry needs legitimate interest or authority",
                         code="tier_required")
+    audit_service.record_read(request, actor, action=action, subject=unit.code, tier=tier)
     return unit
 
 
 @router.get("/robots/{code}/health")
-def get_health(code: str, session: ReadSession, actor: CurrentActor) -> dict[str, Any]:
+def get_health(code: str, request: Request, session: ReadSession,
+               actor: CurrentActor) -> dict[str, Any]:
     """``{code, at, metrics, trend, alerts: [{rule, message, since}]}`` (``at`` null before the
     first reading)."""
-    unit = _unit_with_interest(session, actor, code)
+    unit = _unit_with_interest(session, actor, code, request, "read_health")
     return service.health(session, unit.code) or {
         "code": unit.code, "at": None, "metrics": {}, "trend": {}, "alerts": []}
 
 
 @router.get("/robots/{code}/telemetry")
-def get_telemetry(code: str, session: ReadSession, actor: CurrentActor,
+def get_telemetry(code: str, request: Request, session: ReadSession, actor: CurrentActor,
                   from_: datetime | None = Query(None, alias="from"),
                   to: datetime | None = None,
                   metric: str | None = Query(None, description="one of: "
@@ -109,7 +114,7 @@ def get_telemetry(code: str, session: ReadSession, actor: CurrentActor,
                   limit: int = Query(10000, ge=1, le=100000)) -> dict[str, Any]:
     """History by time range (``from`` inclusive, ``to`` exclusive; default the last day);
     raw up to 2 days, hourly up to 90 days, daily beyond, unless ``resolution`` says."""
-    unit = _unit_with_interest(session, actor, code)
+    unit = _unit_with_interest(session, actor, code, request, "read_telemetry")
     if metric is not None and metric not in service.SERIES_METRICS:
         raise InvalidInput(f"metric must be one of {', '.join(service.SERIES_METRICS)}",
                            field="metric")
