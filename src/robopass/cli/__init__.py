@@ -74,7 +74,9 @@ def init(db: str | None = DbOpt,
 def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
           workers: int = typer.Option(1, help="Server worker processes"),
           public_url: str | None = typer.Option(None, help="Public base URL for labels"),
-          webhooks: bool = typer.Option(True, help="Deliver webhooks in a background thread")
+          webhooks: bool = typer.Option(True, help="Deliver webhooks in a background thread"),
+          signal_scan: float = typer.Option(300.0, help="Seconds between defect-signal scans "
+                                                        "in a background thread; 0 disables")
           ) -> None:
     """Serve the API and web UI."""
     import uvicorn
@@ -86,8 +88,27 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
         from robopass.notifications.delivery import start_background_worker
 
         start_background_worker(resolve_db(db))
+    if signal_scan > 0:
+        from robopass.signals.watch import start_background_scanner
+
+        start_background_scanner(resolve_db(db), interval=signal_scan)
     uvicorn.run("robopass.asgi:app", host=host, port=port, workers=workers,
                 log_level="warning", access_log=False)
+
+
+signals_app = typer.Typer(help="Defect signals (possible common defects).",
+                          no_args_is_help=True)
+app.add_typer(signals_app, name="signals")
+
+
+@signals_app.command("scan")
+def signals_scan(db: str | None = DbOpt) -> None:
+    """Evaluate the defect-signal thresholds now (for cron); prints the signals raised or
+    updated as JSON lines."""
+    from robopass.signals.watch import scan_once
+
+    for signal in scan_once(resolve_db(db)):
+        print(json.dumps(signal, ensure_ascii=False, default=str))
 
 
 @ledger_app.command("verify")
