@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import chain, groupby, islice
 from typing import Any
 
 import orjson
@@ -47,13 +47,6 @@ COLUMNS = ("sid", "at", "battery_soh", "cycle_count", "accuracy", "operating_hou
            "max_joint_wear", "joint_wear", "fault_codes", "firmware")
 SNAP_COLUMNS = ("battery_soh", "cycle_count", "accuracy", "operating_hours", "max_joint_wear",
                 "joint_wear", "fault_codes", "firmware")
-# where the snapshot's columns come from in a row (joint wear: the dict, not the packed form)
-_SNAP_POS = tuple((rd.I_WEAR if name == "joint_wear" else i, name)
-                  for i, name in enumerate(SNAP_COLUMNS, 3))
-
-
-def _newest_first(r: rd.Row) -> tuple[int, int]:
-    return (-r[2], r[0])
 
 
 _SQLITE_INSERT = (f"INSERT OR IGNORE INTO telemetry_readings ({', '.join(COLUMNS)}) "
@@ -119,14 +112,16 @@ def _store_body(session: Session, body: bytes, *, actor: Actor | None,
     return store_rows(session, rows, actor=actor)
 
 
-def store_rows(session: Session, rows: list[rd.Row], *, actor: Actor | None,
+def store_rows(session: Session, rows: rd.Batch | list[rd.Row], *, actor: Actor | None,
                notify: bool = True) -> dict[str, Any]:
-    """Store rows already validated by ``readings.decode_fast`` or ``readings.validate``."""
+    """Store readings already validated by ``readings.decode_fast`` or ``readings.validate``."""
+    batch = rows if isinstance(rows, rd.Batch) else rd.Batch.from_rows(rows)
     rejected: list[dict[str, Any]] = []
     stored = duplicates = 0
-    for start in range(0, len(rows), CHUNK):
-        s, d = _store_rows(session, rows[start:start + CHUNK], actor=actor, rejected=rejected,
-                           notify=notify)
+    n = len(batch)
+    for start in range(0, n, CHUNK):
+        part = batch if n <= CHUNK else batch.take(range(start, min(n, start + CHUNK)))
+        s, d = _store_rows(session, part, actor=actor, rejected=rejected, notify=notify)
         stored += s
         duplicates += d
     rejected.sort(key=lambda r: r["index"])
@@ -159,18 +154,19 @@ def store_readings(session: Session, readings: Iterable[Any], *, actor: Actor | 
             if limit is not None and index + len(chunk) > limit:
                 raise rd.NotFast("over the batch limit")
             with _no_gc():
-                rows = rd.convert_fast(chunk, now_ms=now_ms, skew_ms=SKEW_MS, min_ms=min_ms,
-                                       first_index=index)
+                batch = rd.convert_fast(chunk, now_ms=now_ms, skew_ms=SKEW_MS, min_ms=min_ms,
+                                        first_index=index)
         except rd.NotFast:
             rows, bad = rd.validate(chunk, now_ms=now_ms, skew_ms=SKEW_MS, min_ms=min_ms,
                                     first_index=index,
                                     max_readings=None if limit is None else max(0,
                                                                                 limit - index))
             rejected.extend(bad)
+            batch = rd.Batch.from_rows(rows)
         index += len(chunk)
-        if rows:
+        if len(batch):
             with _no_gc():
-                s, d = _store_rows(session, rows, actor=actor, rejected=rejected,
+                s, d = _store_rows(session, batch, actor=actor, rejected=rejected,
                                    notify=notify)
             stored += s
             duplicates += d
@@ -245,9 +241,9 @@ def _load_snapshots(session: Session, codes: list[str], missing: list[str]
     return snaps
 
 
-def _store_rows(session: Session, rows: list[rd.Row], *, actor: Actor | None,
+def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
                 rejected: list[dict[str, Any]], notify: bool) -> tuple[int, int]:
-    codes = sorted({r[1] for r in rows})
+    codes = sorted(set(batch.codes))
     facts, known = _unit_facts(session, codes)
     allowed: dict[str, str | None] = {}  # code -> error or None
     for code in codes:
@@ -263,14 +259,14 @@ def _store_rows(session: Session, rows: list[rd.Row], *, actor: Actor | None,
     ok_codes = [c for c in codes if allowed[c] is None]
     if len(ok_codes) != len(codes):
         keep = []
-        for r in rows:
-            error = allowed[r[1]]
+        for i, (index, code) in enumerate(zip(batch.index, batch.codes, strict=True)):
+            error = allowed[code]
             if error is None:
-                keep.append(r)
+                keep.append(i)
             else:
-                rejected.append({"index": r[0], "reason": error, "field": "code"})
-        rows = keep
-    if not rows:
+                rejected.append({"index": index, "reason": error, "field": "code"})
+        batch = batch.take(keep)
+    if not len(batch):
         return 0, 0
     missing = [c for c in ok_codes if facts[c][3] is None]
     snaps = _load_snapshots(session, ok_codes, missing)
@@ -280,22 +276,12 @@ def _store_rows(session: Session, rows: list[rd.Row], *, actor: Actor | None,
             if code not in snaps:
                 snaps[code] = known[code]
     sid_of = {c: s["sid"] for c, s in snaps.items()}
-
-    # Group by unit; duplicates (in the batch or stored) are left to the key: first one wins.
-    tuples = []
-    by_code: dict[str, list[rd.Row]] = {}
-    for r in rows:
-        code = r[1]
-        tuples.append((sid_of[code],) + r[2:11])
-        group = by_code.get(code)
-        if group is None:
-            by_code[code] = [r]
-        else:
-            group.append(r)
-    _register_layouts(session, {r[8][:rd.LAYOUT_KEY_BYTES] for r in rows if r[8] is not None})
-    stored = _insert_readings(session, tuples)
-    _update_snapshots(session, by_code, snaps, facts, notify=notify)
-    return stored, len(rows) - stored
+    # Duplicates (in the batch or stored) are left to the key: the first one sent wins.
+    sids = list(map(sid_of.__getitem__, batch.codes))
+    _register_layouts(session, batch.layouts)
+    stored = _insert_readings(session, sids, batch)
+    _update_snapshots(session, batch, snaps, facts, notify=notify)
+    return stored, len(batch) - stored
 
 
 def _register_layouts(session: Session, keys: set[bytes]) -> None:
@@ -341,27 +327,46 @@ def _decode_rows(session: Session, rows: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _insert_readings(session: Session, tuples: list[tuple[Any, ...]]) -> int:
+#: Rows per multi-row ``INSERT`` on SQLite: one statement step per 100 readings instead of
+#: one per reading (≈ 25 % less CPU than ``executemany``); 1,000 parameters, below every
+#: SQLite build's limit.
+_SQLITE_ROWS = 100
+_SQLITE_MULTI = _SQLITE_INSERT + (", (" + ", ".join("?" * len(COLUMNS)) + ")") * (_SQLITE_ROWS - 1)
+
+
+def _insert_readings(session: Session, sids: list[int], batch: rd.Batch) -> int:
     """Insert, ignoring rows whose ``(sid, at)`` is stored; returns how many were new."""
-    if not tuples:
+    if not sids:
         return 0
     dbapi = session.connection().connection.driver_connection
+    rows = zip(sids, batch.ats, batch.soh, batch.cycles, batch.acc, batch.hours,
+               batch.max_wear, batch.wear, batch.fault_text, batch.firmware, strict=True)
+    cur = dbapi.cursor()  # type: ignore[union-attr]
     if dialect_name(session) == "postgresql":
-        cur = dbapi.cursor()  # type: ignore[union-attr]
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS telemetry_stage "
                     "(LIKE telemetry_readings) ON COMMIT DELETE ROWS")
         with cur.copy(f"COPY telemetry_stage ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             write = copy.write_row
-            for t in tuples:
+            for t in rows:
                 write(t)
         cur.execute(f"INSERT INTO telemetry_readings ({', '.join(COLUMNS)}) "
                     f"SELECT {', '.join(COLUMNS)} FROM telemetry_stage ON CONFLICT DO NOTHING")
         stored = cur.rowcount
         cur.execute("TRUNCATE telemetry_stage")
         return int(stored)
-    cur = dbapi.cursor()  # type: ignore[union-attr]
-    cur.executemany(_SQLITE_INSERT, tuples)
-    return int(cur.rowcount)
+    flat = list(chain.from_iterable(rows))
+    step = _SQLITE_ROWS * len(COLUMNS)
+    full = len(flat) - len(flat) % step
+    stored = 0
+    for start in range(0, full, step):
+        cur.execute(_SQLITE_MULTI, flat[start:start + step])
+        stored += cur.rowcount
+    if full < len(flat):
+        width = len(COLUMNS)
+        cur.executemany(_SQLITE_INSERT, [tuple(flat[i:i + width])
+                                         for i in range(full, len(flat), width)])
+        stored += cur.rowcount
+    return stored
 
 
 def _decode(snap: dict[str, Any]) -> dict[str, Any]:
@@ -377,59 +382,82 @@ def _decode(snap: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _update_snapshots(session: Session, by_code: dict[str, list[rd.Row]],
-                      snaps: dict[str, dict[str, Any]], facts: dict[str, tuple[Any, ...]], *,
-                      notify: bool) -> None:
+def _positions_by_code(codes: list[str]) -> dict[str, list[int]]:
+    """Positions of each unit's readings (C-level runs: a batch usually comes unit by unit)."""
+    out: dict[str, list[int]] = {}
+    for code, run in groupby(range(len(codes)), codes.__getitem__):
+        have = out.get(code)
+        if have is None:
+            out[code] = list(run)
+        else:
+            have.extend(run)
+    return out
+
+
+def _update_snapshots(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
+                      facts: dict[str, tuple[Any, ...]], *, notify: bool) -> None:
+    """Fold each unit's readings into its snapshot. Per unit, C builtins find the newest and
+    oldest reading; only a unit whose newest reading lacks a metric, or whose readings start
+    a new day of the trend, looks at its readings one by one."""
     updates: list[tuple[Any, ...]] = []
     alerting: dict[str, tuple[dict[str, Any], dict[tuple[str, str], tuple[str, float | None]]]]
     alerting = {}
-    for code, group in by_code.items():
+    ats = batch.ats
+    at_of = ats.__getitem__
+    cols = (batch.soh, batch.cycles, batch.acc, batch.hours, batch.max_wear, batch.wears,
+            batch.fault_text, batch.firmware)
+    soh, max_wear = batch.soh, batch.max_wear
+    for code, pos in _positions_by_code(batch.codes).items():  # type: ignore[arg-type]
         snap = snaps[code]
         old_at = snap["at"]
         new: dict[str, Any] = {}
-        newer = group if old_at is None else [r for r in group if r[2] > old_at]
+        top = max(pos, key=at_of)  # the newest; among equal ``at`` the first sent (kept)
+        top_at = ats[top]
+        min_at = ats[min(pos, key=at_of)]
         wear_dict = None
-        if newer:
-            # newest first, and among equal ``at`` the first sent (the one the key kept)
-            newer.sort(key=_newest_first)
-            missing = list(_SNAP_POS)
-            prev = None
-            for r in newer:
-                if r[2] == prev:
-                    continue
-                prev = r[2]
-                for item in missing[:]:
-                    v = r[item[0]]
-                    if v is not None:
-                        new[item[1]] = v
-                        missing.remove(item)
-                if not missing:
-                    break
+        if old_at is None or top_at > old_at:
+            values = [col[top] for col in cols]
+            if None in values:  # fold: the newest non-null value of each metric
+                newer = pos if old_at is None else [i for i in pos if ats[i] > old_at]
+                newer.sort(key=lambda i: (-ats[i], i))
+                missing = list(range(len(cols)))
+                prev = None
+                for i in newer:
+                    if ats[i] == prev:
+                        continue
+                    prev = ats[i]
+                    for k in missing[:]:
+                        v = cols[k][i]
+                        if v is not None:
+                            new[SNAP_COLUMNS[k]] = v
+                            missing.remove(k)
+                    if not missing:
+                        break
+            else:
+                new = dict(zip(SNAP_COLUMNS, values, strict=True))
             if "joint_wear" in new:
                 wear_dict = new["joint_wear"]
                 new["joint_wear"] = orjson.dumps(wear_dict).decode()
-            new["at"] = newer[0][2]
+            new["at"] = top_at
         # trend: the first reading of each new day with SoH or wear (no JSON work otherwise)
         last_day = snap.get("trend_day")
-        days: dict[int, tuple[int, float | None, float | None]] = {}
-        min_at = group[0][2]
-        for r in group:
-            at = r[2]
-            if at < min_at:
-                min_at = at
-            if r[3] is None and r[7] is None:
-                continue
-            day = at // DAY_MS
-            if last_day is not None and day <= last_day:
-                continue
-            cur = days.get(day)
-            if cur is None or at < cur[0]:
-                days[day] = (at, r[3], r[7])
-        if days:
-            points = orjson.loads(snap["trend"]) if snap.get("trend") else []
-            points = rules.merge_trend(points, days)
-            new["trend"] = orjson.dumps(points).decode()
-            new["trend_day"] = points[-1][0]
+        if last_day is None or top_at // DAY_MS > last_day:
+            days: dict[int, tuple[int, float | None, float | None]] = {}
+            for i in pos:
+                if soh[i] is None and max_wear[i] is None:
+                    continue
+                at = ats[i]
+                day = at // DAY_MS
+                if last_day is not None and day <= last_day:
+                    continue
+                cur = days.get(day)
+                if cur is None or at < cur[0]:
+                    days[day] = (at, soh[i], max_wear[i])
+            if days:
+                points = orjson.loads(snap["trend"]) if snap.get("trend") else []
+                points = rules.merge_trend(points, days)
+                new["trend"] = orjson.dumps(points).decode()
+                new["trend_day"] = points[-1][0]
         hour_start = min_at - min_at % HOUR_MS
         if snap.get("dirty_from") is None or hour_start < snap["dirty_from"]:
             new["dirty_from"] = hour_start
