@@ -337,6 +337,9 @@ def demo(db: str = typer.Option("sqlite:///var/demo.db", "--db", help=DB_HELP),
 
 
 def main() -> None:
+    from robopass.runtime import tune_gc
+
+    tune_gc()
     try:
         app()
     except BrokenPipeError:
