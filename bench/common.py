@@ -18,6 +18,9 @@ from robopass.organizations import service as org_service  # noqa: E402
 from robopass.product_models import service as model_service  # noqa: E402
 from robopass.product_models.schemas import ModelCreate  # noqa: E402
 from robopass.registry.service import initialise  # noqa: E402
+from robopass.runtime import tune_gc  # noqa: E402
+
+tune_gc()  # as the server (robopass.asgi) and the CLI do
 
 PG_ADMIN = os.environ.get("ROBOPASS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REGULATOR = Actor(id="bench", name="bench", roles=frozenset({"regulator"}), country="CN")
