@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -33,6 +34,9 @@ def main() -> None:
     parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server worker processes (SQLite has one writer: 1 is fastest)")
+    parser.add_argument("--clients", type=int, default=1, help="concurrent client connections")
     args = parser.parse_args()
     reg = new_registry(args.backend)
     try:
@@ -51,23 +55,32 @@ def main() -> None:
                                            for c in codes[i:i + args.batch]]})
                   for i in range(0, len(codes), args.batch)]
         headers["Content-Type"] = "application/json"
-        with running_server(reg.url) as base, httpx.Client(timeout=300) as http:
+        with running_server(reg.url, workers=args.workers) as base:
+            def send(mine: list[bytes]) -> None:
+                with httpx.Client(timeout=300) as http:
+                    for body in mine:
+                        r = http.post(f"{base}/api/v1/events", content=body, headers=headers)
+                        if r.status_code != 201:
+                            raise SystemExit(f"batch failed: {r.status_code} {r.text[:500]}")
+
             start = time.perf_counter()
-            for body in bodies:
-                r = http.post(f"{base}/api/v1/events", content=body, headers=headers)
-                if r.status_code != 201:
-                    raise SystemExit(f"batch failed: {r.status_code} {r.text[:500]}")
+            with ThreadPoolExecutor(args.clients) as pool:
+                list(pool.map(send, [bodies[i::args.clients] for i in range(args.clients)]))
             elapsed = time.perf_counter() - start
+            http = httpx.Client(timeout=30)
             size = http.get(f"{base}/api/v1/ledger/head").json()["size"]
+            http.close()
         assert size == 2 * len(codes), size
     finally:
         reg.close()
     print(json.dumps({"benchmark": "lifecycle_events_batch_api", "backend": args.backend,
-                      "events": len(codes), "batch": args.batch, "seconds": round(elapsed, 2),
+                      "events": len(codes), "batch": args.batch, "workers": args.workers,
+                      "clients": args.clients, "seconds": round(elapsed, 2),
                       "events_per_s": round(len(codes) / elapsed), "target_per_s": 20_000,
                       "meets_target": len(codes) / elapsed >= 20_000, "cores": os.cpu_count(),
                       "command": f"python bench/bench_events.py --backend {args.backend} "
-                                 f"--events {args.events} --batch {args.batch}"}))
+                                 f"--events {args.events} --batch {args.batch} "
+                                 f"--workers {args.workers} --clients {args.clients}"}))
 
 
 if __name__ == "__main__":
