@@ -200,13 +200,13 @@ def event_summaries(session: Session, code: str) -> list[dict[str, Any]]:
              "type": type_} for type_, at, index, corrected in rows]
 
 
-def _summary_statement() -> Any:
+def _summary_statement(code: Any = None) -> Any:
     """One statement of scalar subqueries: owner changes, completed maintenance, incidents and
     the latest battery SoH (the incidents and telemetry tables join in when those domains are
     installed)."""
     from sqlalchemy import bindparam, literal
 
-    code: Any = bindparam("code")
+    code = bindparam("code") if code is None else code
     live = (Event.code == code) & Event.corrected.is_(False)
     columns: list[Any] = [
         select(func.count()).where(live, Event.type.in_(OWNER_CHANGES)).scalar_subquery(),
@@ -286,3 +286,68 @@ def _summary_abroad(conn: Any, code: str) -> dict[str, Any]:
     claims = conn.execute(select(table.c.claims).where(table.c.code == code)).scalar()
     summary = claims.get("summary") if isinstance(claims, dict) else None
     return summary if isinstance(summary, dict) else {}
+
+
+#: A string no code can be (codes are 29 letters and digits): stands for the code parameter
+#: while the page statement is compiled with literal values, then becomes the placeholder.
+_CODE_SENTINEL = "robopass-code-parameter"
+_PAGE_SQL: dict[str, tuple[str, int]] = {}
+
+
+def _page_sql(engine: Engine) -> tuple[str, int]:
+    """The public facts and the buyer summary of one unit as a single SQL string for the
+    engine's DBAPI (compiled once per dialect), and how many times the code is bound."""
+    key = engine.dialect.name
+    if key not in _PAGE_SQL:
+        from sqlalchemy import literal
+
+        import robopass.models  # noqa: F401  (every domain's tables into the metadata)
+
+        code = literal(_CODE_SENTINEL)
+        statement = _LOOKUP.add_columns(*_summary_statement(code).selected_columns) \
+            .where(Unit.code == code)
+        sql = str(statement.compile(dialect=engine.dialect,
+                                    compile_kwargs={"literal_binds": True}))
+        quoted = f"'{_CODE_SENTINEL}'"
+        marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        _PAGE_SQL[key] = (sql.replace(quoted, marker), sql.count(quoted))
+    return _PAGE_SQL[key]
+
+
+def page_fast(url: str, raw: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """What ``/r/{code}`` shows for a valid code of a registered unit without open recalls and
+    not imported: exactly :func:`verify_fast`'s answer and :func:`buyer_summary`, from one
+    statement on a pooled DBAPI connection (no Session, no ORM; cheap enough for the event
+    loop). None when the full path is needed (bad input, unknown or foreign code, recalls,
+    imported robots, or before the registry's country is known)."""
+    from robopass.db import get_engine
+
+    own = _own_country.get(url)
+    if own is None:
+        return None
+    try:
+        code = idcode.validate(raw)
+    except idcode.InvalidCode:
+        return None
+    engine = get_engine(url)
+    sql, binds = _page_sql(engine)
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql, (code,) * binds)
+        row = cursor.fetchone()
+        cursor.close()
+        if engine.dialect.name != "sqlite":
+            connection.rollback()
+    finally:
+        connection.close()
+    if row is None or row[7] or row[9]:  # unknown, open recalls, imported
+        return None
+    owners, maintenance, incidents, soh = row[10:]
+    return _registered(code, tuple(row[:10]), own, []), {
+        "production_month": row[8],
+        "owners": int(owners or 0),
+        "maintenance_count": int(maintenance or 0),
+        "incidents": int(incidents or 0),
+        "battery_health": battery_band(None if soh is None else float(soh)),
+    }

@@ -26,6 +26,8 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -116,13 +118,66 @@ def choose(query_lang: str | None, cookie: str | None, accept_language: str | No
             or DEFAULT_LOCALE)
 
 
+class FoldTranslations(Extension):
+    """Translate constant messages once, when a template is compiled, instead of at every render.
+
+    A tag that is exactly ``{{ _("literal") }}`` becomes the text newstyle gettext would output
+    for it (``translation % {}``; the ``Markup`` it returns is never escaped again), so the
+    rendered page is identical; anything else (``_`` with variables or a non-literal argument)
+    is left to the i18n extension at render time. The environment's ``locale`` global names the
+    catalogue; an environment without one is not touched. Message extraction (Babel) does not
+    load this extension, so it sees every ``_()`` as before."""
+
+    _SHAPE = ("variable_begin", "name", "lparen", "string", "rparen", "variable_end")
+
+    def filter_stream(self, stream: TokenStream) -> Any:
+        locale = self.environment.globals.get("locale")
+        if locale not in LOCALES:
+            yield from stream
+            return
+        translate = translations(str(locale)).gettext
+        pending: list[Token] = []
+        for token in stream:
+            pending.append(token)
+            n = len(pending)
+            if token.type != self._SHAPE[n - 1] or (n == 2 and token.value != "_"):
+                yield from pending[:-1]
+                pending = [token] if token.type == "variable_begin" else []
+                if not pending:
+                    yield token
+                continue
+            if n == len(self._SHAPE):
+                message = pending[3].value
+                try:
+                    text = translate(message) % {}
+                except (TypeError, ValueError, KeyError):
+                    yield from pending
+                else:
+                    yield Token(pending[0].lineno, "data", text)
+                pending = []
+        yield from pending
+
+
+class _Environment(Environment):
+    """Jinja2's environment with a cheaper ``{{ mapping.key }}``: Jinja tries the attribute first
+    and the item second, so every dict access raised and caught an AttributeError. A plain
+    dict's key that does not name a dict attribute is returned directly (the same value Jinja
+    would find); everything else takes Jinja's own path."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute in obj and not hasattr(dict, attribute):
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 @cache
 def environment(locale: str) -> Environment:
-    """One Jinja2 environment per locale, with ``_``/``gettext``/``ngettext`` installed."""
-    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR),
-                      autoescape=select_autoescape(["html", "xml"]),
-                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
-                      auto_reload=False)
+    """One Jinja2 environment per locale, with ``_``/``gettext``/``ngettext`` installed and
+    constant messages translated at compile time (:class:`FoldTranslations`)."""
+    env = _Environment(loader=FileSystemLoader(TEMPLATE_DIR),
+                       autoescape=select_autoescape(["html", "xml"]),
+                       extensions=["jinja2.ext.i18n", FoldTranslations], trim_blocks=True,
+                       lstrip_blocks=True, auto_reload=False)
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(locale=locale, html_lang=HTML_LANG[locale], native_names=NATIVE_NAMES,
                        locales=LOCALES)
@@ -170,6 +225,7 @@ def extract(domains: tuple[str, ...] = DOMAINS) -> None:
         with path.open("wb") as fh:
             write_po(fh, catalog, width=100, sort_output=True, ignore_obsolete=True)
         translations.cache_clear()
+        environment.cache_clear()
 
 
 if __name__ == "__main__":  # python -m robopass.web.i18n extract

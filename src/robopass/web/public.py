@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mimetypes
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -17,6 +18,7 @@ from urllib.parse import quote, urlencode
 from babel.dates import format_skeleton
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from robopass import idcode
 from robopass.db import get_engine
@@ -114,9 +116,10 @@ def _language_links(request: Request, locale: str) -> list[dict[str, Any]]:
 
 
 def page(request: Request, template: str, context: dict[str, Any], *,
-         status_code: int = 200) -> HTMLResponse:
-    """Render ``template`` in the request's language; remember an explicit ``?lang=``."""
-    locale = locale_of(request)
+         status_code: int = 200, locale: str | None = None) -> HTMLResponse:
+    """Render ``template`` in the request's language (``locale``, when the caller already chose
+    it with :func:`locale_of`); remember an explicit ``?lang=``."""
+    locale = locale or locale_of(request)
     html = i18n.render(locale, template, {**context, "language_links":
                                           _language_links(request, locale)})
     response = HTMLResponse(html, status_code=status_code,
@@ -128,6 +131,7 @@ def page(request: Request, template: str, context: dict[str, Any], *,
     return response
 
 
+@lru_cache(maxsize=1024)
 def _month(value: str | None, locale: str) -> str | None:
     if not value:
         return None
@@ -148,11 +152,18 @@ def verdict_of(result: dict[str, Any]) -> str:
     return "not_genuine"
 
 
-def view_context(url: str, raw: str, locale: str) -> dict[str, Any]:
-    """Everything the page shows. A registered unit without open recalls costs two statements
-    on pooled connections (facts, summary); other cases take the full verification path."""
+def view_context(url: str, raw: str, locale: str,
+                 fast: tuple[dict[str, Any], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Everything the page shows. ``fast`` is :func:`verification.service.page_fast`'s answer
+    (a registered unit without open recalls: one statement on a pooled connection); without
+    it the full verification path runs (a read session, maybe a peer registry)."""
     translate = i18n.gettext_for(locale)
-    result = verification_service.verify_fast(url, raw)
+    summary: dict[str, Any] | None
+    if fast is not None:
+        result, summary = fast
+    else:
+        result = verification_service.verify_fast(url, raw)
+        summary = None
     compact = result["code"] if result["format_valid"] else None
     echo = raw if len(raw) <= MAX_ECHO else raw[:MAX_ECHO] + "…"
     reason_code = result.get("reason_code")
@@ -162,8 +173,7 @@ def view_context(url: str, raw: str, locale: str) -> dict[str, Any]:
                   "length": len(idcode.compact(raw)) if isinstance(raw, str) else 0,
                   "country": (compact or raw)[:2].upper()}
         reason = translate(REASONS.get(reason_code, FALLBACK_REASON)) % params
-    summary = None
-    if result.get("registered"):
+    if fast is None and result.get("registered"):
         if result.get("via_peer"):  # answered by a peer, from its verified passport
             summary = dict(result["summary"]) if result.get("summary") else None
         else:
@@ -214,11 +224,25 @@ def lookup_form(request: Request, code: str | None = None) -> Response:
 
 
 @router.get("/r/{raw:path}", response_class=HTMLResponse)
-def public_page(raw: str, request: Request) -> HTMLResponse:
-    """Genuine or not, and why; model, manufacturer, status, recalls, buyer summary."""
+async def public_page(request: Request) -> HTMLResponse:
+    """Genuine or not, and why; model, manufacturer, status, recalls, buyer summary.
+
+    Hot path (a registered unit without open recalls): one statement on a pooled connection
+    and a precompiled template, on the event loop (about as long as the thread-pool hop it
+    saves); everything else (bad input, typo suggestions, unknown, foreign, recalled, imported)
+    runs in the thread pool."""
+    url = request.app.state.settings.database_url
+    raw = request.path_params["raw"][:200]  # a plain str: no parameter validation needed
+    fast = verification_service.page_fast(url, raw)
+    if fast is None:
+        return await run_in_threadpool(_public_page_slow, request, url, raw)
     locale = locale_of(request)
-    return page(request, "public.html",
-                view_context(request.app.state.settings.database_url, raw[:200], locale))
+    return page(request, "public.html", view_context(url, raw, locale, fast), locale=locale)
+
+
+def _public_page_slow(request: Request, url: str, raw: str) -> HTMLResponse:
+    locale = locale_of(request)
+    return page(request, "public.html", view_context(url, raw, locale), locale=locale)
 
 
 @router.get("/static/{name:path}")
