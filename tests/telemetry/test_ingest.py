@@ -186,3 +186,44 @@ def test_codes_in_display_form_are_normalised(client, fleet):
     display = f"{a[:2]}-{a[2:6]}-{a[6:12]}-{a[12:]}".lower()
     r = client.post("/api/v1/telemetry", [reading(display, ts(1))], fleet.operator)
     assert r.json() == {"stored": 1, "duplicates": 0, "rejected": []}
+
+
+def test_joint_names_are_checked_reading_by_reading(client, fleet):
+    a = fleet.codes[0]
+    batch = [reading(a, ts(5), joint_wear={"knee_l": 10.0}),
+             reading(a, ts(4), joint_wear={"k" * 41: 10.0}),               # 1 name too long
+             reading(a, ts(3), joint_wear={"": 10.0, "hip": 1.0}),         # 2 empty name
+             reading(a, ts(2), joint_wear={"k" * 40: 20.0})]
+    r = client.post("/api/v1/telemetry", batch, fleet.operator)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["stored"] == 2
+    assert [(x["index"], x["field"]) for x in body["rejected"]] == [
+        (1, "metrics.joint_wear"), (2, "metrics.joint_wear")]
+
+
+def test_a_good_batch_of_mixed_shapes_keeps_every_value(client, fleet):
+    """The columnar fast path: several joint layouts, readings without joint wear or with
+    only some metrics, two units interleaved and out of time order."""
+    a, b = fleet.codes
+    t1 = ts(1)
+    batch = [reading(b, ts(3), joint_wear={"hip": 5.5, "knee": 7.25}, fault_codes=["E7"]),
+             reading(a, t1, battery_soh=80.0),
+             reading(a, ts(4), joint_wear={"wrist": 12.0}, firmware="1.0", cycle_count=7),
+             reading(b, ts(2), accuracy=95.0, fault_codes=[]),
+             reading(a, ts(2), joint_wear={"knee": 1.5, "hip": 2.5}, operating_hours=3.0),
+             reading(a, t1, battery_soh=10.0)]                     # duplicate of index 1
+    r = client.post("/api/v1/telemetry", batch, fleet.operator)
+    assert r.json() == {"stored": 5, "duplicates": 1, "rejected": []}
+    ha = client.get(f"/api/v1/robots/{a}/health", fleet.operator).json()
+    assert ha["at"] == t1
+    assert ha["metrics"] == {"battery_soh": 80.0, "cycle_count": 7, "operating_hours": 3.0,
+                             "firmware": "1.0", "joint_wear": {"knee": 1.5, "hip": 2.5}}
+    hb = client.get(f"/api/v1/robots/{b}/health", fleet.operator).json()
+    assert hb["metrics"]["fault_codes"] == [] and hb["metrics"]["accuracy"] == 95.0
+    assert hb["metrics"]["joint_wear"] == {"hip": 5.5, "knee": 7.25}
+    points = client.get(f"/api/v1/robots/{a}/telemetry?resolution=raw",
+                        fleet.operator).json()["points"]
+    assert [p.get("joint_wear") for p in points] == [
+        {"wrist": 12.0}, {"knee": 1.5, "hip": 2.5}, None]
+    assert points[-1]["battery_soh"] == 80.0

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import chain, groupby, islice
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -174,8 +175,9 @@ def store_readings(session: Session, readings: Iterable[Any], *, actor: Actor | 
     return {"stored": stored, "duplicates": duplicates, "rejected": rejected}
 
 
-_SNAP_NAMES = ("sid", "code", "at", *SNAP_COLUMNS, "trend", "trend_day", "alert_keys",
-               "dirty_from", "first_at")
+#: What ingest loads of a snapshot: not ``trend`` (read only when a batch starts a new day).
+_SNAP_NAMES = ("sid", "code", "at", *SNAP_COLUMNS, "trend_day", "alert_keys", "dirty_from",
+               "first_at")
 
 
 def _query(session: Session, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -211,8 +213,9 @@ def _unit_facts(session: Session, codes: list[str]
 
 _SNAP_SELECT = (Snap.sid, Snap.code, Snap.at, *[getattr(Snap, c) for c in SNAP_COLUMNS],
                 Snap.trend, Snap.trend_day, Snap.alert_keys, Snap.dirty_from, Snap.first_at)
-_SNAP_WRITE = ("at", *SNAP_COLUMNS, "trend", "trend_day", "alert_keys", "dirty_from",
-               "first_at")
+_SNAP_WRITE = ("at", *SNAP_COLUMNS, "trend_day", "alert_keys", "dirty_from", "first_at")
+_snap_row = itemgetter(*_SNAP_WRITE, "sid")
+_snap_row_trend = itemgetter(*_SNAP_WRITE, "trend", "sid")
 
 
 def _load_snapshots(session: Session, codes: list[str], missing: list[str]
@@ -288,13 +291,15 @@ def _register_layouts(session: Session, keys: set[bytes]) -> None:
     """Make sure the joint names of every packed ``joint_wear`` are stored (idempotent)."""
     if not keys:
         return
-    values = [{"key": k, "names": orjson.dumps(list(rd.LAYOUT_NAMES[k])).decode()}
-              for k in sorted(keys)]
+    values = [(k, orjson.dumps(list(rd.LAYOUT_NAMES[k])).decode()) for k in sorted(keys)]
+    dbapi = session.connection().connection.driver_connection
+    cur = dbapi.cursor()  # type: ignore[union-attr]
     if dialect_name(session) == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        cur.executemany("INSERT INTO telemetry_joint_layouts (key, names) VALUES (%s, %s) "
+                        "ON CONFLICT DO NOTHING", values)
     else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
-    session.execute(dialect_insert(TelemetryJointLayout).on_conflict_do_nothing(), values)
+        cur.executemany("INSERT OR IGNORE INTO telemetry_joint_layouts (key, names) "
+                        "VALUES (?, ?)", values)
 
 
 def _layout_names(session: Session, keys: set[bytes]) -> dict[bytes, tuple[str, ...]]:
@@ -400,6 +405,7 @@ def _update_snapshots(session: Session, batch: rd.Batch, snaps: dict[str, dict[s
     oldest reading; only a unit whose newest reading lacks a metric, or whose readings start
     a new day of the trend, looks at its readings one by one."""
     updates: list[tuple[Any, ...]] = []
+    with_trend: list[tuple[Any, ...]] = []
     alerting: dict[str, tuple[dict[str, Any], dict[tuple[str, str], tuple[str, float | None]]]]
     alerting = {}
     ats = batch.ats
@@ -407,11 +413,17 @@ def _update_snapshots(session: Session, batch: rd.Batch, snaps: dict[str, dict[s
     cols = (batch.soh, batch.cycles, batch.acc, batch.hours, batch.max_wear, batch.wears,
             batch.fault_text, batch.firmware)
     soh, max_wear = batch.soh, batch.max_wear
-    for code, pos in _positions_by_code(batch.codes).items():  # type: ignore[arg-type]
+    groups = _positions_by_code(batch.codes)  # type: ignore[arg-type]
+    # the newest of each unit; among equal ``at`` the first sent (the one the key kept)
+    tops = {code: max(pos, key=at_of) for code, pos in groups.items()}
+    trends = _trends(session, [snaps[c]["sid"] for c, top in tops.items()
+                               if snaps[c]["trend_day"] is not None
+                               and ats[top] // DAY_MS > snaps[c]["trend_day"]])
+    for code, pos in groups.items():
         snap = snaps[code]
         old_at = snap["at"]
         new: dict[str, Any] = {}
-        top = max(pos, key=at_of)  # the newest; among equal ``at`` the first sent (kept)
+        top = tops[code]
         top_at = ats[top]
         min_at = ats[min(pos, key=at_of)]
         wear_dict = None
@@ -454,7 +466,8 @@ def _update_snapshots(session: Session, batch: rd.Batch, snaps: dict[str, dict[s
                 if cur is None or at < cur[0]:
                     days[day] = (at, soh[i], max_wear[i])
             if days:
-                points = orjson.loads(snap["trend"]) if snap.get("trend") else []
+                text = trends.get(snap["sid"])
+                points = orjson.loads(text) if text else []
                 points = rules.merge_trend(points, days)
                 new["trend"] = orjson.dumps(points).decode()
                 new["trend_day"] = points[-1][0]
@@ -467,16 +480,42 @@ def _update_snapshots(session: Session, batch: rd.Batch, snaps: dict[str, dict[s
             continue
         snap.update(new)
         if "at" in new:
-            wanted = rules.evaluate(_latest_for_rules(snap, wear_dict))
-            keys = orjson.dumps(sorted(f"{r}|{k}" for r, k in wanted)).decode()
-            if keys != snap.get("alert_keys"):
+            if _breaks_nothing(snap):
+                wanted, keys = {}, "[]"
+            else:
+                wanted = rules.evaluate(_latest_for_rules(snap, wear_dict))
+                keys = orjson.dumps(sorted(f"{r}|{k}" for r, k in wanted)).decode()
+            if keys != snap["alert_keys"]:
                 alerting[code] = (snap, wanted)
                 snap["alert_keys"] = keys
-        updates.append(tuple(snap.get(name) for name in _SNAP_WRITE) + (snap["sid"],))
-    if updates:
-        _write_snapshots(session, updates)
+        if "trend" in new:
+            with_trend.append(_snap_row_trend(snap))
+        else:
+            updates.append(_snap_row(snap))
+    if updates or with_trend:
+        _write_snapshots(session, updates, with_trend)
     if alerting:
         _apply_alerts(session, alerting, facts, notify=notify)
+
+
+def _trends(session: Session, sids: list[int]) -> dict[int, str]:
+    """The stored trend text of the snapshots that get a new day's point (few per batch)."""
+    out: dict[int, str] = {}
+    for start in range(0, len(sids), 900):
+        part = sids[start:start + 900]
+        out.update(_query(session, "SELECT sid, trend FROM telemetry_units WHERE sid IN "  # type: ignore[arg-type]
+                                   f"({', '.join('?' * len(part))})", part))
+    return out
+
+
+def _breaks_nothing(snap: dict[str, Any]) -> bool:
+    """The common case, decided without :func:`rules.evaluate`: no latest value breaks a rule
+    (``max_joint_wear`` is the largest joint of the same reading as ``joint_wear``)."""
+    soh, acc, wear = snap["battery_soh"], snap["accuracy"], snap["max_joint_wear"]
+    return ((soh is None or soh >= rules.BATTERY_SOH_MIN)
+            and (acc is None or acc >= rules.ACCURACY_MIN)
+            and (wear is None or wear <= rules.JOINT_WEAR_MAX)
+            and snap["fault_codes"] in (None, "[]"))
 
 
 def _latest_for_rules(snap: dict[str, Any], wear: dict[str, float] | None) -> dict[str, Any]:
@@ -490,20 +529,28 @@ def _latest_for_rules(snap: dict[str, Any], wear: dict[str, float] | None) -> di
             "fault_codes": orjson.loads(faults) if faults and faults != "[]" else None}
 
 
-_UPDATE_SQL = {
-    "sqlite": "UPDATE telemetry_units SET " + ", ".join(f"{c} = ?" for c in _SNAP_WRITE)
-              + " WHERE sid = ?",
-    "postgresql": "UPDATE telemetry_units SET " + ", ".join(f"{c} = %s" for c in _SNAP_WRITE)
-                  + " WHERE sid = %s",
-}
+def _update_sql(columns: tuple[str, ...], mark: str) -> str:
+    return ("UPDATE telemetry_units SET " + ", ".join(f"{c} = {mark}" for c in columns)
+            + f" WHERE sid = {mark}")
 
 
-def _write_snapshots(session: Session, updates: list[tuple[Any, ...]]) -> None:
-    """One driver-level executemany: SQLAlchemy's per-row parameter processing would cost
-    more than the update itself at one update per unit per batch."""
+_UPDATE_SQL = {(dialect, trend): _update_sql(_SNAP_WRITE + (("trend",) if trend else ()), mark)
+               for dialect, mark in (("sqlite", "?"), ("postgresql", "%s"))
+               for trend in (False, True)}
+
+
+def _write_snapshots(session: Session, updates: list[tuple[Any, ...]],
+                     with_trend: list[tuple[Any, ...]]) -> None:
+    """Driver-level executemany: SQLAlchemy's per-row parameter processing would cost more
+    than the update itself at one update per unit per batch. ``trend`` is written only by
+    the snapshots that got a new day's point."""
     dbapi = session.connection().connection.driver_connection
     cur = dbapi.cursor()  # type: ignore[union-attr]
-    cur.executemany(_UPDATE_SQL[dialect_name(session)], updates)
+    dialect = dialect_name(session)
+    if updates:
+        cur.executemany(_UPDATE_SQL[dialect, False], updates)
+    if with_trend:
+        cur.executemany(_UPDATE_SQL[dialect, True], with_trend)
 
 
 def _apply_alerts(session: Session,
