@@ -38,6 +38,11 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
+#: The headers of every page, per language.
+_HEADERS = {locale: {"Content-Language": i18n.HTML_LANG[locale],
+                     "Vary": "Accept-Language, Cookie", **SECURITY_HEADERS}
+            for locale in i18n.LOCALES}
+
 STATUS_LABELS = {
     "coded": N_("Coded, not yet manufactured"),
     "manufactured": N_("Manufactured"),
@@ -106,12 +111,14 @@ def locale_of(request: Request) -> str:
 
 def _language_links(request: Request, locale: str) -> list[dict[str, Any]]:
     links = []
+    path = quote(request.url.path)
+    query = dict(request.query_params)
     for other in i18n.LOCALES:
-        params = dict(request.query_params)
+        params = dict(query)
         params["lang"] = other
         links.append({"locale": other, "name": i18n.NATIVE_NAMES[other],
                       "html_lang": i18n.HTML_LANG[other], "current": other == locale,
-                      "href": f"{quote(request.url.path)}?{urlencode(params)}"})
+                      "href": f"{path}?{urlencode(params)}"})
     return links
 
 
@@ -122,9 +129,7 @@ def page(request: Request, template: str, context: dict[str, Any], *,
     locale = locale or locale_of(request)
     html = i18n.render(locale, template, {**context, "language_links":
                                           _language_links(request, locale)})
-    response = HTMLResponse(html, status_code=status_code,
-                            headers={"Content-Language": i18n.HTML_LANG[locale],
-                                     "Vary": "Accept-Language, Cookie", **SECURITY_HEADERS})
+    response = HTMLResponse(html, status_code=status_code, headers=_HEADERS[locale])
     explicit = i18n.normalise(request.query_params.get("lang"))
     if explicit:
         response.set_cookie(i18n.COOKIE, explicit, max_age=365 * 24 * 3600, samesite="lax")
