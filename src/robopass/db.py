@@ -197,17 +197,20 @@ def dialect_name(session: Session) -> str:
 
 
 @contextmanager
-def transaction(session: Session) -> Iterator[Session]:
+def transaction(session: Session, *, ledger: bool = True) -> Iterator[Session]:
     """Begin a write transaction on a session from :func:`write_session` and take the lock.
 
-    On SQLite, threads of one process first queue on a Python lock: SQLite's own busy handler
-    waits by sleeping in growing steps (up to 100 ms), which under concurrent writes costs far
-    more than the writes. Other processes still meet at ``BEGIN IMMEDIATE``.
+    On PostgreSQL the ledger writer lock is taken unless ``ledger`` is False (writes that never
+    append to the ledger, such as telemetry, need not queue behind it). On SQLite there is one
+    writer anyway, and threads of one process first queue on a Python lock: SQLite's own busy
+    handler waits by sleeping in growing steps (up to 100 ms), which under concurrent writes
+    costs far more than the writes. Other processes still meet at ``BEGIN IMMEDIATE``.
     """
     bind = session.get_bind()
     if bind.dialect.name != "sqlite":
         with session.begin():
-            lock_writer(session)
+            if ledger:
+                lock_writer(session)
             yield session
         return
     with _sqlite_writer_lock(str(bind.engine.url)), session.begin():

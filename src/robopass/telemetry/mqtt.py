@@ -43,7 +43,7 @@ from sqlalchemy import select
 
 from robopass.auth.models import ApiKey
 from robopass.auth.service import Actor
-from robopass.db import read_session, write_session
+from robopass.db import read_session, transaction, write_session
 from robopass.organizations.models import Organization
 from robopass.telemetry import readings as rd
 from robopass.telemetry import service
@@ -178,7 +178,7 @@ class Ingestor:
             by_actor.setdefault(actor.id, (actor, []))[1].append((code, body))
         if not by_actor:
             return
-        with write_session(self.url) as session, session.begin():
+        with write_session(self.url) as session, transaction(session, ledger=False):
             for actor, items in by_actor.values():
                 self._store(session, actor, items)
         self.stats.batches += 1

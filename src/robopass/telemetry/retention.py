@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from robopass.db import dialect_name, write_session
+from robopass.db import dialect_name, transaction, write_session
 from robopass.telemetry import partitioning, service
 from robopass.telemetry.models import TelemetryHourly, TelemetryReading
 from robopass.telemetry.models import TelemetryUnit as Snap
@@ -77,7 +77,7 @@ def downsample_units(session: Session, sids: list[int], *, until_ms: int) -> tup
 
 
 def _all_sids(url: str, *, dirty_only: bool) -> list[int]:
-    with write_session(url) as session, session.begin():
+    with write_session(url) as session, transaction(session, ledger=False):
         query = select(Snap.sid).order_by(Snap.sid)
         if dirty_only:
             query = query.where(Snap.dirty_from.is_not(None))
@@ -91,7 +91,7 @@ def downsample(url: str, *, now: datetime | None = None) -> RetentionReport:
     report = RetentionReport()
     sids = _all_sids(url, dirty_only=True)
     for start in range(0, len(sids), UNITS_PER_TRANSACTION):
-        with write_session(url) as session, session.begin():
+        with write_session(url) as session, transaction(session, ledger=False):
             units, hours = downsample_units(session, sids[start:start + UNITS_PER_TRANSACTION],
                                             until_ms=until)
         report.units += units
@@ -110,7 +110,7 @@ def retain(url: str, *, raw_days: int, hourly_days: int = 0,
     raw_cut = now_ms - raw_days * DAY_MS
     raw_cut -= raw_cut % HOUR_MS
     hourly_cut = None if hourly_days <= 0 else now_ms - hourly_days * DAY_MS
-    with write_session(url) as session, session.begin():
+    with write_session(url) as session, transaction(session, ledger=False):
         if partitioning.is_partitioned(session):
             # whole months before every unit's not-yet-downsampled readings go at once
             dirty = session.scalar(select(func.min(Snap.dirty_from)))
@@ -118,7 +118,7 @@ def retain(url: str, *, raw_days: int, hourly_days: int = 0,
             report.partitions_dropped += len(partitioning.drop_partitions_before(session, cut))
     sids = _all_sids(url, dirty_only=False)
     for start in range(0, len(sids), UNITS_PER_TRANSACTION):
-        with write_session(url) as session, session.begin():
+        with write_session(url) as session, transaction(session, ledger=False):
             for sid, _latest, dirty_from in _locked(session,
                                                      sids[start:start + UNITS_PER_TRANSACTION]):
                 cut = raw_cut if dirty_from is None else min(raw_cut, dirty_from)

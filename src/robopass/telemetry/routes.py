@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from robopass.audit import service as audit_service
-from robopass.db import write_session
+from robopass.db import transaction, write_session
 from robopass.deps import CurrentActor, ReadSession
 from robopass.errors import Forbidden, InvalidInput, PayloadTooLarge
 from robopass.robots import service as robot_service
@@ -64,7 +64,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _ingest(url: str, body: bytes, actor: Any) -> dict[str, Any]:
     try:
-        with write_session(url) as session, session.begin():
+        with write_session(url) as session, transaction(session, ledger=False):
             return service.store_body(session, body, actor=actor)
     except BadBody as exc:
         raise InvalidInput(str(exc), field="body", code="malformed_body") from exc
