@@ -11,7 +11,7 @@ evidence and the ledger indexes of the events used; weights: strong 3, medium 2,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -231,7 +231,7 @@ def state_as_of(session: Session, unit: Unit, at: datetime) -> rules.UnitState:
         select(cast(Event.details, Text)).where(*live, Event.type == "firmware_updated")
         .order_by(Event.seq.desc()).limit(1))
     if firmware is not None:
-        state = replace(state, firmware=str(orjson.loads(firmware).get("firmware")))
+        state = state._replace(firmware=str(orjson.loads(firmware).get("firmware")))
     return state
 
 

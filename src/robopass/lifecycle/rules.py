@@ -28,8 +28,8 @@ The regulator may record any event (its transition rules still apply).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 EVENT_TYPES = (
     "manufactured", "shipped", "sold", "deployed", "maintenance_started",
@@ -81,8 +81,10 @@ class Refusal(Exception):
         self.field = field
 
 
-@dataclass(frozen=True)
-class UnitState:
+class UnitState(NamedTuple):
+    """The state of a unit. A NamedTuple: immutable, and ``_replace`` is several times cheaper
+    than ``dataclasses.replace`` on the batch path."""
+
     status: str
     manufacturer_id: str
     owner_id: str | None
@@ -220,37 +222,37 @@ def effect(state: UnitState, event: EventInput, actor_is_regulator: bool = False
     if isinstance(details.get("city"), str):
         location["city"] = details["city"]
     if etype == "manufactured":
-        return replace(state, status="manufactured", **location)
+        return state._replace(status="manufactured", **location)
     if etype == "shipped":
-        return replace(state, status="in_distribution", owner_id=event.to_organization, **location)
+        return state._replace(status="in_distribution", owner_id=event.to_organization, **location)
     if etype == "sold":
-        return replace(state, status="sold", owner_id=event.to_organization, operator_id=None,
+        return state._replace(status="sold", owner_id=event.to_organization, operator_id=None,
                        **location)
     if etype == "deployed":
-        return replace(state, status="in_service",
+        return state._replace(status="in_service",
                        operator_id=event.to_organization or state.owner_id, **location)
     if etype == "maintenance_started":
-        return replace(state, status="under_maintenance")
+        return state._replace(status="under_maintenance")
     if etype == "maintenance_completed":
-        return replace(state, status="in_service")
+        return state._replace(status="in_service")
     if etype == "firmware_updated":
-        return replace(state, firmware=str(details.get("firmware")))
+        return state._replace(firmware=str(details.get("firmware")))
     if etype == "transferred":
-        return replace(state, status="sold", owner_id=event.to_organization, operator_id=None,
+        return state._replace(status="sold", owner_id=event.to_organization, operator_id=None,
                        status_before_suspension=None, suspended_by_authority=False, **location)
     if etype == "suspended":
-        return replace(state, status="suspended", status_before_suspension=state.status,
+        return state._replace(status="suspended", status_before_suspension=state.status,
                        suspended_by_authority=actor_is_regulator)
     if etype == "reinstated":
-        return replace(state, status=state.status_before_suspension or "manufactured",
+        return state._replace(status=state.status_before_suspension or "manufactured",
                        status_before_suspension=None, suspended_by_authority=False)
     if etype == "decommissioned":
-        return replace(state, status="decommissioned", recycler_id=event.to_organization,
+        return state._replace(status="decommissioned", recycler_id=event.to_organization,
                        operator_id=None)
     if etype == "refurbished":
-        return replace(state, status="sold", recycler_id=None)
+        return state._replace(status="sold", recycler_id=None)
     if etype in TERMINAL:
-        return replace(state, status=etype, operator_id=None)
+        return state._replace(status=etype, operator_id=None)
     return state
 
 

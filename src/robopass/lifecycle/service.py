@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -179,6 +179,7 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
     corrections: list[tuple[str, str]] = []
     pending_bindings: list[component_service.PendingBinding] = []
     recorded_at = rfc3339(now)
+    at_texts: dict[datetime, str | None] = {}
     assert recorded_at is not None
     for index, req in enumerate(requests):
         idx = index if batch else None
@@ -224,7 +225,7 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
                 recall_service.remedy_for_event(session, code=code,
                                                 recall_id=str(details["recall_id"]),
                                                 event_id=event_id, at=at, actor=actor)
-                w.state = replace(w.state, open_recalls=max(0, w.state.open_recalls - 1))
+                w.state = w.state._replace(open_recalls=max(0, w.state.open_recalls - 1))
             if req.type == "manufactured":
                 pending_bindings.extend(
                     component_service.PendingBinding(index=index, code=code, event_id=event_id,
@@ -244,7 +245,9 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
         w.seq += 1
         w.last_at = at
         w.changed = True
-        at_text = rfc3339(at)
+        at_text = at_texts.get(at)
+        if at_text is None:  # batches share few distinct instants: format each once
+            at_text = at_texts[at] = rfc3339(at)
         assert at_text is not None
         record = event_record(id=event_id, code=code, type=req.type, at=at_text,
                               recorded_at=recorded_at, organization=actor.id,
@@ -301,6 +304,7 @@ def _write_states(session: Session, working: dict[str, _Working]) -> None:
     columns: SQLite rewrites an index only for columns in the SET list, so a batch of
     ``manufactured`` events does not touch the owner, operator or province indexes."""
     groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    stamps: dict[datetime, Any] = {}
     for code, w in working.items():
         if not w.changed:
             continue
@@ -308,12 +312,20 @@ def _write_states(session: Session, working: dict[str, _Working]) -> None:
                      if getattr(w.state, f) != getattr(w.initial, f))
         values = tuple(getattr(w.state, f) for f in cols)
         groups.setdefault(cols, []).append(
-            (*values, db_timestamp(session, w.last_at) if w.last_at else None, w.seq, code))
+            (*values, _stamp(session, stamps, w.last_at), w.seq, code))
     conn = session.connection()
     ph = "%s" if conn.dialect.name == "postgresql" else "?"
     for cols, rows in groups.items():
         sets = ", ".join(f"{c} = {ph}" for c in (*cols, "last_event_at", "event_count"))
         conn.exec_driver_sql(f"UPDATE units SET {sets} WHERE code = {ph}", rows)
+
+
+def _stamp(session: Session, memo: dict[datetime, Any], value: datetime | None) -> Any:
+    if value is None:
+        return None
+    if value not in memo:
+        memo[value] = db_timestamp(session, value)
+    return memo[value]
 
 
 def _check_scope(actor: Actor, w: _Working | None) -> None:
@@ -397,7 +409,7 @@ def replay_state(session: Session, code: str, as_of: datetime | None = None) -> 
              for t, to, d, _org, roles in session.execute(query.order_by(Event.seq))]
     state = rules.fold(rules.UnitState.initial(unit.manufacturer_id), pairs)
     if as_of is None:
-        state = replace(state, open_recalls=int(unit.open_recalls or 0))
+        state = state._replace(open_recalls=int(unit.open_recalls or 0))
     return state
 
 
