@@ -60,6 +60,12 @@ def _fast_path_ok(value: Any) -> bool:
     return False
 
 
+def fast_path_ok(value: Any) -> bool:
+    """True when orjson with sorted keys serialises ``value`` exactly as JCS does (no floats,
+    no integers beyond ±(2**53 - 1), no keys outside the BMP)."""
+    return _fast_path_ok(value)
+
+
 def canonical_json(value: Any) -> bytes:
     """Return the RFC 8785 canonical UTF-8 serialisation of a JSON-like ``value``.
 

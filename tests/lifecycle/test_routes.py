@@ -145,3 +145,12 @@ def test_components_bound_at_manufacture_and_swapped(client: ApiClient) -> None:
     assert [c["serial"] for c in comps] == ["BP-0002"]
     client.event(maker, b, "manufactured", details={"components": [pack]})  # now free
     assert client.get(f"/api/v1/robots/{a}").json().get("components") is None  # public tier
+
+
+def test_details_that_cannot_be_stored_are_a_422(client: ApiClient) -> None:
+    maker, code = client.manufactured_unit()
+    body = b'{"type": "firmware_updated", "details": {"firmware": "2.0", "note": "\\ud800"}}'
+    r = client.raw.post(f"/api/v1/robots/{code}/events", content=body,
+                        headers={**maker.auth, "Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "details", r.text
+    assert client.get("/api/v1/ledger/head").json()["size"] == 2

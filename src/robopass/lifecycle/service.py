@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from robopass import idcode
+from robopass import canonical, idcode
 from robopass.auth.service import Actor
 from robopass.components import service as component_service
 from robopass.db import bulk_insert, db_timestamp
@@ -186,6 +186,11 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
         code = compact[index]
         details = dict(req.details or {})
         try:
+            try:
+                details_json = orjson.dumps(details).decode()
+            except (TypeError, orjson.JSONEncodeError) as exc:
+                raise rules.Refusal("invalid_details", f"details cannot be stored: {exc}",
+                                    status=422, field="details") from exc
             if code is None and req.type in rules.MARKET_EVENTS:
                 raise rules.Refusal("no_market_access", "no code, no market access: "
                                     f"{str(req.code)[:40]!r} is not a valid identity code",
@@ -226,7 +231,7 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
                                                 recall_id=str(details["recall_id"]),
                                                 event_id=event_id, at=at, actor=actor)
                 w.state = w.state._replace(open_recalls=max(0, w.state.open_recalls - 1))
-            if req.type == "manufactured":
+            if req.type == "manufactured" and details.get("components"):
                 pending_bindings.extend(
                     component_service.PendingBinding(index=index, code=code, event_id=event_id,
                                                      at=at, spec=spec, field=field)
@@ -254,10 +259,14 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
                               to_organization=req.to_organization, details=details)
         event_rows.append({"id": event_id, "code": code, "seq": w.seq, "type": req.type,
                            "at": at, "recorded_at": now, "organization_id": actor.id,
-                           "to_organization_id": req.to_organization, "details": details,
+                           "to_organization_id": req.to_organization, "details": details_json,
                            "corrected": False})
+        # The record's own fields are registry-made strings; only details come from the
+        # client, so when they are JCS-safe orjson with sorted keys is the JCS form.
+        record_bytes = (orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+                        if canonical.fast_path_ok(details) else canonical.canonical_json(record))
         leaves.append(ledger_service.LeafInput(kind="event", code=code, type=req.type,
-                                               at=at_text, id=event_id, record=record))
+                                               at=at_text, id=event_id, record=record_bytes))
         out.append({"id": event_id, "code": code, "type": req.type, "at": at_text,
                     "organization": actor.id, "to_organization": req.to_organization,
                     "details": details, "corrected": False})
@@ -272,7 +281,6 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
     first = ledger_service.append(session, leaves)
     for i, (erow, item) in enumerate(zip(event_rows, out, strict=True)):
         erow["ledger_index"] = item["ledger_index"] = first + i
-    dumps = orjson.dumps
     stamps: dict[datetime, Any] = {}
 
     def stamp(value: datetime) -> Any:
@@ -282,7 +290,7 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
 
     bulk_insert(session, "events", _EVENT_COLUMNS, [
         (r["id"], r["code"], r["seq"], r["type"], stamp(r["at"]), stamp(r["recorded_at"]),
-         r["organization_id"], r["to_organization_id"], dumps(r["details"]).decode(),
+         r["organization_id"], r["to_organization_id"], r["details"],
          r["ledger_index"], False) for r in event_rows])
     for code, corrected_id in corrections:
         session.execute(update(Event).where(Event.id == corrected_id).values(corrected=True))
@@ -297,6 +305,7 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
 #: UnitState field → units column written back after a batch.
 _STATE_FIELDS = ("status", "owner_id", "operator_id", "status_before_suspension",
                  "suspended_by_authority", "recycler_id", "firmware", "province", "city")
+_STATE_INDEX = tuple(rules.UnitState._fields.index(f) for f in _STATE_FIELDS)
 
 
 def _write_states(session: Session, working: dict[str, _Working]) -> None:
@@ -308,9 +317,10 @@ def _write_states(session: Session, working: dict[str, _Working]) -> None:
     for code, w in working.items():
         if not w.changed:
             continue
-        cols = tuple(f for f in _STATE_FIELDS
-                     if getattr(w.state, f) != getattr(w.initial, f))
-        values = tuple(getattr(w.state, f) for f in cols)
+        new, old = w.state, w.initial
+        changed = [k for k, i in enumerate(_STATE_INDEX) if new[i] != old[i]]
+        cols = tuple(_STATE_FIELDS[k] for k in changed)
+        values = tuple(new[_STATE_INDEX[k]] for k in changed)
         groups.setdefault(cols, []).append(
             (*values, _stamp(session, stamps, w.last_at), w.seq, code))
     conn = session.connection()
