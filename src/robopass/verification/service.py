@@ -100,18 +100,26 @@ def lookup(engine: Engine, code: str) -> tuple[Any, ...] | None:
     return None if row is None else tuple(row)
 
 
+def _fast_code(url: str, raw: str) -> tuple[str, str] | None:
+    """(registry country, compact code) when the fast paths may answer, else None."""
+    own = _own_country.get(url)
+    if own is None:
+        return None
+    try:
+        return own, idcode.validate(raw)
+    except idcode.InvalidCode:
+        return None
+
+
 def answer_fast(url: str, raw: str) -> dict[str, Any] | None:
     """The answer for a valid code of a registered unit without open recalls, from one indexed
     lookup (about 0.1 ms: cheap enough for the event loop); None when the full path is needed."""
     from robopass.db import get_engine
 
-    own = _own_country.get(url)
-    if own is None:
+    known = _fast_code(url, raw)
+    if known is None:
         return None
-    try:
-        code = idcode.validate(raw)
-    except idcode.InvalidCode:
-        return None
+    own, code = known
     row = lookup(get_engine(url), code)
     if row is None or row[7]:
         return None
@@ -322,13 +330,10 @@ def page_fast(url: str, raw: str) -> tuple[dict[str, Any], dict[str, Any]] | Non
     imported robots, or before the registry's country is known)."""
     from robopass.db import get_engine
 
-    own = _own_country.get(url)
-    if own is None:
+    known = _fast_code(url, raw)
+    if known is None:
         return None
-    try:
-        code = idcode.validate(raw)
-    except idcode.InvalidCode:
-        return None
+    own, code = known
     engine = get_engine(url)
     sql, binds = _page_sql(engine)
     connection = engine.raw_connection()
