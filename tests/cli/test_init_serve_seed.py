@@ -102,3 +102,32 @@ def test_seed_builds_a_realistic_registry(registry: Registry, tmp_path: Path) ->
     verify = CliRunner().invoke(app, ["ledger", "verify", "--db", url])
     assert verify.exit_code == 0, verify.output
     dispose_engine(url)
+
+
+def test_demo_builds_and_serves(tmp_path: Path) -> None:
+    """`make demo` runs `robopass demo`: build a (small) registry once, then serve it."""
+    port = free_port()
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": src}
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    proc = subprocess.Popen([sys.executable, "-m", "robopass", "demo", "--db", db, "--units",
+                             "300", "--port", str(port)], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        r = None
+        for _ in range(1200):
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/v1/ledger/head", timeout=1)
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+        assert r is not None and r.status_code == 200, proc.stdout.read().decode()[-3000:] \
+            if proc.poll() is not None and proc.stdout else "server did not answer"
+        assert r.json()["size"] > 300
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=20)[0].decode()
+    assert "Web UI" in out and "Regulator API key" in out
+    assert (tmp_path / "var" / "demo-keys.json").exists()

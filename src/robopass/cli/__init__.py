@@ -333,7 +333,8 @@ def demo(db: str = typer.Option("sqlite:///var/demo.db", "--db", help=DB_HELP),
         print(f"  Regulator API key:                 {info['regulator_api_key']}")
     print(f"  Other organisations' keys:         {keys_file}")
     print()
-    serve(db=url, host=host, port=port, workers=1, public_url=None)
+    serve(db=url, host=host, port=port, workers=1, public_url=None, webhooks=True,
+          signal_scan=300.0)
 
 
 def main() -> None:
