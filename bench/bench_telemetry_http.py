@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import new_registry  # noqa: E402
+from common import new_registry, server_cpu_seconds  # noqa: E402
 
 TARGETS = {"sqlite": 200_000, "postgresql": 100_000}
 
@@ -60,22 +60,6 @@ def build_bodies(codes: list[str], *, readings: int, batch: int, per_unit: int,
                      for c in codes[u:u + units_per_batch] for k in range(per_unit)]
             bodies.append(orjson.dumps(items))
     return bodies
-
-
-def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU of every process in the server's process group (uvicorn workers)."""
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # field 5 (pgrp), counted after "pid (comm)"
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def wait_up(port: int, timeout: float = 30) -> None:
@@ -153,7 +137,7 @@ def main() -> None:
         warm.request("POST", "/api/v1/telemetry", body=b"[]", headers=headers)
         warm.getresponse().read()
         threads = [threading.Thread(target=worker) for _ in range(args.connections)]
-        cpu_before = group_cpu_seconds(server.pid)
+        cpu_before = server_cpu_seconds(server.pid)
         load_before = os.getloadavg()[0]
         started = time.perf_counter()
         for t in threads:
@@ -161,7 +145,7 @@ def main() -> None:
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
-        server_cpu = group_cpu_seconds(server.pid) - cpu_before
+        server_cpu = server_cpu_seconds(server.pid) - cpu_before
         print(json.dumps({
             "benchmark": "telemetry_http",
             "backend": args.backend,

@@ -31,6 +31,8 @@ try:
 except ImportError:  # running from a checkout without installing
     sys.path.insert(0, str(ROOT / "src"))
 
+from common import server_cpu_seconds  # noqa: E402
+
 TARGET = {"requests_per_s": 5000, "p99_ms": 20}
 BATCH = 100_000
 
@@ -138,24 +140,6 @@ def wrk(url_base: str, path_prefix: str, codes: list[str] | None, duration: int,
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     return {"requests_per_s": round(rps), "p50_ms": pct("50"), "p99_ms": pct("99"),
             "non_2xx": int(errors.group(1)) if errors else 0}
-
-
-def server_cpu_seconds(parent: int) -> float:
-    """User + system CPU of the uvicorn parent and its worker processes (from /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, ppid = int(entry), int(fields[1])
-        if pid == parent or ppid == parent:
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
 
 
 def serve(db: Path, port: int, workers: int) -> subprocess.Popen[bytes]:

@@ -77,3 +77,20 @@ def new_registry(backend: str) -> BenchRegistry:
         model_id = model.id
     return BenchRegistry(url=url, maker=maker, model_id=model_id, cleanup_dir=cleanup,
                          pg_name=pg_name)
+
+
+def server_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every process in a server's process group (the uvicorn parent and
+    its workers; start the server with ``start_new_session=True``), read from /proc."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 (pgrp), counted after "pid (comm)"
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
