@@ -82,6 +82,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in routers.all_routers():
         app.include_router(router)
+    if settings.public_fast_path:
+        from robopass.web.fastpath import PublicFastPath
+
+        # inside the rate limit (added later = outside): limited requests never reach it
+        app.add_middleware(PublicFastPath, database_url=settings.database_url)
     if settings.public_rate_limit > 0:
         from robopass.ratelimit import PublicRateLimit
 

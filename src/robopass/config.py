@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     #: Public endpoints: requests per second per client address (token bucket, burst 4× the
     #: rate); 0 disables. Benchmarks of the public endpoints set it to 0.
     public_rate_limit: float = 50.0
+    #: Answer ``GET /r/{code}`` and ``GET /api/v1/verify/{code}`` of registered units before
+    #: the framework's routing (``robopass.web.fastpath``); the same bytes either way.
+    public_fast_path: bool = True
     #: SQLite ``synchronous``: NORMAL (WAL, survives process crash) or FULL (survives power loss).
     sqlite_synchronous: str = "NORMAL"
 

@@ -15,6 +15,7 @@ Writers are serialised, which keeps the ledger gap-free (SPEC §5, DESIGN-NOTES)
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -108,6 +109,11 @@ def dispose_engine(url: str) -> None:
     engine = _engines.pop(url, None)
     if engine is not None:
         engine.dispose()
+        with _writer_locks_guard:
+            lock = _writer_locks.pop(str(engine.url), None)
+        if lock is not None:
+            with lock:  # not while a writer of this process holds it
+                lock.close()
 
 
 def _create_engine(url: str) -> Engine:
@@ -202,9 +208,9 @@ def transaction(session: Session, *, ledger: bool = True) -> Iterator[Session]:
 
     On PostgreSQL the ledger writer lock is taken unless ``ledger`` is False (writes that never
     append to the ledger, such as telemetry, need not queue behind it). On SQLite there is one
-    writer anyway, and threads of one process first queue on a Python lock: SQLite's own busy
-    handler waits by sleeping in growing steps (up to 100 ms), which under concurrent writes
-    costs far more than the writes. Other processes still meet at ``BEGIN IMMEDIATE``.
+    writer anyway, and writers first queue on :class:`_SqliteWriterLock` (threads and server
+    worker processes alike): SQLite's own busy handler waits by sleeping in growing steps (up
+    to 100 ms), which under concurrent writes costs far more than the writes.
     """
     bind = session.get_bind()
     if bind.dialect.name != "sqlite":
@@ -217,15 +223,74 @@ def transaction(session: Session, *, ledger: bool = True) -> Iterator[Session]:
         yield session
 
 
-_writer_locks: dict[str, threading.Lock] = {}
+class _SqliteWriterLock:
+    """One SQLite writer at a time, across the threads of this process (a Python lock) and
+    across processes on this machine (``flock`` on ``<database>.lock`` beside the database):
+    a waiting writer wakes the moment the previous one commits, instead of polling in SQLite's
+    busy handler (sleeps of up to 100 ms), which under concurrent writes from several server
+    workers cost far more than the writes. The kernel releases the file lock of a process that
+    dies. Where there is no file (``:memory:``) or no ``fcntl`` (Windows), or the lock file
+    cannot be opened, only the Python lock is used and SQLite's busy handler does the rest."""
+
+    def __init__(self, url: str) -> None:
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+        path = url.split("///", 1)[1] if "///" in url else ""
+        self._path = None
+        if _fcntl is not None and path and path != ":memory:" and "mode=memory" not in url:
+            self._path = path.split("?", 1)[0] + ".lock"
+
+    def _file(self) -> int | None:
+        """This process's descriptor of the lock file (a forked child opens its own: ``flock``
+        locks belong to an open file, which a fork would share)."""
+        if self._path is None:
+            return None
+        if self._pid != os.getpid():
+            self._fd, self._pid = None, os.getpid()
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError:
+                self._path = None
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd, self._pid = None, 0
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            fd = self._file()
+            if fd is not None and _fcntl is not None:
+                _fcntl.flock(fd, _fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._fd is not None and _fcntl is not None and self._pid == os.getpid():
+                _fcntl.flock(self._fd, _fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
+try:
+    import fcntl as _fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    _fcntl = None  # type: ignore[assignment]
+
+_writer_locks: dict[str, _SqliteWriterLock] = {}
 _writer_locks_guard = threading.Lock()
 
 
-def _sqlite_writer_lock(url: str) -> threading.Lock:
+def _sqlite_writer_lock(url: str) -> _SqliteWriterLock:
     with _writer_locks_guard:
         lock = _writer_locks.get(url)
         if lock is None:
-            lock = _writer_locks[url] = threading.Lock()
+            lock = _writer_locks[url] = _SqliteWriterLock(url)
         return lock
 
 

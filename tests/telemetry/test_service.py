@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 
+import pytest
 from sqlalchemy import select
 
 from robopass.db import reading as read_tx
@@ -98,3 +99,49 @@ def test_store_readings_bulk_for_the_seeder(client):
             session, unit_codes_query=select(Unit.code).where(Unit.code == code))
         assert narrowed["units"] == 1
         assert sum(b["count"] for b in narrowed["battery_soh"]["buckets"]) == 1
+
+
+def test_gc_pauses_of_overlapping_batches_leave_the_collector_as_found() -> None:
+    import gc
+    import threading
+
+    from robopass.telemetry.service import _no_gc
+
+    assert gc.isenabled()
+    entered, release = threading.Barrier(3), threading.Event()
+
+    def batch() -> None:
+        with _no_gc():
+            entered.wait()
+            release.wait(10)
+
+    threads = [threading.Thread(target=batch) for _ in range(2)]
+    for t in threads:
+        t.start()
+    entered.wait()
+    assert not gc.isenabled()
+    release.set()
+    for t in threads:
+        t.join()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _no_gc():
+            pass
+        assert not gc.isenabled()  # it was off before: left off
+    finally:
+        gc.enable()
+
+
+def test_decoding_needs_no_database_and_stores_the_same() -> None:
+    from robopass.telemetry import service
+    from robopass.telemetry.readings import BadBody
+
+    decoded = service.decode_body(b'[{"code": "X", "at": "2026-01-01T00:00:00Z", '
+                                  b'"metrics": {"battery_soh": 250}}]', actor=None)
+    assert decoded.batch is None and decoded.items is not None  # the exact path will say why
+    good = service.decode_body(b'{"code": "X", "at": "2026-01-01T00:00:00Z", '
+                               b'"metrics": {"battery_soh": 90}}\n', actor=None)
+    assert good.batch is not None and len(good.batch) == 1
+    with pytest.raises(BadBody):
+        service.decode_body(b"not json", actor=None)

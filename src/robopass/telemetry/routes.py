@@ -63,11 +63,12 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _ingest(url: str, body: bytes, actor: Any) -> dict[str, Any]:
-    try:
-        with write_session(url) as session, transaction(session, ledger=False):
-            return service.store_body(session, body, actor=actor)
+    try:  # parsed and checked before the write transaction: workers decode in parallel
+        decoded = service.decode_body(body, actor=actor)
     except BadBody as exc:
         raise InvalidInput(str(exc), field="body", code="malformed_body") from exc
+    with write_session(url) as session, transaction(session, ledger=False):
+        return service.store_decoded(session, decoded, actor=actor)
 
 
 @router.post("/telemetry", response_model=IngestResult, openapi_extra={"requestBody": INGEST_BODY})

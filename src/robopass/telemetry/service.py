@@ -4,15 +4,19 @@ Every path (HTTP, MQTT, the simulator, the demo seeder) stores through :func:`st
 or :func:`store_body`: one validation, one insert, one snapshot update. Nothing here commits;
 the caller owns the transaction. Telemetry does not touch the ledger, so it does not take the
 ledger writer lock: on PostgreSQL concurrent batches serialise per unit on their snapshot rows
-(``FOR UPDATE`` in ``sid`` order), on SQLite the write session's ``BEGIN IMMEDIATE`` does.
+(``FOR UPDATE`` in ``sid`` order), on SQLite the write session's ``BEGIN IMMEDIATE`` does. A
+server decodes a body (:func:`decode_body`, no database) before it opens the transaction, so
+server workers parse in parallel and hold the write lock only to store.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain, groupby, islice
 from operator import itemgetter
@@ -79,38 +83,76 @@ def _min_ms(actor: Actor | None, now_ms: int) -> int:
 
 # --------------------------------------------------------------------------- storing
 
+_gc_pauses = 0
+_gc_guard = threading.Lock()
+
+
 @contextmanager
 def _no_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while a batch is parsed and stored: a batch makes
     hundreds of thousands of short-lived containers (none in cycles), and the collections they
-    trigger cost ~25 % of the CPU. Reference counting still frees everything."""
-    enabled = gc.isenabled()
-    gc.disable()
+    trigger cost ~25 % of the CPU. Reference counting still frees everything. Counted, so
+    batches of several threads overlapping leave the collector as they found it."""
+    global _gc_pauses
+    with _gc_guard:
+        if _gc_pauses == 0:
+            _gc_pauses = -1 if not gc.isenabled() else 0  # -1: it was off; leave it off
+        if _gc_pauses >= 0:
+            _gc_pauses += 1
+            gc.disable()
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _gc_guard:
+            if _gc_pauses > 0:
+                _gc_pauses -= 1
+                if _gc_pauses == 0:
+                    gc.enable()
+            else:
+                _gc_pauses = 0
+
+
+@dataclass(slots=True)
+class Decoded:
+    """A body parsed and checked, nothing stored yet: every reading good (``batch``), or the
+    items for the reading-by-reading path (``items``, with NDJSON lines already rejected)."""
+
+    batch: rd.Batch | None
+    items: list[Any] | None
+    rejected: list[dict[str, Any]]
+    now: datetime
+
+
+def decode_body(body: bytes, *, actor: Actor | None, now: datetime | None = None) -> Decoded:
+    """Parse and validate a JSON array or NDJSON body without touching the database, so a
+    server decodes it outside the write transaction (raises ``readings.BadBody``)."""
+    now = now or utcnow()
+    now_ms = dt_to_ms(now)
+    limit = get_telemetry_settings().max_readings if actor is not None else None
+    with _no_gc():
+        try:
+            batch = rd.decode_fast(body, now_ms=now_ms, skew_ms=SKEW_MS,
+                                   min_ms=_min_ms(actor, now_ms), max_readings=limit)
+        except rd.NotFast:
+            items, rejected = rd.parse_body(body)
+            return Decoded(None, items, rejected, now)
+    return Decoded(batch, None, [], now)
+
+
+def store_decoded(session: Session, decoded: Decoded, *,
+                  actor: Actor | None) -> dict[str, Any]:
+    """Store what :func:`decode_body` returned: ``{stored, duplicates, rejected}``."""
+    if decoded.batch is not None:
+        with _no_gc():
+            return store_rows(session, decoded.batch, actor=actor)
+    return store_readings(session, decoded.items or [], actor=actor, now=decoded.now,
+                          _rejected=decoded.rejected)
 
 
 def store_body(session: Session, body: bytes, *, actor: Actor | None,
                now: datetime | None = None) -> dict[str, Any]:
     """Parse a JSON array or NDJSON body and store it (raises ``readings.BadBody``)."""
-    with _no_gc():
-        return _store_body(session, body, actor=actor, now=now)
-
-
-def _store_body(session: Session, body: bytes, *, actor: Actor | None,
-                now: datetime | None) -> dict[str, Any]:
-    now_ms = dt_to_ms(now or utcnow())
-    limit = get_telemetry_settings().max_readings if actor is not None else None
-    try:
-        rows = rd.decode_fast(body, now_ms=now_ms, skew_ms=SKEW_MS,
-                              min_ms=_min_ms(actor, now_ms), max_readings=limit)
-    except rd.NotFast:
-        items, rejected = rd.parse_body(body)
-        return store_readings(session, items, actor=actor, now=now, _rejected=rejected)
-    return store_rows(session, rows, actor=actor)
+    return store_decoded(session, decode_body(body, actor=actor, now=now), actor=actor)
 
 
 def store_rows(session: Session, rows: rd.Batch | list[rd.Row], *, actor: Actor | None,

@@ -110,9 +110,13 @@ def locale_of(request: Request) -> str:
 
 
 def _language_links(request: Request, locale: str) -> list[dict[str, Any]]:
+    return language_links(request.url.path, dict(request.query_params), locale)
+
+
+def language_links(url_path: str, query: dict[str, str], locale: str) -> list[dict[str, Any]]:
+    """The language switcher: this page (``url_path``, ``query``) in each language."""
     links = []
-    path = quote(request.url.path)
-    query = dict(request.query_params)
+    path = quote(url_path)
     for other in i18n.LOCALES:
         params = dict(query)
         params["lang"] = other
