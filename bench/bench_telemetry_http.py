@@ -18,6 +18,7 @@ import argparse
 import http.client
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -138,6 +139,7 @@ def main() -> None:
         warm.getresponse().read()
         threads = [threading.Thread(target=worker) for _ in range(args.connections)]
         cpu_before = server_cpu_seconds(server.pid)
+        client_before = resource.getrusage(resource.RUSAGE_SELF)
         load_before = os.getloadavg()[0]
         started = time.perf_counter()
         for t in threads:
@@ -146,6 +148,9 @@ def main() -> None:
             t.join()
         elapsed = time.perf_counter() - started
         server_cpu = server_cpu_seconds(server.pid) - cpu_before
+        client_after = resource.getrusage(resource.RUSAGE_SELF)
+        client_cpu = (client_after.ru_utime - client_before.ru_utime
+                      + client_after.ru_stime - client_before.ru_stime)
         print(json.dumps({
             "benchmark": "telemetry_http",
             "backend": args.backend,
@@ -159,6 +164,8 @@ def main() -> None:
             "server_cpu_us_per_reading": round(server_cpu / max(1, stored[0]) * 1e6, 2),
             "capacity_per_core_readings_per_s": round(stored[0] / server_cpu) if server_cpu
             else None,
+            "server_cores_busy": round(server_cpu / elapsed, 2),
+            "client_cores_busy": round(client_cpu / elapsed, 2),
             "load_average_before": round(load_before, 2),
             "target": {"readings_per_s": TARGETS[args.backend]},
             "cores": os.cpu_count(),

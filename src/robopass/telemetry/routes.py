@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -62,13 +63,22 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+#: One batch at a time per server process. Decoding is CPU work that holds the GIL for
+#: milliseconds; a second batch decoding in the same process would stall the thread that holds
+#: the database's write lock at every statement (it must win the GIL back each time), and every
+#: writer of every process would wait for it. One at a time, a process decodes its next batch
+#: while another process holds the write lock.
+_ONE_BATCH = threading.Lock()
+
+
 def _ingest(url: str, body: bytes, actor: Any) -> dict[str, Any]:
-    try:  # parsed and checked before the write transaction: workers decode in parallel
-        decoded = service.decode_body(body, actor=actor)
-    except BadBody as exc:
-        raise InvalidInput(str(exc), field="body", code="malformed_body") from exc
-    with write_session(url) as session, transaction(session, ledger=False):
-        return service.store_decoded(session, decoded, actor=actor)
+    with _ONE_BATCH:
+        try:  # parsed and checked before the write transaction
+            decoded = service.decode_body(body, actor=actor)
+        except BadBody as exc:
+            raise InvalidInput(str(exc), field="body", code="malformed_body") from exc
+        with write_session(url) as session, transaction(session, ledger=False):
+            return service.store_decoded(session, decoded, actor=actor)
 
 
 @router.post("/telemetry", response_model=IngestResult, openapi_extra={"requestBody": INGEST_BODY})
