@@ -81,6 +81,10 @@ _SLOTS = frozenset({"compact", "model_name", "model_code", "maker", "country", "
                     "maintenance", "incidents", "month", "battery", "reason", "status_text",
                     "model_status_text", "part0", "part1", "part2", "part3",
                     *(f"href_{lo}" for lo in i18n.LOCALES)})
+#: Values made only of a validated code (A-Z, 0-9), the request path the fast path accepted
+#: (``/r/`` + letters, digits, hyphens) with ``?lang=<locale>``, or integers: nothing to escape.
+_SAFE = frozenset({"compact", "part0", "part1", "part2", "part3", "owners", "maintenance",
+                   "incidents", *(f"href_{lo}" for lo in i18n.LOCALES)})
 _skeletons: dict[Shape, Skeleton | None] = {}
 
 
@@ -89,7 +93,7 @@ def _skeleton(shape: Shape) -> Skeleton | None:
         try:
             _skeletons[shape] = compile_skeleton(
                 lambda slot: i18n.render(shape[0], "public.html", _page_context(shape, slot)),
-                _SLOTS)
+                _SLOTS, _SAFE)
         except NotASkeleton:
             log.warning("public page shape %s cannot be pre-rendered; using the template",
                         shape, exc_info=True)

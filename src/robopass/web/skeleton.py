@@ -41,9 +41,13 @@ class NotASkeleton(ValueError):
 class Skeleton:
     """Static text with named slots; :meth:`fill` escapes values as Jinja's autoescape does."""
 
-    __slots__ = ("_parts", "_slots", "checked")
+    __slots__ = ("_parts", "_slots", "_escaped", "checked")
 
-    def __init__(self, rendered: str, slots: frozenset[str] | set[str]) -> None:
+    def __init__(self, rendered: str, slots: frozenset[str] | set[str],
+                 safe: frozenset[str] = frozenset()) -> None:
+        """``safe``: slots whose values the caller builds only from characters that need no
+        escaping in HTML text or attributes (letters, digits, ``-/?=_``) or from integers;
+        they are inserted as they are. Every other slot's value is escaped."""
         pieces = _SLOT.split(rendered)
         statics = pieces[0::2]
         names = pieces[1::2]
@@ -55,6 +59,8 @@ class Skeleton:
         #: alternating static text and slot names, static first and last
         self._parts: tuple[str, ...] = tuple(pieces)
         self._slots = tuple(names)
+        #: per slot position of ``_parts``: whether its value is escaped
+        self._escaped = tuple((i, pieces[i] not in safe) for i in range(1, len(pieces), 2))
         #: set once a real rendering of this shape was compared and found equal
         self.checked = False
 
@@ -66,8 +72,9 @@ class Skeleton:
         """The page with every slot replaced by its HTML-escaped value (``None`` → ``"None"``,
         as Jinja prints it; the caller keeps ``None`` out of slots that can hold it)."""
         parts = list(self._parts)
-        for i in range(1, len(parts), 2):
-            parts[i] = escape(values[parts[i]])
+        for i, escaped in self._escaped:
+            value = values[parts[i]]
+            parts[i] = escape(value) if escaped else str(value)
         return "".join(parts)
 
     def matches(self, values: Mapping[str, Any], render: Callable[[], str]) -> bool:
@@ -78,6 +85,8 @@ class Skeleton:
 
 
 def compile_skeleton(render: Callable[[Callable[[str], str]], str],
-                     slots: frozenset[str] | set[str]) -> Skeleton:
-    """``render(slot)`` renders the template with ``slot(name)`` wherever a value goes."""
-    return Skeleton(render(placeholder), slots)
+                     slots: frozenset[str] | set[str],
+                     safe: frozenset[str] = frozenset()) -> Skeleton:
+    """``render(slot)`` renders the template with ``slot(name)`` wherever a value goes;
+    ``safe`` as for :class:`Skeleton`."""
+    return Skeleton(render(placeholder), slots, safe)
