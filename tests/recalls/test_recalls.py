@@ -196,3 +196,33 @@ def test_provincial_regulator_recalls_its_province_only(client: ApiClient) -> No
     assert r.json()["affected"] == 1
     units = client.get(f"/api/v1/recalls/{r.json()['id']}/units", beijing).json()["units"]
     assert [u["code"] for u in units] == [codes[0]]
+
+
+def test_an_operator_assigned_after_the_recall_opened_is_told(client: ApiClient) -> None:
+    maker = client.org("manufacturer")
+    owner = client.org("operator")
+    operator = client.org("operator")
+    model_id = client.approved_model(maker)
+    codes = _made(client, maker, model_id, 2)
+    client.event(maker, codes[0], "sold", to_organization=owner.id, at="2026-03-11T08:00:00Z")
+    client.event(maker, codes[1], "sold", to_organization=owner.id, at="2026-03-11T08:00:00Z")
+    rid = _open(client, maker, {"model_id": model_id})["id"]
+    before = client.get("/api/v1/notifications", operator).json()["notifications"]
+    assert before == []
+    # recalls block sale and transfer, not deployment: the owner hands one unit to an operator
+    client.event(owner, codes[0], "deployed", to_organization=operator.id)
+    notes = client.get("/api/v1/notifications", operator).json()["notifications"]
+    assert len(notes) == 1 and notes[0]["topic"] == "recall"
+    payload = notes[0]["payload"]
+    assert payload["recall_id"] == rid and payload["codes"] == [codes[0]]
+    assert payload["joined_after_opening"] is True and payload["reason"] == "battery may overheat"
+    units = client.get(f"/api/v1/recalls/{rid}/units", operator).json()["units"]
+    assert [u["code"] for u in units] == [codes[0]]
+    # the owner deploying its own unit (no new party) and units without recalls tell nobody
+    owner_notes = len(client.get("/api/v1/notifications", owner).json()["notifications"])
+    client.event(owner, codes[1], "deployed")
+    assert len(client.get("/api/v1/notifications", owner).json()["notifications"]) == owner_notes
+    client.event(maker, codes[0], "recall_remedied", details={"recall_id": rid})
+    other = client.org("operator")
+    client.event(owner, codes[0], "deployed", to_organization=other.id)  # remedied: nothing
+    assert client.get("/api/v1/notifications", other).json()["notifications"] == []

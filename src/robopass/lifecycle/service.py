@@ -299,6 +299,7 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
         recall_service.undo_remedy(session, code=code, event_id=corrected_id)
         working[code].state = replay_state(session, code)
     _write_states(session, working)
+    _tell_new_parties_of_recalls(session, working)
     return out
 
 
@@ -328,6 +329,25 @@ def _write_states(session: Session, working: dict[str, _Working]) -> None:
     for cols, rows in groups.items():
         sets = ", ".join(f"{c} = {ph}" for c in (*cols, "last_event_at", "event_count"))
         conn.exec_driver_sql(f"UPDATE units SET {sets} WHERE code = {ph}", rows)
+
+
+def _tell_new_parties_of_recalls(session: Session, working: dict[str, _Working]) -> None:
+    """A unit with open recalls that got a new owner or operator (deployed to an operator,
+    say: recalls block sale and transfer, not deployment): the newcomer learns of the recalls
+    as the owners and operators did when they opened. Costs nothing for units without open
+    recalls (the batch path's common case)."""
+    parties: dict[str, set[str]] = {}
+    for code, w in working.items():
+        new, old = w.state, w.initial
+        if not w.changed or not new.open_recalls:
+            continue
+        joined = {new.owner_id, new.operator_id} - {old.owner_id, old.operator_id, None}
+        if joined:
+            parties[code] = joined  # type: ignore[assignment]
+    if parties:
+        from robopass.recalls import service as recall_service
+
+        recall_service.notify_new_parties(session, parties)
 
 
 def _stamp(session: Session, memo: dict[datetime, Any], value: datetime | None) -> Any:

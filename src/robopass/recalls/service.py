@@ -229,6 +229,38 @@ def _notify_opened(session: Session, recall: Recall) -> int:
     return len(per_org)
 
 
+def notify_new_parties(session: Session, parties: Mapping[str, set[str]]) -> int:
+    """Units that got a new owner or operator while recalls are open on them (``code → new
+    organisations``): each new party is told of every open recall of those units, with the
+    same notice the owners and operators got when the recall opened (``joined_after_opening``
+    set). Runs in the event's transaction. Returns how many notices were written."""
+    codes = sorted(parties)
+    found: dict[tuple[str, str], list[str]] = {}  # (org, recall) -> codes
+    recalls: dict[str, Recall] = {}
+    for start in range(0, len(codes), 900):
+        for code, recall in session.execute(
+                select(RecallUnit.code, Recall)
+                .join(Recall, Recall.id == RecallUnit.recall_id)
+                .where(RecallUnit.code.in_(codes[start:start + 900]),
+                       RecallUnit.remedied_at.is_(None))
+                .order_by(RecallUnit.code)):
+            recalls[recall.id] = recall
+            for org in sorted(parties[code]):
+                found.setdefault((org, recall.id), []).append(code)
+    written = 0
+    for (org, recall_id), unit_codes in sorted(found.items()):
+        recall = recalls[recall_id]
+        notification_service.notify(session, organization_ids=[org], topic="recall", payload={
+            "recall_id": recall.id, "reason": recall.reason, "scope": recall.scope,
+            "opened_at": rfc3339(recall.opened_at), "ordered_by": recall.opened_by_role,
+            "units_url": f"/api/v1/recalls/{recall.id}/units", "your_units": len(unit_codes),
+            "codes": unit_codes[:NOTICE_CODES],
+            "codes_truncated": len(unit_codes) > NOTICE_CODES,
+            "joined_after_opening": True})
+        written += 1
+    return written
+
+
 def get_or_raise(session: Session, recall_id: str) -> Recall:
     recall = session.get(Recall, recall_id)
     if recall is None:
