@@ -136,7 +136,7 @@ def _locale(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"cookie":
             cookie = cookie_parser(value.decode("latin-1")).get(i18n.COOKIE, cookie)
-        elif name == b"accept-language":
+        elif name == b"accept-language" and accept is None:  # the first, as Starlette reads it
             accept = value.decode("latin-1")
     return i18n.choose(None, cookie, accept)
 
