@@ -116,11 +116,20 @@ def dispose_engine(url: str) -> None:
                 lock.close()
 
 
-def _create_engine(url: str) -> Engine:
+def ensure_sqlite_directory(url: str) -> None:
+    """Create the directory of a SQLite database file if it is missing (``var/`` in a fresh
+    clone): SQLite creates the file, not its directory. Every engine of the project (ours and
+    Alembic's) is created after this."""
+    url = normalise_url(url)
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
+        path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _create_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        ensure_sqlite_directory(url)
         engine = create_engine(
             url,
             json_serializer=_dumps,

@@ -105,11 +105,13 @@ def test_seed_builds_a_realistic_registry(registry: Registry, tmp_path: Path) ->
 
 
 def test_demo_builds_and_serves(tmp_path: Path) -> None:
-    """`make demo` runs `robopass demo`: build a (small) registry once, then serve it."""
+    """`make demo` runs `robopass demo --db sqlite:///var/demo.db` in a fresh clone (no var/
+    yet): build a (small) registry once, then serve it."""
     port = free_port()
     src = str(Path(__file__).resolve().parents[2] / "src")
     env = {**os.environ, "PYTHONPATH": src}
-    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    db = "sqlite:///var/demo.db"
+    assert not (tmp_path / "var").exists()
     proc = subprocess.Popen([sys.executable, "-m", "robopass", "demo", "--db", db, "--units",
                              "300", "--port", str(port)], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -131,3 +133,4 @@ def test_demo_builds_and_serves(tmp_path: Path) -> None:
         out = proc.communicate(timeout=20)[0].decode()
     assert "Web UI" in out and "Regulator API key" in out
     assert (tmp_path / "var" / "demo-keys.json").exists()
+    assert (tmp_path / "var" / "demo.db").exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from robopass.db import normalise_url
+from robopass.db import ensure_sqlite_directory, normalise_url
 from robopass.models import metadata
 
 config = context.config
@@ -25,6 +25,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
+    ensure_sqlite_directory(url)
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn:
         _run(conn)
