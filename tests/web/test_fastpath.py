@@ -147,3 +147,29 @@ def test_the_hot_path_sees_writes_at_once(client) -> None:  # type: ignore[no-un
     html = client.raw.get(f"/r/{code}").text
     assert 'data-testid="status">Sold<' in html and 'data-testid="owners">1<' in html
     assert client.raw.get(f"/api/v1/verify/{code}").json()["status"] == "sold"
+
+
+def test_a_broken_pinned_connection_is_replaced(client) -> None:  # type: ignore[no-untyped-def]
+    """A database restart or a dropped socket: the read is retried once on a new connection."""
+    from robopass.verification.service import PinnedReader
+
+    _, code = client.manufactured_unit()
+    reader = PinnedReader(client.registry.url)
+    sql = "SELECT code FROM units WHERE code = " + (
+        "%s" if client.registry.url.startswith("postgresql") else "?")
+    try:
+        assert reader.fetchone(sql, (code,)) == (code,)
+        reader._connection.dbapi_connection.close()  # broken under the reader's feet
+        assert reader.fetchone(sql, (code,)) == (code,)
+        if client.registry.url.startswith("postgresql"):  # the server drops every connection
+            import psycopg
+
+            dsn = client.registry.url.replace("postgresql+psycopg://", "postgresql://")
+            with psycopg.connect(dsn, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            assert reader.fetchone(sql, (code,)) == (code,)
+            r = client.raw.get(f"/r/{code}")
+            assert r.status_code == 200 and 'data-verdict="genuine"' in r.text
+    finally:
+        reader.close()

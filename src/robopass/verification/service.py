@@ -107,18 +107,23 @@ class PinnedReader:
         self._connection: Any = None
 
     def fetchone(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """One row; a connection that fails (a database restart, a dropped socket) is
+        invalidated and the read retried once on a new one (it is a plain SELECT)."""
         from robopass.db import get_engine
 
         engine = get_engine(self.url)
-        if engine is not self._engine or self._connection is None:
-            self.close()
-            self._engine, self._connection = engine, engine.raw_connection()
-        try:
-            return _fetchone(self._connection, engine.dialect.name, sql, params)
-        except Exception:
-            connection, self._connection = self._connection, None
-            connection.invalidate()
-            raise
+        for attempt in (1, 2):
+            if engine is not self._engine or self._connection is None:
+                self.close()
+                self._engine, self._connection = engine, engine.raw_connection()
+            try:
+                return _fetchone(self._connection, engine.dialect.name, sql, params)
+            except Exception:
+                connection, self._connection = self._connection, None
+                connection.invalidate()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
