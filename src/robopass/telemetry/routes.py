@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from robopass.audit import service as audit_service
-from robopass.db import transaction, write_session
+from robopass.db import is_sqlite, transaction, write_session
 from robopass.deps import CurrentActor, ReadSession
 from robopass.errors import Forbidden, InvalidInput, PayloadTooLarge
 from robopass.robots import service as robot_service
@@ -63,16 +64,18 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-#: One batch at a time per server process. Decoding is CPU work that holds the GIL for
-#: milliseconds; a second batch decoding in the same process would stall the thread that holds
-#: the database's write lock at every statement (it must win the GIL back each time), and every
-#: writer of every process would wait for it. One at a time, a process decodes its next batch
-#: while another process holds the write lock.
-_ONE_BATCH = threading.Lock()
+#: SQLite: one batch at a time per server process. Decoding is CPU work that holds the GIL
+#: for milliseconds; a second batch decoding in the same process would stall the thread that
+#: holds the database's single write lock at every statement (it must win the GIL back each
+#: time), and every writer of every process would wait for it. One at a time, a process
+#: decodes its next batch while another process holds the write lock. PostgreSQL has no such
+#: lock (batches serialise per unit on their snapshot rows), and a process decodes one batch
+#: while another waits for the database.
+_ONE_SQLITE_BATCH = threading.Lock()
 
 
 def _ingest(url: str, body: bytes, actor: Any) -> dict[str, Any]:
-    with _ONE_BATCH:
+    with _ONE_SQLITE_BATCH if is_sqlite(url) else nullcontext():
         try:  # parsed and checked before the write transaction
             decoded = service.decode_body(body, actor=actor)
         except BadBody as exc:
