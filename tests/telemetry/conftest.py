@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,3 +43,12 @@ def ts(minutes_ago: float = 0.0) -> str:
 
 def reading(code: str, at: str, **metrics: Any) -> dict[str, Any]:
     return {"code": code, "at": at, "metrics": metrics or {"battery_soh": 95.0}}
+
+
+def broker_available() -> bool:
+    """Mosquitto listening on 127.0.0.1:1883."""
+    try:
+        with socket.create_connection(("127.0.0.1", 1883), timeout=1):
+            return True
+    except OSError:
+        return False

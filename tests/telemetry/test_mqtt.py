@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -13,17 +12,9 @@ import pytest
 from robopass.db import reading as read_tx
 from robopass.telemetry import mqtt, service
 from tests.conftest import require_service
-from tests.telemetry.conftest import make_fleet, ts
+from tests.telemetry.conftest import broker_available, make_fleet, ts
 
 BROKER = "mqtt://127.0.0.1:1883"
-
-
-def broker_available() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 1883), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def body(at: str, **metrics) -> bytes:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ import uuid
 
 from robopass.telemetry import mqttwire
 from tests.conftest import require_service
+from tests.telemetry.conftest import broker_available
 
 
 def test_parse_complete_and_partial_packets():
@@ -35,14 +36,6 @@ def test_v5_publish_properties_are_skipped():
     assert mqttwire.parse(packet)[0] == [("t/x", b'{"a":1}', 5)]
 
 
-def _broker() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 1883), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _publish(topic: str, payloads: list[bytes]) -> None:
     with socket.create_connection(("127.0.0.1", 1883), timeout=5) as pub:
         pub.sendall(mqttwire.connect_packet(f"pub-{uuid.uuid4().hex[:8]}"))
@@ -65,7 +58,7 @@ def _receive(sub: mqttwire.Subscriber, n: int, wait: float = 10) -> list[mqttwir
 
 
 def test_unacknowledged_messages_come_back_to_a_persistent_session():
-    require_service(_broker(), "Mosquitto on 127.0.0.1:1883")
+    require_service(broker_available(), "Mosquitto on 127.0.0.1:1883")
     client_id = f"robopass-test-{uuid.uuid4().hex[:8]}"
     topic = f"robopass-test/{uuid.uuid4().hex[:8]}"
     payloads = [f"m{i}".encode() for i in range(100)]
