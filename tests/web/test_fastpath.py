@@ -171,5 +171,14 @@ def test_a_broken_pinned_connection_is_replaced(client) -> None:  # type: ignore
             assert reader.fetchone(sql, (code,)) == (code,)
             r = client.raw.get(f"/r/{code}")
             assert r.status_code == 200 and 'data-verdict="genuine"' in r.text
+        # another thread than the first caller's gets a pooled connection, not the pinned one
+        import threading
+
+        pinned = reader._connection
+        seen: list[object] = []
+        worker = threading.Thread(target=lambda: seen.append(reader.fetchone(sql, (code,))))
+        worker.start()
+        worker.join(10)
+        assert seen == [(code,)] and reader._connection is pinned
     finally:
         reader.close()

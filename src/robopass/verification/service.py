@@ -10,6 +10,7 @@ Everything returned here is public tier: no owner, operator, location or commerc
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -105,13 +106,24 @@ class PinnedReader:
         self.url = url
         self._engine: Engine | None = None
         self._connection: Any = None
+        self._thread: int | None = None
 
     def fetchone(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """One row; a connection that fails (a database restart, a dropped socket) is
-        invalidated and the read retried once on a new one (it is a plain SELECT)."""
+        invalidated and the read retried once on a new one (it is a plain SELECT). Called
+        from another thread than the first caller's, it uses a pooled connection instead."""
         from robopass.db import get_engine
 
         engine = get_engine(self.url)
+        me = threading.get_ident()
+        if self._thread is None:
+            self._thread = me
+        elif self._thread != me:
+            connection = engine.raw_connection()
+            try:
+                return _fetchone(connection, engine.dialect.name, sql, params)
+            finally:
+                connection.close()
         for attempt in (1, 2):
             if engine is not self._engine or self._connection is None:
                 self.close()
