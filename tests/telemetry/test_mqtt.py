@@ -145,3 +145,80 @@ def test_simulator_over_mqtt(client):
         worker.join(15)
     assert stats.sent >= 4
     assert sum(stored(url, c) for c in fleet.codes) == stats.sent
+
+
+@pytest.mark.mqtt
+def test_a_batch_that_fails_to_store_is_not_acknowledged(client, monkeypatch):
+    """At least once: storage fails, the ingestor stops without acknowledging; restarted with
+    the same client id, it gets the messages again from the broker and stores them."""
+    require_service(broker_available(), "Mosquitto on 127.0.0.1:1883")
+    from robopass.telemetry import mqttwire
+
+    fleet = make_fleet(client, 1)
+    url = client.registry.url
+    code = fleet.codes[0]
+    topic = mqtt.TOPIC_PREFIX + code
+    client_id = f"robopass-test-{uuid.uuid4().hex[:8]}"
+    payloads = [mqtt.sign(fleet.operator.key, topic, body(ts(10 - k), battery_soh=90.0 - k))
+                for k in range(5)]
+
+    def publish() -> None:
+        import socket
+
+        with socket.create_connection(("127.0.0.1", 1883), timeout=5) as pub:
+            pub.sendall(mqttwire.connect_packet(f"pub-{uuid.uuid4().hex[:8]}"))
+            assert pub.recv(4)[0] >> 4 == mqttwire.CONNACK
+            pub.sendall(b"".join(mqttwire.publish_packet(topic, p, packet_id=i + 1)
+                                 for i, p in enumerate(payloads)))
+            got = b""
+            while len(got) < 4 * len(payloads):
+                got += pub.recv(4096)
+
+    real_process = mqtt.Ingestor.process
+
+    def broken(self, messages):  # type: ignore[no-untyped-def]
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("INSERT", {}, Exception("database is down"))
+
+    # first run: subscribe (persistent session), receive, fail to store
+    monkeypatch.setattr(mqtt.Ingestor, "process", broken)
+    ready = threading.Event()
+    failure: list[BaseException] = []
+
+    def first_run() -> None:
+        try:
+            mqtt.run(url, BROKER, client_id=client_id, ready=ready, flush_ms=50,
+                     duration_s=20)
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            failure.append(exc)
+
+    worker = threading.Thread(target=first_run, daemon=True)
+    worker.start()
+    assert ready.wait(15)
+    publish()
+    worker.join(20)
+    assert failure and "database is down" in str(failure[0])
+    assert stored(url, code) == 0
+
+    # restarted with storage working: the broker sends the unacknowledged messages again
+    # (other tests' ingestors and messages may share the broker: only our database counts)
+    monkeypatch.setattr(mqtt.Ingestor, "process", real_process)
+    stop = threading.Event()
+
+    def until_stored() -> None:
+        deadline = time.monotonic() + 20
+        while stored(url, code) < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+
+    threading.Thread(target=until_stored, daemon=True).start()
+    stats = mqtt.run(url, BROKER, client_id=client_id, flush_ms=50, stop=stop, duration_s=25)
+    assert stats.stored == 5 and stored(url, code) == 5
+    # and acknowledged: the session has nothing of ours to send again
+    again = mqtt.run(url, BROKER, client_id=client_id, flush_ms=50, duration_s=1.5)
+    assert again.stored == 0 and again.duplicates == 0
+    # end the persistent session on the broker (a clean start with the same id)
+    ender = mqttwire.Subscriber("127.0.0.1", 1883, client_id=client_id, clean_session=True)
+    ender.connect(mqtt.TOPIC_FILTER)
+    ender.close()

@@ -41,11 +41,15 @@ def ingest_mqtt(
                                       "messages (once some arrived)"),
     quiet: bool = typer.Option(False, help="print only the final statistics"),
 ) -> None:
-    """Subscribe to robopass/v1/telemetry/+ (QoS 1) and store signed readings.
+    """Subscribe to robopass/v1/telemetry/+ (MQTT 5, QoS 1) and store signed readings.
 
     Messages are signed by the reporting organisation (see docs/telemetry.md):
-    'RPv1 <key prefix> <HMAC-SHA-256 hex>' then a newline and the JSON reading.
+    'RPv1 <key prefix> <HMAC-SHA-256 hex>' then a newline and the JSON reading. A batch is
+    acknowledged to the broker only once it is stored; if storing fails the command exits 1
+    without acknowledging it (with --client-id the broker sends it again on restart).
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
     from robopass.telemetry import mqtt
 
     last = [0]
@@ -62,6 +66,10 @@ def ingest_mqtt(
                          duration_s=duration, idle_s=idle, on_flush=progress)
     except (ConnectionError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from exc
+    except SQLAlchemyError as exc:
+        print(f"error: storing a batch failed, so it was not acknowledged: {exc}",
+              file=sys.stderr)
         raise typer.Exit(1) from exc
     except KeyboardInterrupt:
         return
