@@ -79,7 +79,7 @@ def test_mapping_keys_that_shadow_dict_attributes_still_resolve_like_jinja() -> 
 
 
 def test_month_names_are_cached_but_unchanged() -> None:
-    public._month.cache_clear()
-    assert public._month("2026-03", "en") == "March 2026"
-    assert public._month("2026-03", "en") == "March 2026"
-    assert public._month("bad", "en") == "bad" and public._month(None, "en") is None
+    public.month_text.cache_clear()
+    assert public.month_text("2026-03", "en") == "March 2026"
+    assert public.month_text("2026-03", "en") == "March 2026"
+    assert public.month_text("bad", "en") == "bad" and public.month_text(None, "en") is None

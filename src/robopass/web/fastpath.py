@@ -102,7 +102,7 @@ def _skeleton(shape: Shape) -> Skeleton | None:
 
 
 def _values(path: str, code: str, result: dict[str, Any], summary: dict[str, Any],
-            locale: str) -> dict[str, Any]:
+            locale: str, month: str | None) -> dict[str, Any]:
     translate = i18n.gettext_for(locale)
     status = result["status"]
     model, maker = result["model"], result["manufacturer"]
@@ -117,7 +117,7 @@ def _values(path: str, code: str, result: dict[str, Any], summary: dict[str, Any
         if model["status"] in public.MODEL_STATUS_LABELS else model["status"],
         "owners": summary["owners"], "maintenance": summary["maintenance_count"],
         "incidents": summary["incidents"],
-        "month": public._month(summary["production_month"], locale),
+        "month": month,
         "battery": translate(public.BATTERY_LABELS.get(summary["battery_health"] or "unknown",
                                                        public.BATTERY_LABELS["unknown"])),
         "reason": None,
@@ -143,7 +143,7 @@ def _locale(scope: Scope) -> str:
 
 _PAGE_HEADERS = {locale: [(k.lower().encode("latin-1"), v.encode("latin-1"))
                           for k, v in headers.items()]
-                 for locale, headers in public._HEADERS.items()}
+                 for locale, headers in public.PAGE_HEADERS.items()}
 
 
 def render_page(url: str, path: str, scope: Scope,
@@ -159,13 +159,13 @@ def render_page(url: str, path: str, scope: Scope,
     result, summary = fast
     locale = _locale(scope)
     code = result["code"]
-    month = public._month(summary["production_month"], locale)
+    month = public.month_text(summary["production_month"], locale)
     shape: Shape = (locale, public.verdict_of(result), result.get("reason_code"),
                     result["model"]["status"] == "approved", month is not None)
     skeleton = _skeleton(shape)
     if skeleton is None:
         return None
-    values = _values(path, code, result, summary, locale)
+    values = _values(path, code, result, summary, locale, month)
     if not skeleton.checked:
         def real() -> str:
             context = public.view_context(url, raw, locale, (result, dict(summary)))

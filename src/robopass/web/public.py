@@ -39,7 +39,7 @@ SECURITY_HEADERS = {
 }
 
 #: The headers of every page, per language.
-_HEADERS = {locale: {"Content-Language": i18n.HTML_LANG[locale],
+PAGE_HEADERS = {locale: {"Content-Language": i18n.HTML_LANG[locale],
                      "Vary": "Accept-Language, Cookie", **SECURITY_HEADERS}
             for locale in i18n.LOCALES}
 
@@ -133,7 +133,7 @@ def page(request: Request, template: str, context: dict[str, Any], *,
     locale = locale or locale_of(request)
     html = i18n.render(locale, template, {**context, "language_links":
                                           _language_links(request, locale)})
-    response = HTMLResponse(html, status_code=status_code, headers=_HEADERS[locale])
+    response = HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS[locale])
     explicit = i18n.normalise(request.query_params.get("lang"))
     if explicit:
         response.set_cookie(i18n.COOKIE, explicit, max_age=365 * 24 * 3600, samesite="lax")
@@ -141,7 +141,7 @@ def page(request: Request, template: str, context: dict[str, Any], *,
 
 
 @lru_cache(maxsize=1024)
-def _month(value: str | None, locale: str) -> str | None:
+def month_text(value: str | None, locale: str) -> str | None:
     if not value:
         return None
     try:
@@ -190,7 +190,7 @@ def view_context(url: str, raw: str, locale: str,
                 get_engine(url), compact or "", result.get("production_month"),
                 imported=bool(result.get("imported_from")))
     if summary is not None:
-        summary["production_month_text"] = _month(summary.get("production_month"), locale)
+        summary["production_month_text"] = month_text(summary.get("production_month"), locale)
         summary["battery_text"] = translate(BATTERY_LABELS.get(summary.get("battery_health")
                                                              or "unknown", BATTERY_LABELS[
                                                                  "unknown"]))
