@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import new_registry, server_cpu_seconds  # noqa: E402
+from common import new_registry, server_cpu_seconds, units_and_key  # noqa: E402
 
 TARGETS = {"sqlite": 200_000, "postgresql": 100_000}
 
@@ -87,19 +87,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     args = parser.parse_args()
 
-    from robopass.auth.service import create_key
-    from robopass.db import dispose_engine, writing
-    from robopass.robots import service as robot_service
 
     reg = new_registry(args.backend)
     server = None
     try:
-        with writing(reg.url) as session:
-            codes = robot_service.issue_codes(session, actor=reg.maker, model_id=reg.model_id,
-                                              count=args.units, plant="A1",
-                                              production_month="2026-03")
-            key = create_key(session, organization_id=reg.maker.id)
-        dispose_engine(reg.url)
+        codes, key = units_and_key(reg, args.units)
         bodies = build_bodies(codes, readings=args.readings, batch=args.batch,
                               per_unit=args.per_unit,
                               end=datetime.now(UTC) - timedelta(minutes=1))

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import new_registry  # noqa: E402
+from common import new_registry, units_and_key  # noqa: E402
 
 TARGET = 20_000
 
@@ -83,21 +83,13 @@ def main() -> None:
 
     import orjson
 
-    from robopass.auth.service import create_key
-    from robopass.db import dispose_engine, writing
-    from robopass.robots import service as robot_service
     from robopass.telemetry import mqtt
     from robopass.telemetry.simulator import UnitModel
 
     reg = new_registry(args.backend)
     sub = None
     try:
-        with writing(reg.url) as session:
-            codes = robot_service.issue_codes(session, actor=reg.maker, model_id=reg.model_id,
-                                              count=args.units, plant="A1",
-                                              production_month="2026-03")
-            key = create_key(session, organization_id=reg.maker.id)
-        dispose_engine(reg.url)
+        codes, key = units_and_key(reg, args.units)
         per_unit = max(1, args.messages // args.units)
         start = datetime.now(UTC) - timedelta(seconds=10 * per_unit + 60)
         payloads = []

@@ -34,7 +34,7 @@ try:
 except ImportError:  # running from a checkout without installing
     sys.path.insert(0, str(ROOT / "src"))
 
-from common import server_cpu_seconds  # noqa: E402
+from common import approved_model, server_cpu_seconds  # noqa: E402
 
 TARGET = {"requests_per_s": 5000, "p99_ms": 20}
 BATCH = 100_000
@@ -42,11 +42,7 @@ BATCH = 100_000
 
 def build(db: Path, units: int) -> None:
     """Issue ``units`` codes through the service (100,000 per transaction), once."""
-    from robopass.auth.service import Actor
     from robopass.db import writing
-    from robopass.organizations import service as org_service
-    from robopass.product_models import service as model_service
-    from robopass.product_models.schemas import ModelCreate
     from robopass.registry.service import initialise
     from robopass.robots import service as robot_service
 
@@ -54,18 +50,7 @@ def build(db: Path, units: int) -> None:
     db.parent.mkdir(parents=True, exist_ok=True)
     initialise(url, country="CN")
     with writing(url) as session:
-        regulator = Actor(id="bench", name="bench", roles=frozenset({"regulator"}), country="CN")
-        maker, _ = org_service.create(session, actor=regulator, name="Bench Robotics",
-                                      roles=["manufacturer"], country="DE",
-                                      registration_number="HRB 1")
-        actor = Actor.of(maker)
-        model = model_service.file(session, actor=actor, data=ModelCreate.model_validate({
-            "name": "Bench Walker", "hardware_class": "B", "intelligence_level": 3,
-            "parameters": {"height_cm": 170, "mass_kg": 60, "degrees_of_freedom": 40},
-            "components": [{"type": "battery_pack", "name": "BP"}],
-            "software": {"name": "OS", "version": "1"}}))
-        model_service.decide(session, actor=regulator, model_id=model.id, decision="approve")
-        model_id = model.id
+        actor, model_id = approved_model(session)
     done = 0
     month = 0
     started = time.perf_counter()

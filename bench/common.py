@@ -9,6 +9,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -59,24 +60,43 @@ def new_registry(backend: str) -> BenchRegistry:
         url = PG_ADMIN.rsplit("/", 1)[0] + f"/{pg_name}"
     initialise(url)
     with writing(url) as session:
-        from robopass.organizations.models import Organization
-
-        regulator = session.query(Organization).filter(
-            Organization.name.like("National Robot Registry%")).one()
-        reg = Actor.of(regulator)
-        org, _ = org_service.create(session, actor=reg, name="Bench Robotics GmbH",
-                                    roles=["manufacturer"], country="DE",
-                                    registration_number="HRB 1")
-        maker = Actor.of(org)
-        model = model_service.file(session, actor=maker, data=ModelCreate.model_validate({
-            "name": "Bench B1", "hardware_class": "B", "intelligence_level": 3,
-            "parameters": {"height_cm": 170, "mass_kg": 60, "degrees_of_freedom": 40},
-            "components": [{"type": "battery_pack", "name": "BP"}],
-            "software": {"name": "OS", "version": "1"}}))
-        model_service.decide(session, actor=reg, model_id=model.id, decision="approve")
-        model_id = model.id
+        maker, model_id = approved_model(session)
     return BenchRegistry(url=url, maker=maker, model_id=model_id, cleanup_dir=cleanup,
                          pg_name=pg_name)
+
+
+def approved_model(session: Any) -> tuple[Actor, str]:
+    """In an initialised registry: a manufacturer and an approved model of it."""
+    from robopass.organizations.models import Organization
+
+    regulator = session.query(Organization).filter(
+        Organization.name.like("National Robot Registry%")).one()
+    reg = Actor.of(regulator)
+    org, _ = org_service.create(session, actor=reg, name="Bench Robotics GmbH",
+                                roles=["manufacturer"], country="DE",
+                                registration_number="HRB 1")
+    maker = Actor.of(org)
+    model = model_service.file(session, actor=maker, data=ModelCreate.model_validate({
+        "name": "Bench B1", "hardware_class": "B", "intelligence_level": 3,
+        "parameters": {"height_cm": 170, "mass_kg": 60, "degrees_of_freedom": 40},
+        "components": [{"type": "battery_pack", "name": "BP"}],
+        "software": {"name": "OS", "version": "1"}}))
+    model_service.decide(session, actor=reg, model_id=model.id, decision="approve")
+    return maker, model.id
+
+
+def units_and_key(reg: BenchRegistry, count: int) -> tuple[list[str], str]:
+    """``count`` issued units of the bench model and an API key of their manufacturer (the
+    engine is disposed afterwards, so a server process starts from a clean pool)."""
+    from robopass.auth.service import create_key
+    from robopass.robots import service as robot_service
+
+    with writing(reg.url) as session:
+        codes = robot_service.issue_codes(session, actor=reg.maker, model_id=reg.model_id,
+                                          count=count, plant="A1", production_month="2026-03")
+        key = create_key(session, organization_id=reg.maker.id)
+    dispose_engine(reg.url)
+    return codes, key
 
 
 def server_cpu_seconds(pgid: int) -> float:
