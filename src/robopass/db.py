@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -73,6 +74,14 @@ def _dumps(value: Any) -> str:
 
 
 
+#: Python's sqlite3 binds int, float, str and bytearray directly, but sends every other value
+#: (None included) through its adapter protocol: a tuple built, a registry lookup, two
+#: attribute lookups — ~0.3 µs per NULL, measured on bulk inserts of readings with missing
+#: metrics. A registered adapter for None is found at the first lookup; it returns None, which
+#: binds NULL exactly as before. (``{}.get(x)`` is None: a C call, no Python frame.)
+sqlite3.register_adapter(type(None), {}.get)
+
+
 def is_sqlite(engine_or_url: Engine | str) -> bool:
     url = engine_or_url if isinstance(engine_or_url, str) else str(engine_or_url.url)
     return url.startswith("sqlite")
@@ -109,6 +118,10 @@ def dispose_engine(url: str) -> None:
     engine = _engines.pop(url, None)
     if engine is not None:
         engine.dispose()
+        with _writer_locks_guard:
+            checkpointer = _checkpointers.pop(str(engine.url), None)
+        if checkpointer is not None:
+            checkpointer.stop()
         with _writer_locks_guard:
             lock = _writer_locks.pop(str(engine.url), None)
         if lock is not None:
@@ -159,7 +172,15 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA cache_size=-65536")
         cur.execute("PRAGMA temp_store=MEMORY")
+        # The WAL is copied into the database by _WalCheckpointer, outside the writer lock.
+        cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
+
+    checkpointer = _wal_checkpointer(str(engine.url))
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(_conn: Any) -> None:
+        checkpointer.poke()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -301,6 +322,111 @@ def _sqlite_writer_lock(url: str) -> _SqliteWriterLock:
         if lock is None:
             lock = _writer_locks[url] = _SqliteWriterLock(url)
         return lock
+
+
+class _WalCheckpointer:
+    """Copies a SQLite database's write-ahead log into the database file in a background
+    thread of each writing process, instead of SQLite's automatic checkpoint.
+
+    SQLite checkpoints automatically at the commit that takes the WAL past 1,000 pages, inside
+    that commit: with ``synchronous=NORMAL`` it syncs the WAL, copies the pages and syncs the
+    database file, and the committing writer holds the writer lock (ours and SQLite's) all the
+    while — measured, a third of the time telemetry ingest held the lock. Our connections set
+    ``wal_autocheckpoint=0``; a commit pokes this thread, which waits :attr:`INTERVAL` (so a
+    burst of commits costs one checkpoint) and runs a ``PASSIVE`` checkpoint on its own
+    connection: it never waits for, nor blocks, readers or writers. Another process's
+    checkpoint running at the same moment makes this one a no-op until the next poke.
+
+    Under continuous writes a commit lands during every such checkpoint, so the WAL is never
+    wholly copied and SQLite never starts it over from the beginning: it would grow without
+    end (and every page read would search a longer WAL index). So when a checkpoint finds more
+    than :attr:`CATCH_UP_FRAMES` frames in the WAL, the next one runs under the writer lock,
+    where no commit can land: it copies only the frames committed since the previous
+    checkpoint, and the next writer starts the WAL over. Measured on telemetry ingest, that is
+    a locked checkpoint per ~16 MiB of WAL instead of one per 4 MiB that also did all the
+    syncing. Closing the last connection checkpoints as before; an interrupted checkpoint (a
+    process killed) is harmless — the next one does the work again.
+    """
+
+    INTERVAL = 0.1
+    CATCH_UP_FRAMES = 4_096  # 16 MiB of 4 KiB pages
+
+    def __init__(self, url: str) -> None:
+        path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
+        self._path = None if not path or path == ":memory:" or "mode=memory" in url else path
+        self._url = url
+        self._poked = threading.Event()
+        self._stopped = threading.Event()
+        self._pid = 0
+        self._thread: threading.Thread | None = None
+        self.checkpoints = 0  # how many ran (tests, diagnostics)
+
+    def poke(self) -> None:
+        """A write committed: checkpoint soon (starts this process's thread if needed)."""
+        if self._path is None or self._stopped.is_set():
+            return
+        if self._pid != os.getpid():  # first poke in this process (or a forked child)
+            self._pid = os.getpid()
+            self._poked = threading.Event()
+            self._thread = threading.Thread(target=self._run, name="robopass-wal-checkpoint",
+                                            daemon=True)
+            self._thread.start()
+        self._poked.set()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._poked.set()
+        if self._thread is not None and self._pid == os.getpid():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        try:  # never create the file (mode=rw): the database may have been deleted
+            conn = sqlite3.connect(f"file:{self._path}?mode=rw", uri=True, timeout=0,
+                                   isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return
+        try:
+            catch_up = False
+            while True:
+                self._poked.wait()
+                if self._stopped.wait(self.INTERVAL):
+                    return
+                self._poked.clear()
+                if catch_up:
+                    with _sqlite_writer_lock(self._url):
+                        frames = self.checkpoint(conn, retries=40)
+                else:
+                    frames = self.checkpoint(conn)
+                catch_up = frames > self.CATCH_UP_FRAMES
+        finally:
+            conn.close()
+
+    def checkpoint(self, conn: sqlite3.Connection, *, retries: int = 0) -> int:
+        """One PASSIVE checkpoint; returns the frames in the WAL (0 if it could not run).
+        ``retries``: wait for another process's checkpoint (5 ms steps) this many times."""
+        for attempt in range(retries + 1):
+            try:
+                row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except sqlite3.OperationalError:  # another checkpoint is running
+                if attempt < retries:
+                    self._stopped.wait(0.005)
+                continue
+            except sqlite3.Error:
+                return 0
+            self.checkpoints += 1
+            return int(row[1]) if row and row[1] is not None and row[1] > 0 else 0
+        return 0
+
+
+_checkpointers: dict[str, _WalCheckpointer] = {}
+
+
+def _wal_checkpointer(url: str) -> _WalCheckpointer:
+    with _writer_locks_guard:
+        checkpointer = _checkpointers.get(url)
+        if checkpointer is None:
+            checkpointer = _checkpointers[url] = _WalCheckpointer(url)
+        return checkpointer
 
 
 def db_timestamp(session: Session, value: datetime) -> Any:

@@ -401,6 +401,11 @@ def _insert_readings(session: Session, sids: list[int], batch: rd.Batch) -> int:
         stored = cur.rowcount
         cur.execute("TRUNCATE telemetry_stage")
         return int(stored)
+    if None not in batch.wear:
+        # bytes go through sqlite3's adapter protocol (~0.5 µs each), bytearray binds directly
+        rows = zip(sids, batch.ats, batch.soh, batch.cycles, batch.acc, batch.hours,
+                   batch.max_wear, map(bytearray, batch.wear), batch.fault_text,
+                   batch.firmware, strict=True)
     flat = list(chain.from_iterable(rows))
     step = _SQLITE_ROWS * len(COLUMNS)
     full = len(flat) - len(flat) % step
