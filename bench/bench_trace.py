@@ -171,7 +171,7 @@ def measure(url: str, incident_id: str, repeat: int) -> dict[str, object]:
     from robopass.incidents import trace
     from robopass.incidents.models import Incident
     from robopass.lifecycle.models import Event
-    from robopass.telemetry.models import TelemetryReading
+    from robopass.telemetry.models import TelemetryChunk
 
     regulator = _regulator(url)
     with reading(url) as session:
@@ -179,7 +179,7 @@ def measure(url: str, incident_id: str, repeat: int) -> dict[str, object]:
         assert incident is not None
         n_events = session.scalar(select(func.count()).select_from(Event).where(
             Event.code == incident.code))
-        n_readings = session.scalar(select(func.count()).select_from(TelemetryReading))
+        n_readings = session.scalar(select(func.coalesce(func.sum(TelemetryChunk.n), 0)))
     service_ms = []
     report: dict[str, object] = {}
     for _ in range(repeat):

@@ -1,4 +1,4 @@
-"""Monthly partitions of telemetry_readings on PostgreSQL: ingest, reads and retention work
+"""Monthly partitions of telemetry_chunks on PostgreSQL: ingest, reads and retention work
 the same on the partitioned table."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def test_partitioned_readings(client):
                                       "--months-back", "3", "--months-ahead", "2"])
     assert result.exit_code == 0, result.output
     created = json.loads(result.output)["created"]
-    assert len(created) == 7 and created[-1] == "telemetry_readings_default"
+    assert len(created) == 7 and created[-1] == "telemetry_chunks_default"
     with write_session(url) as session, session.begin():
         assert partitioning.is_partitioned(session)
         assert partitioning.ensure_partitions(session, months_ahead=2) == []

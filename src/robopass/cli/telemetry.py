@@ -218,9 +218,9 @@ def partition_cmd(
     months_back: int = typer.Option(3, min=0, help="monthly partitions before this month"),
     months_ahead: int = typer.Option(3, min=0, help="monthly partitions after this month"),
 ) -> None:
-    """PostgreSQL: partition telemetry_readings by month (first run converts the table and
-    locks it while moving rows; later runs add the months ahead). See docs/telemetry.md for
-    pg_partman, which automates this in production."""
+    """PostgreSQL: partition the stored readings (telemetry_chunks) by month (first run
+    converts the table and locks it while moving rows; later runs add the months ahead). See
+    docs/telemetry.md for pg_partman, which automates this in production."""
     from robopass.db import writing
     from robopass.telemetry import partitioning
 

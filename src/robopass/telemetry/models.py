@@ -2,11 +2,12 @@
 
 * ``telemetry_units``: one row per unit that has reported — the incremental health snapshot
   (latest value of every metric, daily trend points) and the unit's small integer ``sid``.
-* ``telemetry_readings``: one compact row per reading, primary key ``(sid, at)`` where ``at`` is
-  integer epoch milliseconds. The key serves "one unit, a time range" and makes a duplicate
-  ``(code, at)`` a no-op (``INSERT OR IGNORE`` / ``ON CONFLICT DO NOTHING``). ``WITHOUT ROWID``
-  on SQLite, so the table *is* the key's B-tree. A 4-byte ``sid`` instead of the 29-character
-  code keeps rows (and the key) short; PostgreSQL partitions it by ``at`` (docs/telemetry.md).
+* ``telemetry_chunks``: the readings, one row per unit, clock hour and ingested batch, columns
+  packed (``telemetry.chunks``); primary key ``(sid, at)`` with ``at`` the chunk's earliest
+  reading in integer epoch milliseconds. The key serves "one unit, a time range" (a chunk never
+  spans two clock hours); a 4-byte ``sid`` instead of the 29-character code keeps the key
+  short; PostgreSQL partitions it by ``at`` (docs/telemetry.md). Each reading ``(sid, at)`` is
+  stored once: ingest drops duplicates before it builds chunks.
 * ``telemetry_joint_layouts``: the joint names behind the packed ``joint_wear`` of readings.
 * ``telemetry_hourly``: mergeable hourly aggregates (count, sum, min, max), kept long after raw
   readings are deleted by retention.
@@ -51,21 +52,18 @@ class TelemetryUnit(Base):
     first_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
-class TelemetryReading(Base):
-    __tablename__ = "telemetry_readings"
-    __table_args__ = {"sqlite_with_rowid": False}
+class TelemetryChunk(Base):
+    __tablename__ = "telemetry_chunks"
 
     sid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: Epoch ms of the chunk's earliest reading; all its readings lie in that clock hour.
     at: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    battery_soh: Mapped[float | None] = mapped_column(Float)
-    cycle_count: Mapped[int | None] = mapped_column(BigInteger)
-    accuracy: Mapped[float | None] = mapped_column(Float)
-    operating_hours: Mapped[float | None] = mapped_column(Float)
-    max_joint_wear: Mapped[float | None] = mapped_column(Float)
-    #: 8-byte joint-layout key + one little-endian float32 per joint (``readings.pack_wear``).
-    joint_wear: Mapped[bytes | None] = mapped_column(LargeBinary)
-    fault_codes: Mapped[str | None] = mapped_column(Text)  # JSON array
-    firmware: Mapped[str | None] = mapped_column(String(64))
+    #: Epoch ms of its latest reading.
+    last_at: Mapped[int] = mapped_column(BigInteger)
+    #: How many readings it holds.
+    n: Mapped[int] = mapped_column(Integer)
+    #: The readings' columns, msgpack (``telemetry.chunks``).
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class TelemetryJointLayout(Base):

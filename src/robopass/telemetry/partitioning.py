@@ -1,8 +1,10 @@
-"""Monthly range partitions of ``telemetry_readings`` on PostgreSQL (SPEC §10).
+"""Monthly range partitions of ``telemetry_chunks`` (the stored readings) on PostgreSQL
+(SPEC §10).
 
-``at`` is epoch milliseconds, so a month is the range ``[first ms of the month, first ms of
-the next)``. The primary key ``(sid, at)`` contains the partition key, so ``ON CONFLICT DO
-NOTHING`` keeps working, and "one unit, a time range" prunes to the months it touches.
+``at`` (a chunk's earliest reading) is epoch milliseconds, so a month is the range ``[first ms
+of the month, first ms of the next)``; a chunk never spans two clock hours, so it lies in one
+month. The primary key ``(sid, at)`` contains the partition key, and "one unit, a time range"
+prunes to the months it touches.
 
 :func:`partition_readings` converts the plain table Alembic creates into a partitioned one
 (moving its rows; it locks the table, so run it at installation or in a maintenance window).
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from robopass.db import dialect_name
 
-TABLE = "telemetry_readings"
+TABLE = "telemetry_chunks"
 
 
 def _month_start(year: int, month: int) -> datetime:
@@ -68,7 +70,7 @@ def ensure_partitions(session: Session, *, months_back: int = 0, months_ahead: i
 
 def partition_readings(session: Session, *, months_back: int = 3, months_ahead: int = 3,
                        now: datetime | None = None) -> list[str]:
-    """Turn ``telemetry_readings`` into a table partitioned by month (PostgreSQL only), with
+    """Turn ``telemetry_chunks`` into a table partitioned by month (PostgreSQL only), with
     a default partition for readings outside the prepared months, and move its rows."""
     if dialect_name(session) != "postgresql":
         raise ValueError("partitioning is for PostgreSQL; SQLite keeps one table")

@@ -2,10 +2,11 @@
 
 * **Downsample**: for every unit whose raw readings changed since last time (the snapshot's
   ``dirty_from``), recompute the hourly aggregates of the complete hours from ``dirty_from``
-  on, from the raw readings, and store them (replacing those hours). Served by the ``(sid,
-  at)`` key: no scan of the whole table.
+  on, from the raw readings, and store them (replacing those hours). Served by the chunks'
+  ``(sid, at)`` key: no scan of the whole table.
 * **Retain**: downsample first, then delete raw readings older than the raw retention period
-  (never an hour that is not downsampled yet) and hourly aggregates older than theirs.
+  (never an hour that is not downsampled yet; the cut is an hour boundary, and a chunk of
+  readings never spans two hours, so whole chunks go) and hourly aggregates older than theirs.
 
 Work goes unit by unit in short transactions of :data:`UNITS_PER_TRANSACTION` units, each
 taking the snapshot rows' locks like ingest does, so ingest keeps running alongside. On a
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from robopass.db import dialect_name, transaction, write_session
 from robopass.telemetry import partitioning, service
-from robopass.telemetry.models import TelemetryHourly, TelemetryReading
+from robopass.telemetry.models import TelemetryChunk, TelemetryHourly
 from robopass.telemetry.models import TelemetryUnit as Snap
 
 HOUR_MS = service.HOUR_MS
@@ -59,8 +60,8 @@ def downsample_units(session: Session, sids: list[int], *, until_ms: int) -> tup
         if dirty_from is None or dirty_from >= until_ms:
             continue
         start = dirty_from - dirty_from % HOUR_MS
-        rows = [dict(r._mapping) for r in session.execute(
-            service._raw_hourly_select(sid, start, until_ms))]
+        rows = [{"hour": hour, **agg} for hour, agg in sorted(
+            service.raw_hourly(session, sid=sid, start_ms=start, end_ms=until_ms).items())]
         session.execute(delete(TelemetryHourly).where(
             TelemetryHourly.sid == sid, TelemetryHourly.hour >= start,
             TelemetryHourly.hour < until_ms))
@@ -122,9 +123,15 @@ def retain(url: str, *, raw_days: int, hourly_days: int = 0,
             for sid, _latest, dirty_from in _locked(session,
                                                      sids[start:start + UNITS_PER_TRANSACTION]):
                 cut = raw_cut if dirty_from is None else min(raw_cut, dirty_from)
-                result = session.execute(delete(TelemetryReading).where(
-                    TelemetryReading.sid == sid, TelemetryReading.at < cut))
-                report.raw_deleted += int(result.rowcount)  # type: ignore[attr-defined]
+                # chunks never span two clock hours and the cut is an hour boundary: whole
+                # chunks before it are exactly the readings before it
+                doomed = select(TelemetryChunk.at, TelemetryChunk.n).where(
+                    TelemetryChunk.sid == sid, TelemetryChunk.at < cut)
+                counts = list(session.execute(doomed))
+                if counts:
+                    session.execute(delete(TelemetryChunk).where(
+                        TelemetryChunk.sid == sid, TelemetryChunk.at < cut))
+                    report.raw_deleted += sum(n for _at, n in counts)
                 if hourly_cut is not None:
                     result = session.execute(delete(TelemetryHourly).where(
                         TelemetryHourly.sid == sid, TelemetryHourly.hour < hourly_cut))

@@ -18,25 +18,25 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import chain, groupby, islice
+from itertools import groupby, islice
 from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, Table, bindparam, case, func, insert, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from robopass.auth.service import Actor
 from robopass.db import dialect_name
 from robopass.ids import new_id
 from robopass.robots.models import TERMINAL_STATUSES
+from robopass.telemetry import chunks, rules
 from robopass.telemetry import readings as rd
-from robopass.telemetry import rules
 from robopass.telemetry.models import (
     TelemetryAlert,
+    TelemetryChunk,
     TelemetryHourly,
     TelemetryJointLayout,
-    TelemetryReading,
 )
 from robopass.telemetry.models import TelemetryUnit as Snap
 from robopass.telemetry.settings import get_telemetry_settings
@@ -52,10 +52,6 @@ COLUMNS = ("sid", "at", "battery_soh", "cycle_count", "accuracy", "operating_hou
            "max_joint_wear", "joint_wear", "fault_codes", "firmware")
 SNAP_COLUMNS = ("battery_soh", "cycle_count", "accuracy", "operating_hours", "max_joint_wear",
                 "joint_wear", "fault_codes", "firmware")
-
-
-_SQLITE_INSERT = (f"INSERT OR IGNORE INTO telemetry_readings ({', '.join(COLUMNS)}) "
-                  f"VALUES ({', '.join('?' * len(COLUMNS))})")
 
 
 def ms_to_dt(ms: int) -> datetime:
@@ -320,11 +316,8 @@ def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
         for code in ok_codes:
             if code not in snaps:
                 snaps[code] = known[code]
-    sid_of = {c: s["sid"] for c, s in snaps.items()}
-    # Duplicates (in the batch or stored) are left to the key: the first one sent wins.
-    sids = list(map(sid_of.__getitem__, batch.codes))
     _register_layouts(session, batch.layouts)
-    stored = _insert_readings(session, sids, batch)
+    stored = _insert_chunks(session, batch, snaps)
     _update_snapshots(session, batch, snaps, facts, notify=notify)
     return stored, len(batch) - stored
 
@@ -374,51 +367,56 @@ def _decode_rows(session: Session, rows: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-#: Rows per multi-row ``INSERT`` on SQLite: one statement step per 100 readings instead of
-#: one per reading (≈ 25 % less CPU than ``executemany``); 1,000 parameters, below every
-#: SQLite build's limit.
-_SQLITE_ROWS = 100
-_SQLITE_MULTI = _SQLITE_INSERT + (", (" + ", ".join("?" * len(COLUMNS)) + ")") * (_SQLITE_ROWS - 1)
+_CHUNK_COLUMNS = "sid, at, last_at, n, data"
 
 
-def _insert_readings(session: Session, sids: list[int], batch: rd.Batch) -> int:
-    """Insert, ignoring rows whose ``(sid, at)`` is stored; returns how many were new."""
-    if not sids:
+def _insert_chunks(session: Session, batch: rd.Batch,
+                   snaps: dict[str, dict[str, Any]]) -> int:
+    """Store the batch as chunks (one per unit and clock hour, ``telemetry.chunks``), each
+    reading once: a repeat of a time in the batch or of a stored reading is dropped (the first
+    one sent wins). Returns how many readings were new. A reading newer than everything stored
+    for its unit (the snapshot's ``at``) cannot be stored already: only late readings look at
+    the stored chunks of their hour."""
+    ats = batch.ats
+    columns = (ats, batch.soh, batch.cycles, batch.acc, batch.hours, batch.max_wear,
+               batch.wear, batch.fault_text, batch.firmware)
+    rows: list[tuple[int, int, int, int, bytes]] = []
+    stored = 0
+    for code, positions in _positions_by_code(batch.codes).items():  # type: ignore[arg-type]
+        snap = snaps[code]
+        sid, newest = snap["sid"], snap["at"]
+        for part in chunks.split_by_hour(positions, ats):
+            part = chunks.first_of_each_time(part, ats)
+            if newest is not None and ats[part[0]] <= newest:
+                part = _not_stored(session, sid, part, ats)
+                if not part:
+                    continue
+            rows.append((sid, ats[part[0]], ats[part[-1]], len(part),
+                         chunks.encode(columns, part)))
+            stored += len(part)
+    if not rows:
         return 0
     dbapi = session.connection().connection.driver_connection
-    rows = zip(sids, batch.ats, batch.soh, batch.cycles, batch.acc, batch.hours,
-               batch.max_wear, batch.wear, batch.fault_text, batch.firmware, strict=True)
     cur = dbapi.cursor()  # type: ignore[union-attr]
     if dialect_name(session) == "postgresql":
-        cur.execute("CREATE TEMP TABLE IF NOT EXISTS telemetry_stage "
-                    "(LIKE telemetry_readings) ON COMMIT DELETE ROWS")
-        with cur.copy(f"COPY telemetry_stage ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            write = copy.write_row
-            for t in rows:
-                write(t)
-        cur.execute(f"INSERT INTO telemetry_readings ({', '.join(COLUMNS)}) "
-                    f"SELECT {', '.join(COLUMNS)} FROM telemetry_stage ON CONFLICT DO NOTHING")
-        stored = cur.rowcount
-        cur.execute("TRUNCATE telemetry_stage")
-        return int(stored)
-    if None not in batch.wear:
-        # bytes go through sqlite3's adapter protocol (~0.5 µs each), bytearray binds directly
-        rows = zip(sids, batch.ats, batch.soh, batch.cycles, batch.acc, batch.hours,
-                   batch.max_wear, map(bytearray, batch.wear), batch.fault_text,
-                   batch.firmware, strict=True)
-    flat = list(chain.from_iterable(rows))
-    step = _SQLITE_ROWS * len(COLUMNS)
-    full = len(flat) - len(flat) % step
-    stored = 0
-    for start in range(0, full, step):
-        cur.execute(_SQLITE_MULTI, flat[start:start + step])
-        stored += cur.rowcount
-    if full < len(flat):
-        width = len(COLUMNS)
-        cur.executemany(_SQLITE_INSERT, [tuple(flat[i:i + width])
-                                         for i in range(full, len(flat), width)])
-        stored += cur.rowcount
+        with cur.copy(f"COPY telemetry_chunks ({_CHUNK_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        cur.executemany(f"INSERT INTO telemetry_chunks ({_CHUNK_COLUMNS}) "
+                        "VALUES (?, ?, ?, ?, ?)", rows)
     return stored
+
+
+def _not_stored(session: Session, sid: int, part: list[int], ats: Any) -> list[int]:
+    """The positions of ``part`` (one unit, one clock hour) whose time is not stored yet."""
+    hour = chunks.hour_of(ats[part[0]])
+    have: set[int] = set()
+    for (data,) in _query(session, "SELECT data FROM telemetry_chunks "
+                                   "WHERE sid = ? AND at >= ? AND at < ?",
+                          [sid, hour, hour + HOUR_MS]):
+        have.update(chunks.times(bytes(data)))
+    return [i for i in part if ats[i] not in have]
 
 
 def _decode(snap: dict[str, Any]) -> dict[str, Any]:
@@ -688,10 +686,38 @@ def _sid(session: Session, code: str) -> int | None:
     return session.scalar(select(Snap.sid).where(Snap.code == code))
 
 
-_READ_COLS = (TelemetryReading.at, TelemetryReading.battery_soh, TelemetryReading.cycle_count,
-              TelemetryReading.joint_wear, TelemetryReading.accuracy,
-              TelemetryReading.operating_hours, TelemetryReading.fault_codes,
-              TelemetryReading.firmware, TelemetryReading.max_joint_wear)
+def raw_readings(session: Session, *, sid: int, start_ms: int, end_ms: int,
+                 limit: int | None = None) -> list[chunks.Raw]:
+    """Stored readings of one unit with ``start_ms <= at < end_ms``, oldest first; with
+    ``limit``, the first ``limit`` of them. Reads the chunks whose earliest reading lies in
+    ``[hour of start, end)`` in key order, an hour at a time (chunks of one hour may overlap
+    in time: each hour is sorted before it is used)."""
+    out: list[chunks.Raw] = []
+    hour_rows: list[chunks.Raw] = []
+    current = None
+    query = (select(TelemetryChunk.at, TelemetryChunk.data)
+             .where(TelemetryChunk.sid == sid,
+                    TelemetryChunk.at >= chunks.hour_of(start_ms),
+                    TelemetryChunk.at < end_ms)
+             .order_by(TelemetryChunk.at))
+    for at, data in session.execute(query.execution_options(yield_per=500)):
+        hour = chunks.hour_of(at)
+        if hour != current:
+            if hour_rows:
+                hour_rows.sort(key=_by_at)
+                out.extend(hour_rows)
+                hour_rows = []
+                if limit is not None and len(out) >= limit:
+                    break
+            current = hour
+        hour_rows.extend(r for r in chunks.decode(bytes(data)) if start_ms <= r.at < end_ms)
+    if hour_rows:
+        hour_rows.sort(key=_by_at)
+        out.extend(hour_rows)
+    return out if limit is None else out[:limit]
+
+
+_by_at = itemgetter(0)
 
 
 def readings_between(session: Session, *, code: str, start: datetime, end: datetime,
@@ -699,17 +725,14 @@ def readings_between(session: Session, *, code: str, start: datetime, end: datet
     """Raw readings of one unit with ``start <= at < end``, oldest first, at most ``limit``.
 
     Each is ``{at: datetime, battery_soh, cycle_count, joint_wear, accuracy, operating_hours,
-    fault_codes, firmware}`` (absent metrics None). Served by the ``(sid, at)`` key.
+    fault_codes, firmware}`` (absent metrics None). Served by the chunks' ``(sid, at)`` key.
     """
     sid = _sid(session, code)
     if sid is None:
         return []
-    rows = session.execute(
-        select(*_READ_COLS).where(TelemetryReading.sid == sid,
-                                  TelemetryReading.at >= dt_to_ms(start),
-                                  TelemetryReading.at < dt_to_ms(end))
-        .order_by(TelemetryReading.at).limit(limit))
-    return _decode_rows(session, list(rows))
+    rows = raw_readings(session, sid=sid, start_ms=dt_to_ms(start), end_ms=dt_to_ms(end),
+                        limit=limit)
+    return _decode_rows(session, rows)
 
 
 RESOLUTIONS = ("auto", "raw", "hour", "day")
@@ -737,11 +760,8 @@ def series(session: Session, *, code: str, start: datetime, end: datetime,
         return body
     sid, dirty_from = snap
     if resolution == "raw":
-        rows = list(session.execute(
-            select(*_READ_COLS).where(TelemetryReading.sid == sid,
-                                      TelemetryReading.at >= start_ms,
-                                      TelemetryReading.at < end_ms)
-            .order_by(TelemetryReading.at).limit(limit + 1)))
+        rows = raw_readings(session, sid=sid, start_ms=start_ms, end_ms=end_ms,
+                            limit=limit + 1)
         if len(rows) > limit:
             body["next_from"] = rfc3339_ms(rows[limit].at)
             rows = rows[:limit]
@@ -803,30 +823,50 @@ def _agg_view(at: int, agg: dict[str, Any]) -> dict[str, Any]:
             "fault_readings": agg["fault_n"]}
 
 
-def _raw_hourly_select(sid: int, start_ms: int, end_ms: int) -> Select[Any]:
-    r = TelemetryReading
-    hour = (r.at - r.at % HOUR_MS).label("hour")
-    return (select(hour, func.count().label("n"),  # type: ignore[return-value]
-                   func.count(r.battery_soh).label("soh_n"),
-                   func.sum(r.battery_soh).label("soh_sum"),
-                   func.min(r.battery_soh).label("soh_min"),
-                   func.max(r.battery_soh).label("soh_max"),
-                   func.count(r.accuracy).label("acc_n"), func.sum(r.accuracy).label("acc_sum"),
-                   func.min(r.accuracy).label("acc_min"), func.max(r.accuracy).label("acc_max"),
-                   func.count(r.max_joint_wear).label("wear_n"),
-                   func.sum(r.max_joint_wear).label("wear_sum"),
-                   func.min(r.max_joint_wear).label("wear_min"),
-                   func.max(r.max_joint_wear).label("wear_max"),
-                   func.max(r.cycle_count).label("cycle_max"),
-                   func.max(r.operating_hours).label("hours_max"),
-                   func.count(r.fault_codes).label("fault_n"))
-            .where(r.sid == sid, r.at >= start_ms, r.at < end_ms)
-            .group_by(hour))
-
-
 _AGG_KEYS = ("n", "soh_n", "soh_sum", "soh_min", "soh_max", "acc_n", "acc_sum", "acc_min",
              "acc_max", "wear_n", "wear_sum", "wear_min", "wear_max", "cycle_max", "hours_max",
              "fault_n")
+
+
+def raw_hourly(session: Session, *, sid: int, start_ms: int,
+               end_ms: int) -> dict[int, dict[str, Any]]:
+    """Hour → aggregate (:data:`_AGG_KEYS`) of one unit's stored readings with
+    ``start_ms <= at < end_ms``: count; count, sum, min and max of battery SoH, accuracy and
+    the most worn joint; the largest cycle count and operating hours; readings with fault
+    codes reported (an empty list included, as before: "fault codes were reported")."""
+    out: dict[int, dict[str, Any]] = {}
+    for r in raw_readings(session, sid=sid, start_ms=start_ms, end_ms=end_ms):
+        hour = r.at - r.at % HOUR_MS
+        agg = out.get(hour)
+        if agg is None:
+            agg = out[hour] = {"n": 0, "soh_n": 0, "soh_sum": None, "soh_min": None,
+                               "soh_max": None, "acc_n": 0, "acc_sum": None, "acc_min": None,
+                               "acc_max": None, "wear_n": 0, "wear_sum": None,
+                               "wear_min": None, "wear_max": None, "cycle_max": None,
+                               "hours_max": None, "fault_n": 0}
+        agg["n"] += 1
+        for key, value in (("soh", r.battery_soh), ("acc", r.accuracy),
+                           ("wear", r.max_joint_wear)):
+            if value is None:
+                continue
+            if agg[f"{key}_n"] == 0:
+                agg[f"{key}_sum"] = agg[f"{key}_min"] = agg[f"{key}_max"] = value
+            else:
+                agg[f"{key}_sum"] += value
+                if value < agg[f"{key}_min"]:
+                    agg[f"{key}_min"] = value
+                if value > agg[f"{key}_max"]:
+                    agg[f"{key}_max"] = value
+            agg[f"{key}_n"] += 1
+        if r.cycle_count is not None and (agg["cycle_max"] is None
+                                          or r.cycle_count > agg["cycle_max"]):
+            agg["cycle_max"] = r.cycle_count
+        if r.operating_hours is not None and (agg["hours_max"] is None
+                                              or r.operating_hours > agg["hours_max"]):
+            agg["hours_max"] = r.operating_hours
+        if r.fault_codes is not None:
+            agg["fault_n"] += 1
+    return out
 
 
 def _hourly(session: Session, *, sid: int, start_ms: int, end_ms: int,
@@ -842,9 +882,8 @@ def _hourly(session: Session, *, sid: int, start_ms: int, end_ms: int,
                                    .where(h.sid == sid, h.hour >= start_h, h.hour < split)):
             out[row.hour] = {k: getattr(row, k) for k in _AGG_KEYS}
     if dirty_from is not None and split < end_ms:
-        for row in session.execute(_raw_hourly_select(sid, max(split, start_ms), end_ms)):
-            agg = {k: getattr(row, k) for k in _AGG_KEYS}
-            hour = int(row.hour)
+        for hour, agg in raw_hourly(session, sid=sid, start_ms=max(split, start_ms),
+                                    end_ms=end_ms).items():
             out[hour] = _merge(out[hour], agg) if hour in out else agg
     return out
 
