@@ -191,3 +191,26 @@ def test_the_migration_moves_rows_into_chunks_and_back(client) -> None:
     # and ingest goes on: a repeat of a migrated reading is a duplicate
     assert _store(url, [_reading(a, 66, 1.0)]) == {"stored": 0, "duplicates": 1,
                                                     "rejected": []}
+
+
+def test_a_late_reading_is_checked_against_every_chunk_that_can_hold_it(client) -> None:
+    """The late check reads only chunks starting at or after ``t - chunk_span`` (the unit's
+    longest chunk): a repeat inside a long chunk that started well before it is still found."""
+    from robopass.telemetry.models import TelemetryUnit
+
+    url = client.registry.url
+    code = make_fleet(client, 1).codes[0]
+    assert _store(url, [_reading(code, m, 1.0) for m in (10, 20, 30)])["stored"] == 3
+    assert _store(url, [_reading(code, 50, 1.0)])["stored"] == 1
+    assert _store(url, [_reading(code, 52, 1.0)])["stored"] == 1
+    with read_tx(url) as session:
+        span = session.scalar(select(TelemetryUnit.chunk_span).where(TelemetryUnit.code == code))
+    assert span == 20 * 60_000  # the first chunk's; shorter ones later do not lower it
+    late = _store(url, [_reading(code, 20, 9.0), _reading(code, 25, 9.0), _reading(code, 50, 9.0),
+                        _reading(code, 51, 9.0)])
+    assert late == {"stored": 2, "duplicates": 2, "rejected": []}
+    with read_tx(url) as session:
+        rows = service.readings_between(session, code=code, start=_at(0), end=_at(60))
+    assert [(r["at"], r["battery_soh"]) for r in rows] == [
+        (_at(10), 1.0), (_at(20), 1.0), (_at(25), 9.0), (_at(30), 1.0), (_at(50), 1.0),
+        (_at(51), 9.0), (_at(52), 1.0)]

@@ -50,6 +50,9 @@ class TelemetryUnit(Base):
     #: Epoch ms from which raw readings changed since the last downsampling (None: clean).
     dirty_from: Mapped[int | None] = mapped_column(BigInteger)
     first_at: Mapped[int | None] = mapped_column(BigInteger)
+    #: The longest time span (ms) of one of the unit's stored chunks: a stored reading at
+    #: ``t`` lies in a chunk that starts at or after ``t - chunk_span`` (the late-reading check).
+    chunk_span: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class TelemetryChunk(Base):

@@ -216,7 +216,7 @@ def store_readings(session: Session, readings: Iterable[Any], *, actor: Actor | 
 
 #: What ingest loads of a snapshot: not ``trend`` (read only when a batch starts a new day).
 _SNAP_NAMES = ("sid", "code", "at", *SNAP_COLUMNS, "trend_day", "alert_keys", "dirty_from",
-               "first_at")
+               "first_at", "chunk_span")
 
 
 def _query(session: Session, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -251,8 +251,10 @@ def _unit_facts(session: Session, codes: list[str]
 
 
 _SNAP_SELECT = (Snap.sid, Snap.code, Snap.at, *[getattr(Snap, c) for c in SNAP_COLUMNS],
-                Snap.trend, Snap.trend_day, Snap.alert_keys, Snap.dirty_from, Snap.first_at)
-_SNAP_WRITE = ("at", *SNAP_COLUMNS, "trend_day", "alert_keys", "dirty_from", "first_at")
+                Snap.trend, Snap.trend_day, Snap.alert_keys, Snap.dirty_from, Snap.first_at,
+                Snap.chunk_span)
+_SNAP_WRITE = ("at", *SNAP_COLUMNS, "trend_day", "alert_keys", "dirty_from", "first_at",
+               "chunk_span")
 _snap_row = itemgetter(*_SNAP_WRITE, "sid")
 _snap_row_trend = itemgetter(*_SNAP_WRITE, "trend", "sid")
 
@@ -318,8 +320,9 @@ def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
             if code not in snaps:
                 snaps[code] = known[code]
     _register_layouts(session, batch.layouts)
-    stored = _insert_chunks(session, batch, snaps)
-    _update_snapshots(session, batch, snaps, facts, notify=notify)
+    spans: dict[str, int] = {}
+    stored = _insert_chunks(session, batch, snaps, spans)
+    _update_snapshots(session, batch, snaps, facts, notify=notify, spans=spans)
     return stored, len(batch) - stored
 
 
@@ -371,13 +374,14 @@ def _decode_rows(session: Session, rows: list[Any]) -> list[dict[str, Any]]:
 _CHUNK_COLUMNS = "sid, at, last_at, n, data"
 
 
-def _insert_chunks(session: Session, batch: rd.Batch,
-                   snaps: dict[str, dict[str, Any]]) -> int:
+def _insert_chunks(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
+                   spans: dict[str, int]) -> int:
     """Store the batch as chunks (one per unit and clock hour, ``telemetry.chunks``), each
     reading once: a repeat of a time in the batch or of a stored reading is dropped (the first
-    one sent wins). Returns how many readings were new. A reading newer than everything stored
-    for its unit (the snapshot's ``at``) cannot be stored already: only late readings look at
-    the stored chunks of their hour."""
+    one sent wins). Returns how many readings were new, and sets ``spans[code]`` to the longest
+    time span of the unit's new chunks. A reading newer than everything stored for its unit
+    (the snapshot's ``at``) cannot be stored already: only late readings look at stored
+    chunks, and only at those that can hold their times (:func:`_not_stored`)."""
     ats = batch.ats
     columns = (ats, batch.soh, batch.cycles, batch.acc, batch.hours, batch.max_wear,
                batch.wear, batch.fault_text, batch.firmware)
@@ -386,15 +390,19 @@ def _insert_chunks(session: Session, batch: rd.Batch,
     for code, positions in _positions_by_code(batch.codes).items():  # type: ignore[arg-type]
         snap = snaps[code]
         sid, newest = snap["sid"], snap["at"]
+        span = -1
         for part in chunks.split_by_hour(positions, ats):
             part = chunks.first_of_each_time(part, ats)
             if newest is not None and ats[part[0]] <= newest:
-                part = _not_stored(session, sid, part, ats)
+                part = _not_stored(session, sid, part, ats, snap["chunk_span"])
                 if not part:
                     continue
-            rows.append((sid, ats[part[0]], ats[part[-1]], len(part),
-                         chunks.encode(columns, part)))
+            first, last = ats[part[0]], ats[part[-1]]
+            rows.append((sid, first, last, len(part), chunks.encode(columns, part)))
             stored += len(part)
+            span = max(span, last - first)
+        if span >= 0:
+            spans[code] = span
     if not rows:
         return 0
     dbapi = session.connection().connection.driver_connection
@@ -409,15 +417,21 @@ def _insert_chunks(session: Session, batch: rd.Batch,
     return stored
 
 
-def _not_stored(session: Session, sid: int, part: list[int], ats: Any) -> list[int]:
-    """The positions of ``part`` (one unit, one clock hour) whose time is not stored yet."""
-    hour = chunks.hour_of(ats[part[0]])
+def _not_stored(session: Session, sid: int, part: list[int], ats: Any,
+                chunk_span: int | None) -> list[int]:
+    """The positions of ``part`` (one unit, one clock hour, time order) whose time is not
+    stored yet. A stored reading at ``t`` is in a chunk with ``at <= t <= last_at`` and ``at >=
+    t - chunk_span`` (the unit's longest chunk), so only those chunks are read: a late live
+    reading looks at a handful, not at the whole hour."""
+    lo, hi = ats[part[0]], ats[part[-1]]
+    hour = chunks.hour_of(lo)
+    floor = hour if chunk_span is None else max(hour, lo - chunk_span)
     have: set[int] = set()
-    for (data,) in _query(session, "SELECT data FROM telemetry_chunks "
-                                   "WHERE sid = ? AND at >= ? AND at < ?",
-                          [sid, hour, hour + HOUR_MS]):
+    for (data,) in _query(session, "SELECT data FROM telemetry_chunks WHERE sid = ? "
+                                   "AND at >= ? AND at <= ? AND last_at >= ?",
+                          [sid, floor, hi, lo]):
         have.update(chunks.times(bytes(data)))
-    return [i for i in part if ats[i] not in have]
+    return [i for i in part if ats[i] not in have] if have else part
 
 
 def _decode(snap: dict[str, Any]) -> dict[str, Any]:
@@ -446,7 +460,8 @@ def _positions_by_code(codes: list[str]) -> dict[str, list[int]]:
 
 
 def _update_snapshots(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
-                      facts: dict[str, tuple[Any, ...]], *, notify: bool) -> None:
+                      facts: dict[str, tuple[Any, ...]], *, notify: bool,
+                      spans: dict[str, int]) -> None:
     """Fold each unit's readings into its snapshot. Per unit, C builtins find the newest and
     oldest reading; only a unit whose newest reading lacks a metric, or whose readings start
     a new day of the trend, looks at its readings one by one."""
@@ -522,6 +537,9 @@ def _update_snapshots(session: Session, batch: rd.Batch, snaps: dict[str, dict[s
             new["dirty_from"] = hour_start
         if snap.get("first_at") is None or min_at < snap["first_at"]:
             new["first_at"] = min_at
+        span = spans.get(code)
+        if span is not None and (snap.get("chunk_span") is None or span > snap["chunk_span"]):
+            new["chunk_span"] = span
         if not new:
             continue
         snap.update(new)

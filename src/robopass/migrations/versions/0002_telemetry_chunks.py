@@ -56,6 +56,8 @@ def upgrade() -> None:
     from robopass.telemetry import chunks
 
     _create_chunks()
+    with op.batch_alter_table('telemetry_units', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('chunk_span', sa.BigInteger(), nullable=True))
     conn = op.get_bind()
     chunk_table = sa.table('telemetry_chunks', sa.column('sid'), sa.column('at'),
                            sa.column('last_at'), sa.column('n'), sa.column('data'))
@@ -94,6 +96,9 @@ def upgrade() -> None:
     flush()
     if out:
         conn.execute(sa.insert(chunk_table), out)
+    conn.execute(sa.text(
+        "UPDATE telemetry_units SET chunk_span = (SELECT max(c.last_at - c.at) "
+        "FROM telemetry_chunks c WHERE c.sid = telemetry_units.sid)"))
     op.drop_table('telemetry_readings')
 
 
@@ -109,3 +114,5 @@ def downgrade() -> None:
         if rows:
             conn.execute(sa.insert(readings), rows)
     op.drop_table('telemetry_chunks')
+    with op.batch_alter_table('telemetry_units', schema=None) as batch_op:
+        batch_op.drop_column('chunk_span')
