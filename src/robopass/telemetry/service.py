@@ -475,7 +475,7 @@ def _update_snapshots(session: Session, batch: rd.Batch, snaps: dict[str, dict[s
             batch.fault_text, batch.firmware)
     soh, max_wear = batch.soh, batch.max_wear
     groups = _positions_by_code(batch.codes)  # type: ignore[arg-type]
-    # the newest of each unit; among equal ``at`` the first sent (the one the key kept)
+    # the newest of each unit; among equal ``at`` the first sent (the one stored)
     tops = {code: max(pos, key=at_of) for code, pos in groups.items()}
     trends = _trends(session, [snaps[c]["sid"] for c, top in tops.items()
                                if snaps[c]["trend_day"] is not None
