@@ -78,9 +78,7 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
           signal_scan: float = typer.Option(300.0, help="Seconds between defect-signal scans "
                                                         "in a background thread; 0 disables")
           ) -> None:
-    """Serve the API and web UI."""
-    import uvicorn
-
+    """Serve the API and web UI (with --workers N, each worker on its own SO_REUSEPORT socket)."""
     os.environ["ROBOPASS_DATABASE_URL"] = resolve_db(db)
     os.environ["ROBOPASS_PUBLIC_URL"] = public_url or os.environ.get(
         "ROBOPASS_PUBLIC_URL", f"http://{host}:{port}")
@@ -92,8 +90,12 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
         from robopass.signals.watch import start_background_scanner
 
         start_background_scanner(resolve_db(db), interval=signal_scan)
-    uvicorn.run("robopass.asgi:app", host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)
+    from robopass import serving
+
+    status = serving.run(host=host, port=port, workers=workers)
+    if status:
+        err.print("[red]error:[/red] a server worker could not start (see its output above)")
+        raise typer.Exit(status)
 
 
 signals_app = typer.Typer(help="Defect signals (possible common defects).",
