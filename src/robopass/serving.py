@@ -3,11 +3,13 @@
 uvicorn's ``--workers`` shares one listening socket between the worker processes, and the
 first worker to wake accepts every connection waiting at that moment: measured with the
 telemetry benchmark, 8 client connections opened together landed 7/1 or 8/0 on two workers,
-so one worker did all the work (at ~1 of the 2 cores) while the other idled. Here each worker
-binds its own socket with ``SO_REUSEPORT`` and the kernel spreads new connections over them
-by address hash. The parent only supervises: it restarts a worker that dies, stops them all on
-SIGINT/SIGTERM (each finishes its requests, as uvicorn does), and gives up with exit status 1
-when the workers of one slot die within :data:`STARTUP_GRACE` seconds of starting
+so one worker did all the work (at ~1 of the 2 cores) while the other idled. Here the parent
+binds one socket per worker with ``SO_REUSEPORT`` before starting them, and the kernel spreads
+new connections over the sockets by address hash; a connection that arrives while its worker
+is still starting waits in that socket's backlog. The parent only supervises: it restarts a
+worker that dies (on the same socket, so its queued connections are not lost), stops them all
+on SIGINT/SIGTERM (each finishes its requests, as uvicorn does), and gives up with exit status
+1 when the workers of one slot die within :data:`STARTUP_GRACE` seconds of starting
 :data:`QUICK_DEATHS` times in a row (a broken configuration should not restart forever).
 Where ``SO_REUSEPORT`` is missing, uvicorn's own supervisor runs.
 """
@@ -47,11 +49,10 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(app: str, host: str, port: int, log_level: str) -> None:  # pragma: no cover
+def _worker(app: str, sock: socket.socket, log_level: str) -> None:  # pragma: no cover
     """A worker process (covered by the serve tests, which run it as a subprocess)."""
     import uvicorn
 
-    sock = listening_socket(host, port)
     config = uvicorn.Config(app, log_level=log_level, access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -65,19 +66,19 @@ def run(*, host: str, port: int, workers: int, log_level: str = "warning",
         uvicorn.run(app, host=host, port=port, workers=workers, log_level=log_level,
                     access_log=False)
         return 0
-    listening_socket(host, port).close()  # the address is free and ours: fail here, clearly
+    sockets = [listening_socket(host, port) for _ in range(workers)]  # fails here, clearly
     ctx = multiprocessing.get_context("spawn")
     stop = threading.Event()
 
-    def start() -> tuple[Any, float]:
-        process = ctx.Process(target=_worker, args=(app, host, port, log_level),
-                              name="robopass-worker")
+    def start(slot: int) -> tuple[Any, float]:
+        process = ctx.Process(target=_worker, args=(app, sockets[slot], log_level),
+                              name=f"robopass-worker-{slot}")
         process.start()
         return process, time.monotonic()
 
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
-    procs = [start() for _ in range(workers)]
+    procs = [start(slot) for slot in range(workers)]
     quick = [0] * workers  # deaths in a row of each slot's workers within STARTUP_GRACE
     status = 0
     try:
@@ -94,7 +95,7 @@ def run(*, host: str, port: int, workers: int, log_level: str = "warning",
                     break
                 log.warning("server worker %s exited with %s; starting another",
                             process.pid, process.exitcode)
-                procs[i] = start()
+                procs[i] = start(i)
     finally:
         for process, _started in procs:
             if process.is_alive():
@@ -107,4 +108,6 @@ def run(*, host: str, port: int, workers: int, log_level: str = "warning",
                 process.join()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        for sock in sockets:
+            sock.close()
     return status
