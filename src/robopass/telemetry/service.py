@@ -49,8 +49,6 @@ CHUNK = 50_000
 HOUR_MS = 3_600_000
 DAY_MS = rules.DAY_MS
 SKEW_MS = int(CLOCK_SKEW.total_seconds() * 1000)
-COLUMNS = ("sid", "at", "battery_soh", "cycle_count", "accuracy", "operating_hours",
-           "max_joint_wear", "joint_wear", "fault_codes", "firmware")
 SNAP_COLUMNS = ("battery_soh", "cycle_count", "accuracy", "operating_hours", "max_joint_wear",
                 "joint_wear", "fault_codes", "firmware")
 
