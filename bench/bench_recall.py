@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import new_registry  # noqa: E402
+from common import file_approved, new_registry  # noqa: E402
 
 from robopass.auth.service import Actor  # noqa: E402
 from robopass.db import writing  # noqa: E402
@@ -39,21 +39,15 @@ def _setup(url: str, maker: Actor, model_id: str, units: int) -> tuple[str, str,
     from robopass.db import dialect_name
     from robopass.ids import new_id
     from robopass.organizations import service as org_service
-    from robopass.product_models import service as model_service
-    from robopass.product_models.schemas import ModelCreate
     from robopass.robots import service as robot_service
     from robopass.robots.models import Unit
     from robopass.timeutil import utcnow
 
     regulator = _regulator(url)
     with writing(url) as session:
-        second = model_service.file(session, actor=maker, data=ModelCreate.model_validate({
-            "name": "Bench B2", "hardware_class": "W", "intelligence_level": 2,
-            "parameters": {"height_cm": 150, "mass_kg": 50, "degrees_of_freedom": 30},
-            "components": [{"type": "battery_pack", "name": "BP"}],
-            "software": {"name": "OS", "version": "1"}}))
-        model_service.decide(session, actor=regulator, model_id=second.id, decision="approve")
-        second_id = second.id
+        second_id = file_approved(session, maker, regulator, name="Bench B2",
+                                  hardware_class="W", intelligence_level=2, height_cm=150,
+                                  mass_kg=50, dof=30)
     with writing(url) as session:
         codes_a = robot_service.issue_codes(session, actor=maker, model_id=model_id,
                                             count=units, plant="A1",

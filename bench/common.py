@@ -76,13 +76,22 @@ def approved_model(session: Any) -> tuple[Actor, str]:
                                 roles=["manufacturer"], country="DE",
                                 registration_number="HRB 1")
     maker = Actor.of(org)
+    return maker, file_approved(session, maker, reg, name="Bench B1", hardware_class="B",
+                                intelligence_level=3, height_cm=170, mass_kg=60, dof=40)
+
+
+def file_approved(session: Any, maker: Actor, regulator: Actor, *, name: str,
+                  hardware_class: str, intelligence_level: int, height_cm: int, mass_kg: int,
+                  dof: int) -> str:
+    """File a model of ``maker`` (a battery pack, one software) and approve it; its id."""
     model = model_service.file(session, actor=maker, data=ModelCreate.model_validate({
-        "name": "Bench B1", "hardware_class": "B", "intelligence_level": 3,
-        "parameters": {"height_cm": 170, "mass_kg": 60, "degrees_of_freedom": 40},
+        "name": name, "hardware_class": hardware_class,
+        "intelligence_level": intelligence_level,
+        "parameters": {"height_cm": height_cm, "mass_kg": mass_kg, "degrees_of_freedom": dof},
         "components": [{"type": "battery_pack", "name": "BP"}],
         "software": {"name": "OS", "version": "1"}}))
-    model_service.decide(session, actor=reg, model_id=model.id, decision="approve")
-    return maker, model.id
+    model_service.decide(session, actor=regulator, model_id=model.id, decision="approve")
+    return model.id
 
 
 def units_and_key(reg: BenchRegistry, count: int) -> tuple[list[str], str]:
