@@ -15,6 +15,7 @@ router = APIRouter(prefix="/api/v1", tags=["audit"])
 def audit_log(session: ReadSession, actor: RegulatorActor, subject: str | None = None,
               organization: str | None = None, since: datetime | None = None,
               limit: int = Query(200, ge=1, le=5000)) -> dict[str, Any]:
-    """Regulator: sensitive reads, newest first (filter by unit code, reader, time)."""
-    return {"entries": service.entries(session, subject=subject, organization_id=organization,
-                                       since=since, limit=limit)}
+    """Regulator: sensitive reads in its scope, newest first (filter by unit code, reader,
+    time)."""
+    return {"entries": service.entries(session, actor=actor, subject=subject,
+                                       organization_id=organization, since=since, limit=limit)}

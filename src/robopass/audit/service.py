@@ -2,9 +2,9 @@
 
 Reads that return more than the public tier — a unit's protected fields, its event history,
 EPCIS export, telemetry and health, incident trace reports — are logged with the reader, the
-subject and the tier. The entry is written in its own short transaction after the read (a read
-has no write transaction of its own); a failure to log fails the request rather than leaving an
-unlogged read.
+subject and the tier. The entry is written by ``robopass.gate.see`` — the function that also decides
+the tier — for every interface (API, web pages, CLI); a failure to log fails the read rather
+than leaving it unlogged.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from robopass import gate
 from robopass.audit.models import AuditEntry
 from robopass.auth.service import Actor
-from robopass.db import transaction, write_session
 from robopass.ids import new_id
 from robopass.timeutil import rfc3339, utcnow
 
@@ -30,18 +29,20 @@ def record(session: Session, *, actor: Actor, action: str, subject: str, tier: s
                            subject=subject[:64], tier=tier, path=path[:300]))
 
 
-def record_read(request: Request, actor: Actor, *, action: str, subject: str,
-                tier: str) -> None:
-    """Log a sensitive read made through the API (its own transaction)."""
-    with write_session(request.app.state.settings.database_url) as session, \
-            transaction(session):
-        record(session, actor=actor, action=action, subject=subject, tier=tier,
-               path=request.url.path)
+def entries(session: Session, *, actor: Actor, subject: str | None = None,
+            organization_id: str | None = None, since: datetime | None = None,
+            limit: int = 200) -> list[dict[str, Any]]:
+    """Audit entries a regulator may read, newest first: a provincial regulator sees reads of
+    its province's units and incidents and reads by its province's organisations."""
+    from robopass.incidents.models import Incident
 
-
-def entries(session: Session, *, subject: str | None = None, organization_id: str | None = None,
-            since: datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    gate.require_regulator(actor)
     query = select(AuditEntry).order_by(AuditEntry.at.desc()).limit(limit)
+    if actor.scope_province is not None:
+        query = query.where(or_(
+            gate.code_filter(actor, AuditEntry.subject, AuditEntry.organization_id),
+            AuditEntry.subject.in_(select(Incident.id).where(
+                Incident.code.in_(gate.units_in_scope(actor))))))
     if subject:
         query = query.where(AuditEntry.subject == subject)
     if organization_id:

@@ -8,15 +8,14 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from robopass.audit import service as audit_service
+from robopass import gate
 from robopass.deps import CurrentActor, ReadSession, SettingsDep, WriteSession
 from robopass.epcis.document import EpcisError, EventRecord, build_document, parse_capture
-from robopass.errors import Forbidden, InvalidInput, PayloadTooLarge
+from robopass.errors import InvalidInput, PayloadTooLarge
 from robopass.lifecycle import service as lifecycle_service
 from robopass.lifecycle.routes import record
 from robopass.robots import service as robot_service
 from robopass.timeutil import utcnow
-from robopass.visibility import at_least, tier_for
 
 router = APIRouter(prefix="/api/v1", tags=["epcis"])
 
@@ -28,11 +27,8 @@ def export(code: str, request: Request, session: ReadSession, actor: CurrentActo
            settings: SettingsDep) -> JSONResponse:
     """The unit's events as an EPCIS 2.0 JSON-LD document (legitimate interest or authority)."""
     unit = robot_service.get_unit_or_raise(session, code)
-    tier = tier_for(session, actor, unit)
-    if not at_least(tier, "legitimate"):
-        raise Forbidden("EPCIS export needs legitimate interest or authority",
-                        code="tier_required")
-    audit_service.record_read(request, actor, action="read_epcis", subject=unit.code, tier=tier)
+    gate.see(session, actor, unit, need="legitimate", audit="read_epcis", path=request.url.path,
+             message="EPCIS export needs legitimate interest or authority")
     events = lifecycle_service.history(session, unit.code)
     base = settings.public_url.rstrip("/")
     records = [EventRecord(id=e.id, code=e.code, type=e.type, at=e.at, recorded_at=e.recorded_at,

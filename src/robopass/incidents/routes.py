@@ -6,7 +6,6 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from robopass.audit import service as audit_service
 from robopass.db import transaction
 from robopass.deps import CurrentActor, ReadSession, WriteSession
 from robopass.incidents import service, trace
@@ -37,10 +36,13 @@ def report_incident(body: IncidentCreate, session: WriteSession,
 
 
 @router.get("/incidents/{incident_id}")
-def read_incident(incident_id: str, session: ReadSession, actor: CurrentActor
+def read_incident(incident_id: str, request: Request, session: ReadSession,
+                  actor: CurrentActor
                   ) -> dict[str, Any]:
     return service.incident_view(service.read_or_raise(session, actor=actor,
-                                                       incident_id=incident_id))
+                                                       incident_id=incident_id,
+                                                       audit="read_incident",
+                                                       path=request.url.path))
 
 
 @router.get("/incidents/{incident_id}/trace")
@@ -49,10 +51,8 @@ def trace_incident(incident_id: str, request: Request, session: ReadSession,
     """The trace report: the unit as of the incident and the candidate responsible parties.
     Readable by the regulator, the reporter, the owner and operator at the time and the
     manufacturer."""
-    report = trace.trace_incident(session, actor=actor, incident_id=incident_id)
-    audit_service.record_read(request, actor, action="read_trace", subject=incident_id,
-                              tier="authority" if actor.is_regulator else "legitimate")
-    return report
+    return trace.trace_incident(session, actor=actor, incident_id=incident_id,
+                                path=request.url.path)
 
 
 @router.get("/robots/{code}/incidents")

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from robopass import gate
 from robopass.auth.service import Actor
 from robopass.errors import Forbidden, InvalidInput, NotFound
 from robopass.ids import new_id
@@ -48,9 +49,7 @@ def report(session: Session, *, actor: Actor, code: str, at: datetime, type: str
                            code="time_before_production")
     state = lifecycle_service.replay_state(session, unit.code, at)
     if actor.is_regulator:
-        if actor.scope_province and unit.province and \
-                unit.province[:2] != actor.scope_province[:2]:
-            raise Forbidden("this unit is outside your province", code="outside_province")
+        gate.act(session, actor, unit, need="authority")
     elif actor.id not in {state.owner_id, state.operator_id, unit.owner_id, unit.operator_id}:
         raise Forbidden("incidents are reported by the unit's owner or operator or the "
                         "regulator", code="not_entitled")
@@ -79,18 +78,14 @@ def get_or_raise(session: Session, incident_id: str) -> Incident:
     return incident
 
 
-def may_read(actor: Actor, incident: Incident) -> bool:
-    """The regulator, the reporter, the owner and operator at ``at``, the manufacturer."""
-    return actor.is_regulator or actor.id in {incident.reporter_id, incident.owner_id,
-                                              incident.operator_id, incident.manufacturer_id}
-
-
-def read_or_raise(session: Session, *, actor: Actor, incident_id: str) -> Incident:
+def read_or_raise(session: Session, *, actor: Actor, incident_id: str,
+                  audit: str | None = None, path: str = "") -> Incident:
+    """The incident, for the regulator in scope, its reporter, the unit's owner and operator
+    at ``at`` and its manufacturer (the gate decides; ``audit`` names the read to log)."""
     incident = get_or_raise(session, incident_id)
-    if not may_read(actor, incident):
-        raise Forbidden("an incident is readable by the regulator, its reporter, the unit's "
-                        "owner and operator at the time and its manufacturer",
-                        code="not_entitled")
+    gate.see(session, actor, incident, need="legitimate", audit=audit, path=path,
+             message="an incident is readable by the regulator, its reporter, the unit's "
+                     "owner and operator at the time and its manufacturer")
     return incident
 
 
@@ -105,4 +100,4 @@ def list_for_unit(session: Session, *, actor: Actor, code: str) -> list[dict[str
     unit = robot_service.get_unit_or_raise(session, code)
     rows = session.scalars(select(Incident).where(Incident.code == unit.code)
                            .order_by(Incident.at))
-    return [incident_view(i) for i in rows if may_read(actor, i)]
+    return [incident_view(i) for i in gate.visible(session, actor, rows)]

@@ -316,9 +316,11 @@ def _signals(session: Session, *, model_id: str, components: list[dict[str, Any]
             for s in rows]
 
 
-def trace_incident(session: Session, *, actor: Actor, incident_id: str) -> dict[str, Any]:
-    """The trace report; raises NotFound, Forbidden (see ``incidents.service.may_read``)."""
-    incident = incident_service.read_or_raise(session, actor=actor, incident_id=incident_id)
+def trace_incident(session: Session, *, actor: Actor, incident_id: str,
+                   path: str = "") -> dict[str, Any]:
+    """The trace report; raises NotFound, Forbidden (the gate decides, and logs the read)."""
+    incident = incident_service.read_or_raise(session, actor=actor, incident_id=incident_id,
+                                              audit="read_trace", path=path)
     return build_report(session, incident)
 
 

@@ -4,19 +4,15 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import select
 
-from robopass.audit import service as audit_service
+from robopass import gate
 from robopass.auth.service import Actor
 from robopass.db import transaction, write_session
 from robopass.deps import CurrentActor, ReadSession, RegulatorActor, SettingsDep, WriteSession
-from robopass.errors import Forbidden, InvalidInput
-from robopass.lifecycle import service
-from robopass.lifecycle.models import FraudAlert, RefusedAttempt
+from robopass.errors import InvalidInput
+from robopass.lifecycle import attempts, service
 from robopass.lifecycle.schemas import EventBatch, EventBatchResult, EventCreate, EventRead
 from robopass.robots import service as robot_service
-from robopass.timeutil import rfc3339
-from robopass.visibility import at_least, tier_for
 
 router = APIRouter(prefix="/api/v1", tags=["lifecycle"])
 
@@ -63,11 +59,8 @@ def list_events(code: str, request: Request, session: ReadSession,
                 actor: CurrentActor) -> dict[str, Any]:
     """Legitimate interest or authority; corrections and corrected events included."""
     unit = robot_service.get_unit_or_raise(session, code)
-    tier = tier_for(session, actor, unit)
-    if not at_least(tier, "legitimate"):
-        raise Forbidden("the event history needs legitimate interest or authority",
-                        code="tier_required")
-    audit_service.record_read(request, actor, action="read_events", subject=unit.code, tier=tier)
+    gate.see(session, actor, unit, need="legitimate", audit="read_events", path=request.url.path,
+             message="the event history needs legitimate interest or authority")
     return {"code": unit.code, "events": [service.event_view(e)
                                           for e in service.history(session, unit.code)]}
 
@@ -75,22 +68,13 @@ def list_events(code: str, request: Request, session: ReadSession,
 @router.get("/refused-attempts")
 def refused_attempts(session: ReadSession, actor: RegulatorActor,
                      limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
-    """Regulator: refused event attempts, newest first."""
-    return {"attempts": [
-        {"id": a.id, "code_input": a.code_input, "type": a.type,
-         "organization": a.organization_id, "error_code": a.error_code, "message": a.message,
-         "at": rfc3339(a.created_at)}
-        for a in session.scalars(select(RefusedAttempt)
-                                 .order_by(RefusedAttempt.created_at.desc()).limit(limit))]}
+    """Regulator: refused event attempts in its scope, newest first."""
+    return {"attempts": attempts.refused_attempts(session, actor=actor, limit=limit)}
 
 
 @router.get("/fraud-alerts")
 def fraud_alerts(session: ReadSession, actor: RegulatorActor,
                  limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
-    """Regulator: fraud alerts (resale of scrapped units, forged codes), newest first."""
-    return {"alerts": [
-        {"id": a.id, "kind": a.kind, "code_input": a.code_input,
-         "organization": a.organization_id, "message": a.message,
-         "at": rfc3339(a.created_at)}
-        for a in session.scalars(select(FraudAlert)
-                                 .order_by(FraudAlert.created_at.desc()).limit(limit))]}
+    """Regulator: fraud alerts (resale of scrapped units, forged codes) in its scope, newest
+    first."""
+    return {"alerts": attempts.fraud_alerts(session, actor=actor, limit=limit)}

@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from robopass import canonical, idcode
+from robopass import canonical, gate, idcode
 from robopass.auth.service import Actor
 from robopass.components import service as component_service
 from robopass.db import bulk_insert, db_timestamp
@@ -216,7 +216,7 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
                                      to_roles=to_roles.get(req.to_organization or "",
                                                            frozenset()),
                                      details=details)
-            _check_scope(actor, w)
+            _check_scope(session, actor, w)
             rules.check(w.state if w else None, event, facts)
             assert code is not None and w is not None
             at = _check_time(req.at, now, w)
@@ -358,11 +358,13 @@ def _stamp(session: Session, memo: dict[datetime, Any], value: datetime | None) 
     return memo[value]
 
 
-def _check_scope(actor: Actor, w: _Working | None) -> None:
+def _check_scope(session: Session, actor: Actor, w: _Working | None) -> None:
+    """A provincial regulator acts on its province's units only (the gate's rule: a unit
+    without a location lies in its manufacturer's province)."""
     if w is None or actor.scope_province is None:
         return
-    province = w.state.province
-    if province is not None and province[:2] != actor.scope_province[:2]:
+    province = w.state.province or gate.org_province(session, w.state.manufacturer_id)
+    if not gate.in_scope(actor, [province]):
         raise rules.Refusal("outside_province", "this unit is outside your province",
                             status=403)
 

@@ -14,14 +14,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from robopass import gate
 from robopass.auth.service import Actor
 from robopass.components.models import Component, ComponentBinding
-from robopass.errors import Forbidden
 from robopass.lifecycle.models import Event
 from robopass.organizations.models import Organization
 from robopass.robots import service as robot_service
 from robopass.timeutil import rfc3339
-from robopass.visibility import at_least, tier_for
 
 WORK_TYPES = ("maintenance_started", "maintenance_completed", "firmware_updated",
               "component_replaced", "recall_remedied")
@@ -80,9 +79,8 @@ def work_orders(events: list[Event], names: dict[str, str]) -> list[dict[str, An
 def unit_maintenance(session: Session, *, actor: Actor, code: str) -> dict[str, Any]:
     """Legitimate interest or authority: work orders, work events, component history."""
     unit = robot_service.get_unit_or_raise(session, code)
-    if not at_least(tier_for(session, actor, unit), "legitimate"):
-        raise Forbidden("maintenance records need legitimate interest or authority",
-                        code="tier_required")
+    gate.see(session, actor, unit, need="legitimate", audit="read_maintenance",
+             message="maintenance records need legitimate interest or authority")
     events = list(session.scalars(select(Event).where(Event.code == unit.code,
                                                       Event.type.in_(WORK_TYPES))
                                   .order_by(Event.seq)))

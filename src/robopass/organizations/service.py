@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
-from robopass import idcode, regions
+from robopass import gate, idcode, regions
 from robopass.auth import service as auth_service
 from robopass.auth.service import Actor
 from robopass.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -132,9 +132,29 @@ def get_or_raise(session: Session, org_id: str, *, field: str = "organization") 
     return org
 
 
-def list_all(session: Session, *, role: str | None = None, limit: int = 500,
+def read(session: Session, *, actor: Actor, org_id: str) -> Organization:
+    """An organisation, for itself and the regulator in scope (the gate decides)."""
+    org = get_or_raise(session, org_id)
+    gate.see(session, actor, org, need="legitimate",
+             message="you can read your own organisation only")
+    return org
+
+
+def check_manages_keys(actor: Actor, org_id: str) -> None:
+    """Keys are managed by the organisation itself or the national regulator."""
+    if actor.id != org_id and not actor.is_national_regulator:
+        raise Forbidden("only the organisation itself or the regulator manages its keys",
+                        code="not_your_organization")
+
+
+def list_all(session: Session, *, actor: Actor, role: str | None = None, limit: int = 500,
              offset: int = 0) -> list[Organization]:
-    orgs = list(session.scalars(select(Organization).order_by(Organization.name)))
+    """Organisations a regulator may list (a provincial one: its province's)."""
+    gate.require_regulator(actor)
+    query = select(Organization).order_by(Organization.name)
+    if actor.scope_province is not None:
+        query = query.where(Organization.id.in_(gate.orgs_in_scope(actor)))
+    orgs = list(session.scalars(query))
     if role:
         orgs = [o for o in orgs if role in o.roles]
     return orgs[offset:offset + limit]
@@ -151,7 +171,9 @@ def authorize_service(session: Session, *, actor: Actor, provider_id: str,
         from robopass.robots import service as robot_service
 
         unit = robot_service.get_unit_or_raise(session, code)
-        if actor.id not in (unit.owner_id, unit.operator_id) and not actor.is_regulator:
+        if actor.is_regulator:
+            gate.act(session, actor, unit, need="authority")
+        elif actor.id not in (unit.owner_id, unit.operator_id):
             raise Forbidden("only the unit's owner or operator authorises its service providers",
                             code="not_owner_or_operator")
         code = unit.code

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from robopass import idcode
+from robopass import gate, idcode
 from robopass.auth.service import Actor
 from robopass.components.models import Component
 from robopass.db import dialect_name
@@ -138,8 +138,8 @@ def _unit_filter(scope: Mapping[str, str], actor: Actor) -> list[Any]:
         conds.append(Unit.code.in_(select(Component.unit_code).where(*parts)))
     if not actor.is_regulator:
         conds.append(Unit.manufacturer_id == actor.id)
-    elif actor.scope_province is not None:
-        conds.append(Unit.province.like(f"{actor.scope_province[:2]}%"))
+    else:
+        conds.append(gate.unit_filter(actor))
     return conds
 
 
@@ -268,10 +268,10 @@ def get_or_raise(session: Session, recall_id: str) -> Recall:
     return recall
 
 
-def can_oversee(actor: Actor, recall: Recall) -> bool:
-    """Its manufacturer(s), whoever opened it, and the regulator see the whole campaign."""
-    return (actor.is_regulator or actor.id == recall.opened_by_id
-            or actor.id in recall.manufacturer_ids)
+def can_oversee(session: Session, actor: Actor, recall: Recall) -> bool:
+    """Its manufacturer(s), whoever opened it, and the regulator in scope see the whole
+    campaign (the gate decides)."""
+    return gate.at_least(gate.decide(actor, gate.recall_subject(session, recall)), "legitimate")
 
 
 def progress(recall: Recall) -> dict[str, Any]:
@@ -287,9 +287,8 @@ def progress(recall: Recall) -> dict[str, Any]:
 
 def read_recall(session: Session, *, actor: Actor, recall_id: str) -> dict[str, Any]:
     recall = get_or_raise(session, recall_id)
-    if not can_oversee(actor, recall):
-        raise Forbidden("a recall's progress is for its manufacturer and the regulator",
-                        code="not_entitled")
+    gate.see(session, actor, recall, need="legitimate",
+             message="a recall's progress is for its manufacturer and the regulator")
     return progress(recall)
 
 
@@ -297,7 +296,9 @@ def list_recalls(session: Session, *, actor: Actor, limit: int = 100,
                  offset: int = 0) -> list[dict[str, Any]]:
     """Campaigns the actor oversees (regulator: all; manufacturer: its own)."""
     query = select(Recall)
-    if not actor.is_regulator:
+    if actor.is_regulator:
+        query = query.where(gate.recall_filter(actor))
+    else:
         query = query.where(or_(Recall.opened_by_id == actor.id,
                                 cast(Recall.manufacturer_ids, String).like(f'%"{actor.id}"%')))
     rows = session.scalars(query.order_by(Recall.opened_at.desc()).limit(limit).offset(offset))
@@ -310,9 +311,12 @@ def list_units(session: Session, *, actor: Actor, recall_id: str, status: str | 
     recall = get_or_raise(session, recall_id)
     query = (select(RecallUnit.code, RecallUnit.remedied_at, RecallUnit.remedy_event_id)
              .where(RecallUnit.recall_id == recall.id))
-    if not can_oversee(actor, recall):
+    oversees = can_oversee(session, actor, recall)
+    if not oversees:
         query = query.join(Unit, Unit.code == RecallUnit.code).where(
             or_(Unit.owner_id == actor.id, Unit.operator_id == actor.id))
+    elif actor.is_regulator and actor.scope_province is not None:
+        query = query.where(RecallUnit.code.in_(gate.units_in_scope(actor)))
     if status == "open":
         query = query.where(RecallUnit.remedied_at.is_(None))
     elif status == "remedied":
@@ -320,7 +324,7 @@ def list_units(session: Session, *, actor: Actor, recall_id: str, status: str | 
     elif status is not None:
         raise InvalidInput("status must be open or remedied", field="status")
     rows = session.execute(query.order_by(RecallUnit.code).limit(limit).offset(offset)).all()
-    if not rows and not can_oversee(actor, recall) and offset == 0:
+    if not rows and not oversees and offset == 0:
         raise Forbidden("none of this recall's units are yours", code="not_entitled")
     return {"id": recall.id, "units": [
         {"code": code, "remedied": at is not None, "remedied_at": rfc3339(at),

@@ -5,12 +5,10 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from robopass.audit import service as audit_service
+from robopass import gate
 from robopass.deps import CurrentActor, OptionalActor, ReadSession
-from robopass.errors import Forbidden
 from robopass.robots import service
 from robopass.robots.views import unit_view
-from robopass.visibility import tier_for
 
 router = APIRouter(prefix="/api/v1", tags=["robots"])
 
@@ -30,11 +28,7 @@ def get_robot(code: str, request: Request, session: ReadSession, actor: Optional
               as_of: datetime | None = None) -> dict[str, Any]:
     """The unit, with the fields its tier may see; ``as_of`` replays events to that instant."""
     unit = service.get_unit_or_raise(session, code)
-    tier = tier_for(session, actor, unit)
-    if as_of is not None and tier == "public":
-        raise Forbidden("as_of needs legitimate interest or authority", code="tier_required")
-    view = unit_view(session, unit, tier, as_of)
-    if actor is not None and tier != "public":
-        audit_service.record_read(request, actor, action="read_robot", subject=unit.code,
-                                  tier=tier)
-    return view
+    tier = gate.see(session, actor, unit, need="public" if as_of is None else "legitimate",
+                    audit="read_robot", path=request.url.path,
+                    message="as_of needs legitimate interest or authority")
+    return unit_view(session, unit, tier, as_of)

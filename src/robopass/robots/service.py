@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from robopass import idcode
+from robopass import gate, idcode
 from robopass.auth.service import Actor
 from robopass.db import bulk_insert, db_timestamp
 from robopass.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -155,7 +155,7 @@ def list_units(session: Session, *, actor: Actor, model_id: str | None = None,
         query = query.where(Unit.status == status)
     if not actor.is_national_regulator:
         if actor.is_regulator:
-            query = query.where(Unit.province.like(f"{(actor.scope_province or '')[:2]}%"))
+            query = query.where(gate.unit_filter(actor))
         else:
             query = query.where((Unit.manufacturer_id == actor.id) | (Unit.owner_id == actor.id)
                                 | (Unit.operator_id == actor.id))

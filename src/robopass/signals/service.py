@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Select, String, cast, func, select
 from sqlalchemy.orm import Session
 
+from robopass import gate
 from robopass.auth.service import Actor
 from robopass.components.models import Component
 from robopass.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -206,17 +207,12 @@ def signal_view(s: DefectSignal) -> dict[str, Any]:
             "updated_at": rfc3339(s.updated_at)}
 
 
-def _may_read(actor: Actor, s: DefectSignal) -> bool:
-    return actor.is_regulator or actor.id in s.manufacturer_ids
-
-
 def get_or_raise(session: Session, *, actor: Actor, signal_id: str) -> DefectSignal:
     s = session.get(DefectSignal, signal_id)
     if s is None:
         raise NotFound(f"no defect signal {signal_id!r}", code="signal_not_found")
-    if not _may_read(actor, s):
-        raise Forbidden("a defect signal is for the manufacturers concerned and the regulator",
-                        code="not_entitled")
+    gate.see(session, actor, s, need="legitimate",
+             message="a defect signal is for the manufacturers concerned and the regulator")
     return s
 
 
@@ -230,7 +226,7 @@ def list_signals(session: Session, *, actor: Actor, status: str | None = None,
         query = query.where(DefectSignal.status == status)
     rows = session.scalars(query.order_by(DefectSignal.raised_at.desc())
                            .limit(limit).offset(offset))
-    return [_summary(s) for s in rows if _may_read(actor, s)]
+    return [_summary(s) for s in gate.visible(session, actor, rows)]
 
 
 def scope_of(s: DefectSignal) -> dict[str, str]:
@@ -266,6 +262,7 @@ def dismiss(session: Session, *, actor: Actor, signal_id: str, reason: str) -> D
     if not actor.is_regulator:
         raise Forbidden("only the regulator dismisses a defect signal", code="regulator_only")
     s = get_or_raise(session, actor=actor, signal_id=signal_id)
+    gate.act(session, actor, s, need="authority")
     if s.status != "open":
         raise Conflict(f"signal {s.id} is {s.status}", code="signal_not_open")
     if not isinstance(reason, str) or not reason.strip():

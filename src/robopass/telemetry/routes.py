@@ -10,16 +10,15 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from robopass.audit import service as audit_service
+from robopass import gate
 from robopass.db import is_sqlite, transaction, write_session
 from robopass.deps import CurrentActor, ReadSession
-from robopass.errors import Forbidden, InvalidInput, PayloadTooLarge
+from robopass.errors import InvalidInput, PayloadTooLarge
 from robopass.robots import service as robot_service
 from robopass.telemetry import service
 from robopass.telemetry.readings import BadBody
 from robopass.telemetry.schemas import IngestResult
 from robopass.telemetry.settings import get_telemetry_settings
-from robopass.visibility import at_least, tier_for
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"])
 
@@ -100,11 +99,8 @@ async def ingest(request: Request, actor: CurrentActor) -> dict[str, Any]:
 def _unit_with_interest(session: Any, actor: Any, code: str, request: Request,
                         action: str) -> Any:
     unit = robot_service.get_unit_or_raise(session, code)
-    tier = tier_for(session, actor, unit)
-    if not at_least(tier, "legitimate"):
-        raise Forbidden("telemetry needs legitimate interest or authority",
-                        code="tier_required")
-    audit_service.record_read(request, actor, action=action, subject=unit.code, tier=tier)
+    gate.see(session, actor, unit, need="legitimate", audit=action, path=request.url.path,
+             message="telemetry needs legitimate interest or authority")
     return unit
 
 

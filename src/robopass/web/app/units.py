@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
-from robopass import idcode, regions
+from robopass import gate, idcode, regions
 from robopass.db import read_session
 from robopass.errors import RobopassError
 from robopass.incidents import service as incident_service
@@ -24,7 +24,6 @@ from robopass.robots.models import Unit
 from robopass.robots.views import unit_view
 from robopass.telemetry import service as telemetry_service
 from robopass.timeutil import rfc3339, utcnow
-from robopass.visibility import at_least, tier_for
 from robopass.web import public
 from robopass.web.app import charts, common
 from robopass.web.app.dashboard import ALERT_LABELS, SEVERITY_LABELS
@@ -46,7 +45,9 @@ EVENT_LABELS = {
 TIER_LABELS = {"legitimate": N_("legitimate interest"), "authority": N_("authority")}
 
 
-def _load(db: Any, actor: Any, raw: str) -> tuple[Unit | None, str]:
+def _load(db: Any, actor: Any, raw: str, path: str) -> tuple[Unit | None, str]:
+    """The unit and the tier the gate grants (the read is audit-logged by the gate); no
+    unit when the code is unknown or the actor may not see the page."""
     try:
         code = idcode.validate(raw[:60])
     except idcode.InvalidCode:
@@ -54,7 +55,11 @@ def _load(db: Any, actor: Any, raw: str) -> tuple[Unit | None, str]:
     unit = db.get(Unit, code)
     if unit is None:
         return None, "public"
-    return unit, tier_for(db, actor, unit)
+    try:
+        return unit, gate.see(db, actor, unit, need="legitimate", audit="read_unit_page",
+                              path=path)
+    except RobopassError:
+        return None, "public"
 
 
 @router.get("/app/units/{raw}")
@@ -63,8 +68,8 @@ def unit_page(raw: str, request: Request) -> Response:
     _ = common.gettext(request)
     loc = common.locale(request)
     with read_session(request.app.state.settings.database_url) as db:
-        unit, tier = _load(db, ws.actor, raw)
-        if unit is None or not at_least(tier, "legitimate"):  # type: ignore[arg-type]
+        unit, tier = _load(db, ws.actor, raw, request.url.path)
+        if unit is None:
             return common.not_found(request, ws)
         view = unit_view(db, unit, tier)  # type: ignore[arg-type]
         events = lifecycle_service.history(db, unit.code)
@@ -126,7 +131,8 @@ def incident_trace(incident_id: str, request: Request) -> Response:
     ws = common.require(request)
     with read_session(request.app.state.settings.database_url) as db:
         try:
-            report = trace.trace_incident(db, actor=ws.actor, incident_id=incident_id[:40])
+            report = trace.trace_incident(db, actor=ws.actor, incident_id=incident_id[:40],
+                                          path=request.url.path)
         except RobopassError:
             return JSONResponse({"error": {"code": "not_found", "message":
                                            "no incident you may read"}}, status_code=404,
