@@ -48,18 +48,19 @@ class Subject:
     parties: frozenset[str] = field(default_factory=frozenset)
 
 
-def prefix(province: str | None) -> str | None:
-    return province[:2] if province else None
+def provinces(values: Iterable[str | None]) -> frozenset[str]:
+    """The two-digit province prefixes of some GB/T 2260 codes (``None`` ignored)."""
+    return frozenset(v[:2] for v in values if v)
 
 
-def in_scope(actor: Actor, provinces: Iterable[str | None]) -> bool:
+def in_scope(actor: Actor, where: Iterable[str | None]) -> bool:
     """A national regulator's scope is everything; a provincial one's is its province."""
     if not actor.is_regulator:
         return False
     if actor.scope_province is None:
         return True
     mine = actor.scope_province[:2]
-    return any(p is not None and p[:2] == mine for p in provinces)
+    return any(p is not None and p[:2] == mine for p in where)
 
 
 def decide(actor: Actor | None, subject: Subject) -> Tier:
@@ -100,18 +101,17 @@ def unit_subject(session: Session, unit: Any, actor: Actor | None = None) -> Sub
                                                    owner_id=unit.owner_id,
                                                    operator_id=unit.operator_id):
         parties.add(actor.id)
-    return Subject("unit", unit.code, frozenset({prefix(province)} - {None}),  # type: ignore
-                   frozenset(parties))
+    return Subject("unit", unit.code, provinces([province]), frozenset(parties))
 
 
 def incident_subject(session: Session, incident: Any) -> Subject:
     from robopass.robots.models import Unit
 
     unit = session.get(Unit, incident.code)
-    provinces = unit_subject(session, unit).provinces if unit is not None else frozenset()
+    where = unit_subject(session, unit).provinces if unit is not None else frozenset()
     parties = {p for p in (incident.reporter_id, incident.owner_id, incident.operator_id,
                            incident.manufacturer_id) if p}
-    return Subject("incident", incident.id, provinces, frozenset(parties))
+    return Subject("incident", incident.id, where, frozenset(parties))
 
 
 def recall_subject(session: Session, recall: Any) -> Subject:
@@ -120,32 +120,35 @@ def recall_subject(session: Session, recall: Any) -> Subject:
     from robopass.robots.models import Unit
 
     orgs = set(recall.manufacturer_ids or []) | {recall.opened_by_id}
-    provinces = {prefix(p) for p in session.scalars(
-        select(Organization.province).where(Organization.id.in_(orgs)))}
-    provinces |= {prefix(p) for p in session.scalars(
+    where = provinces(session.scalars(
+        select(Organization.province).where(Organization.id.in_(orgs))))
+    where |= provinces(session.scalars(
         select(Unit.province).join(RecallUnit, RecallUnit.code == Unit.code)
-        .where(RecallUnit.recall_id == recall.id, Unit.province.is_not(None)).distinct())}
-    return Subject("recall", recall.id, frozenset(provinces - {None}),  # type: ignore[arg-type]
-                   frozenset(orgs))
+        .where(RecallUnit.recall_id == recall.id, Unit.province.is_not(None)).distinct()))
+    return Subject("recall", recall.id, where, frozenset(orgs))
 
 
 def signal_subject(session: Session, signal: Any) -> Subject:
     from robopass.organizations.models import Organization
     from robopass.robots.models import Unit
 
-    provinces = {prefix(p) for p in session.scalars(
-        select(Organization.province).where(Organization.id.in_(signal.manufacturer_ids or [])))}
-    provinces |= {prefix(p) for p in session.scalars(
+    where = provinces(session.scalars(
+        select(Organization.province).where(Organization.id.in_(signal.manufacturer_ids or []))))
+    where |= provinces(session.scalars(
         select(Unit.province).where(Unit.code.in_(signal.units or []),
-                                    Unit.province.is_not(None)).distinct())}
-    return Subject("signal", signal.id, frozenset(provinces - {None}),  # type: ignore[arg-type]
-                   frozenset(signal.manufacturer_ids or []))
+                                    Unit.province.is_not(None)).distinct()))
+    return Subject("signal", signal.id, where, frozenset(signal.manufacturer_ids or []))
+
+
+def model_subject(session: Session, model: Any) -> Subject:
+    """A product model (its filing): its manufacturer's province and the manufacturer."""
+    return Subject("model", model.id,
+                   provinces([org_province(session, model.manufacturer_id)]),
+                   frozenset({model.manufacturer_id}))
 
 
 def organization_subject(org: Any) -> Subject:
-    return Subject("organization", org.id,
-                   frozenset({prefix(org.province)} - {None}),  # type: ignore[arg-type]
-                   frozenset({org.id}))
+    return Subject("organization", org.id, provinces([org.province]), frozenset({org.id}))
 
 
 def subject_of(session: Session, obj: Any, actor: Actor | None = None) -> Subject:
@@ -164,6 +167,8 @@ def subject_of(session: Session, obj: Any, actor: Actor | None = None) -> Subjec
         return signal_subject(session, obj)
     if name == "Organization":
         return organization_subject(obj)
+    if name == "ProductModel":
+        return model_subject(session, obj)
     raise TypeError(f"the gate knows no subject of type {name}")
 
 
@@ -279,6 +284,17 @@ def code_filter(actor: Actor, column: Any, org_column: Any = None) -> ColumnElem
     if org_column is not None:
         conds.append(org_column.in_(orgs_in_scope(actor)))
     return or_(*conds)
+
+
+def model_filter(actor: Actor) -> ColumnElement[bool]:
+    """Filings a regulator may list (approved models are public to everyone)."""
+    from robopass.product_models.models import ProductModel
+
+    if not actor.is_regulator:
+        return false()
+    if actor.scope_province is None:
+        return true()
+    return ProductModel.manufacturer_id.in_(orgs_in_scope(actor))
 
 
 def recall_filter(actor: Actor) -> ColumnElement[bool]:

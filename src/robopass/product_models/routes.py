@@ -41,7 +41,7 @@ def list_models(session: ReadSession, actor: CurrentActor, status: str | None = 
 @router.get("/models/{model_id}", response_model=ModelRead)
 def get_model(model_id: str, session: ReadSession, actor: CurrentActor) -> ModelRead:
     model = service.get_or_raise(session, model_id)
-    if not service.can_read(actor, model):
+    if not service.can_read(session, actor, model):
         raise NotFound(f"no product model {model_id!r}", code="model_not_found")
     return ModelRead.model_validate(model, from_attributes=True)
 

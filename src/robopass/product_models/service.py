@@ -7,7 +7,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from robopass import regions
+from robopass import gate
 from robopass.auth.service import Actor
 from robopass.errors import Conflict, Forbidden, InvalidInput, NotFound
 from robopass.ids import new_id
@@ -79,13 +79,10 @@ def get_or_raise(session: Session, model_id: str) -> ProductModel:
 
 
 def check_regulator_scope(session: Session, actor: Actor, manufacturer_id: str) -> None:
-    """A provincial regulator acts only on its province's companies (SPEC §1)."""
-    if actor.scope_province is None:
-        return
+    """A provincial regulator acts only on its province's companies (SPEC §1; the gate's
+    rule)."""
     org = org_service.get_or_raise(session, manufacturer_id)
-    if regions.province_of(org.province) != actor.scope_province:
-        raise Forbidden(f"{org.name} is outside your province ({actor.scope_province})",
-                        code="outside_province")
+    gate.act(session, actor, org, need="authority")
 
 
 def decide(session: Session, *, actor: Actor, model_id: str, decision: Decision,
@@ -105,8 +102,11 @@ def decide(session: Session, *, actor: Actor, model_id: str, decision: Decision,
     return model
 
 
-def can_read(actor: Actor, model: ProductModel) -> bool:
-    return actor.is_regulator or actor.id == model.manufacturer_id or model.status == "approved"
+def can_read(session: Session, actor: Actor, model: ProductModel) -> bool:
+    """Approved models are public; a filing otherwise is for its manufacturer and the regulator
+    in scope (the gate decides)."""
+    return model.status == "approved" or gate.at_least(
+        gate.decide(actor, gate.model_subject(session, model)), "legitimate")
 
 
 def list_models(session: Session, *, actor: Actor, status: str | None = None,
@@ -117,7 +117,7 @@ def list_models(session: Session, *, actor: Actor, status: str | None = None,
         query = query.where(ProductModel.status == status)
     if manufacturer_id:
         query = query.where(ProductModel.manufacturer_id == manufacturer_id)
-    if not actor.is_regulator:
+    if not actor.is_national_regulator:
         query = query.where((ProductModel.manufacturer_id == actor.id)
-                            | (ProductModel.status == "approved"))
+                            | (ProductModel.status == "approved") | gate.model_filter(actor))
     return list(session.scalars(query.limit(limit).offset(offset)))
