@@ -222,6 +222,24 @@ def require_regulator(actor: Actor, *, national: bool = False) -> None:
                         f"{actor.scope_province})", code="national_regulator_required")
 
 
+def console_actor(session: Session, key: str | None = None) -> Actor:
+    """Who a CLI command acts as: the organisation of ``key`` when given, else the registry's
+    own regulator (the one ``robopass init`` created; whoever holds the database URL runs the
+    registry). Either way the command's reads go through this gate and its audit log."""
+    from robopass.auth import service as auth_service
+    from robopass.organizations.models import Organization
+
+    if key:
+        return auth_service.authenticate(session, key)
+    org = session.scalars(select(Organization).where(
+        Organization.registration_number == "REGISTRY", Organization.scope_province.is_(None))
+        .order_by(Organization.created_at).limit(1)).first()
+    if org is None:
+        raise Forbidden("this database has no registry regulator; pass --key",
+                        code="no_console_actor")
+    return Actor.of(org)
+
+
 def record_read(session: Session, *, actor: Actor, action: str, subject: str, tier: str,
                 path: str = "") -> None:
     """Write the audit entry of a sensitive read. In a write session it joins the caller's

@@ -86,3 +86,27 @@ def test_new_issuance_continues_after_imported_sequences(client: ApiClient,
                                     registry.url]).exit_code == 0
     new = client.codes(maker, model_id, 2, plant="L9", month="2025-11")
     assert [idcode.parse(c).sequence for c in new] == [6, 7]
+
+
+def test_export_goes_through_the_gate(client: ApiClient, registry: Registry,
+                                      tmp_path: Path) -> None:
+    """A provincial regulator's export holds its province's units only; an operator may not
+    export; every export is in the audit log."""
+    model_id, codes = _legacy_codes(client)
+    rows = [{"code": c, "province": p, "city": p[:4] + "00" if p != "110000" else "110100",
+             "firmware": "1.0"} for c, p in zip(codes, ["110000", "110000", "310000",
+                                                        "310000", "310000"], strict=True)]
+    assert CliRunner().invoke(app, ["import", "units", str(_write(tmp_path, rows)),
+                                    "--db", registry.url]).exit_code == 0
+    beijing = client.org("regulator", scope_province="110000")
+    out = tmp_path / "bj.csv"
+    result = CliRunner().invoke(app, ["export", "units", "--db", registry.url, "--out",
+                                      str(out), "--key", beijing.key])
+    assert result.exit_code == 0, result.output
+    assert [r["code"] for r in csv.DictReader(io.StringIO(out.read_text()))] == codes[:2]
+    operator = client.org("operator")
+    result = CliRunner().invoke(app, ["export", "units", "--db", registry.url, "--out",
+                                      str(tmp_path / "op.csv"), "--key", operator.key])
+    assert result.exit_code == 1 and "regulator" in result.output
+    log = client.get("/api/v1/audit-log", client.regulator).json()["entries"]
+    assert any(e["action"] == "export_units" and e["organization"] == beijing.id for e in log)

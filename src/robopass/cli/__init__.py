@@ -177,15 +177,22 @@ def import_units(file: str = typer.Argument(..., help="CSV file (columns: code, 
 def export_units(db: str | None = DbOpt,
                  out: str = typer.Option("-", help="Output CSV file, - for stdout"),
                  model_id: str | None = typer.Option(None, help="Only this model's units"),
-                 status: str | None = typer.Option(None, help="Only units in this status")
+                 status: str | None = typer.Option(None, help="Only units in this status"),
+                 key: str | None = typer.Option(None, "--key", envvar="ROBOPASS_API_KEY",
+                                                help="Act as this organisation (e.g. a "
+                                                     "provincial regulator: its units only); "
+                                                     "default: the registry's regulator")
                  ) -> None:
-    """Export units as CSV (streamed in code order)."""
+    """Export units as CSV (streamed in code order); the export goes through the access gate
+    and is audit-logged like the API's reads."""
     import csv
     from pathlib import Path
 
     from sqlalchemy import func, select
 
+    from robopass import gate
     from robopass.db import reading
+    from robopass.errors import RobopassError
     from robopass.robots import csv_io
     from robopass.robots.models import Unit
 
@@ -194,9 +201,16 @@ def export_units(db: str | None = DbOpt,
         writer = csv.DictWriter(handle, fieldnames=csv_io.EXPORT_COLUMNS)
         writer.writeheader()
         with reading(resolve_db(db)) as session, _progress_bar() as bar:
-            total = session.scalar(select(func.count()).select_from(Unit))
+            try:
+                actor = gate.console_actor(session, key)
+                gate.require_regulator(actor)
+            except RobopassError as exc:
+                err.print(f"[red]{exc.message}[/red]")
+                raise typer.Exit(1) from exc
+            total = session.scalar(select(func.count()).select_from(Unit)
+                                   .where(gate.unit_filter(actor)))
             task = bar.add_task("exporting units", total=total)
-            for n, row in enumerate(csv_io.export_units(session, model_id=model_id,
+            for n, row in enumerate(csv_io.export_units(session, actor=actor, model_id=model_id,
                                                         status=status), start=1):
                 writer.writerow(row)
                 if n % 1000 == 0:

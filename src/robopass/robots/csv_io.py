@@ -20,7 +20,8 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from robopass import idcode, regions
+from robopass import gate, idcode, regions
+from robopass.auth.service import Actor
 from robopass.db import bulk_insert, db_timestamp
 from robopass.ledger import service as ledger_service
 from robopass.organizations.models import Organization
@@ -177,14 +178,19 @@ def _write(session: Session, rows: list[_Row]) -> None:
         for u in units])
 
 
-def export_units(session: Session, *, model_id: str | None = None, status: str | None = None,
-                 batch: int = 5000) -> Iterator[dict[str, Any]]:
-    """Every unit (optionally of one model or status) as a CSV row dict, in code order."""
+def export_units(session: Session, *, actor: Actor, model_id: str | None = None,
+                 status: str | None = None, batch: int = 5000) -> Iterator[dict[str, Any]]:
+    """Every unit the regulator ``actor`` may see (optionally of one model or status) as a CSV
+    row dict, in code order; the export is audit-logged through the gate."""
+    gate.require_regulator(actor)
+    gate.record_read(session, actor=actor, action="export_units", subject="*",
+                     tier="authority", path="cli:export units")
     makers = dict(session.execute(select(Organization.id, Organization.name)).all())
     models = {m.id: m for m in session.scalars(select(ProductModel))}
     last = ""
     while True:
-        query = select(Unit).where(Unit.code > last).order_by(Unit.code).limit(batch)
+        query = (select(Unit).where(Unit.code > last, gate.unit_filter(actor))
+                 .order_by(Unit.code).limit(batch))
         if model_id:
             query = query.where(Unit.model_id == model_id)
         if status:
