@@ -101,7 +101,9 @@ def test_other_manufacturers_unit_page_is_refused_without_leaking(client: ApiCli
     assert page.status_code == 200
     assert "/api/v1/ledger/proof/inclusion?index=" in page.text
     assert f"/app/incidents/{incident_id}/trace" in page.text
-    assert own.get(f"/app/incidents/{incident_id}/trace").json()["incident"]["id"] == incident_id
+    trace_page = own.get(f"/app/incidents/{incident_id}/trace")
+    assert trace_page.status_code == 200 and "text/html" in trace_page.headers["content-type"]
+    assert "wobble" in trace_page.text and code in trace_page.text
     other = browser_for(app_of(client), rival.key)
     refused = other.get(f"/app/units/{code}")
     unknown = other.get("/app/units/CN" + "Z" * 27)
