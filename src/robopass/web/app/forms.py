@@ -179,7 +179,7 @@ def _page(request: Request, ws: Any, form: WebForm, values: Mapping[str, Any],
     with read_session(request.app.state.settings.database_url) as db:
         fields = [{"f": f, "options": _options(f, db, ws.actor, loc),
                    "value": values.get(f.name, ""), "error": errors.get(f.name),
-                   "values": values.get(f.name) if isinstance(values.get(f.name), list)
+                   "selected": values.get(f.name) if isinstance(values.get(f.name), list)
                    else [values.get(f.name, "")]}
                   for f in form.fields]
     general = [msg for key, msg in errors.items() if key not in {f.name for f in form.fields}]

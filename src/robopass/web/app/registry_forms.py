@@ -48,8 +48,12 @@ def may_authorise_providers(actor: Actor) -> bool:
 
 # -- file a model ----------------------------------------------------------------------------
 
+COMPONENT_LABELS = {1: N_("Key component 1: type"), 2: N_("Key component 2: type"),
+                    3: N_("Key component 3: type")}
+
+
 def _component_fields(i: int) -> tuple[Field, ...]:
-    return (Field(f"comp{i}_type", N_("Key component %(n)s: type") % {"n": i}, kind="select",
+    return (Field(f"comp{i}_type", COMPONENT_LABELS[i], kind="select",
                   options=choices.labelled(choices.COMPONENT_TYPES), required=i == 1),
             Field(f"comp{i}_name", N_("Name"), required=i == 1),
             Field(f"comp{i}_supplier", N_("Supplier"), kind="select",
