@@ -110,8 +110,10 @@ def test_revoked_model_and_scrapped_robot_warn(client) -> None:  # type: ignore[
     client.event(maker2, code2, "decommissioned", at="2026-03-11T08:00:00Z")
     client.event(recycler, code2, "scrapped", at="2026-03-12T08:00:00Z")
     html = page(client, f"/r/{code2}", "en").text
-    assert verdict(html) == "warning" and reason(html) == "unit_scrapped"
-    assert "Scrapped" in html
+    # a scrapped robot reads as "do not buy", not as an ordinary warning (an open recall's)
+    assert verdict(html) == "do_not_buy" and reason(html) == "unit_scrapped"
+    assert "Scrapped" in html and "Do not buy" in html
+    assert "请勿购买" in page(client, f"/r/{code2}", "zh_CN").text
 
 
 def test_foreign_code_without_peer(client) -> None:  # type: ignore[no-untyped-def]
