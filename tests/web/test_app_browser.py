@@ -4,58 +4,23 @@ sheet, an operator's alert, a refused foreign unit page; screenshots for docs/we
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.utils.server import running_server
-
-from robopass import seed as demo_seed
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 # The browser tests always take their screenshots; they replace the ones in docs/ only when
 # ROBOPASS_SCREENSHOTS=1 (so `make test` leaves the work tree clean).
 SCREENSHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
                if os.environ.get("ROBOPASS_SCREENSHOTS") == "1"
                else Path(tempfile.gettempdir()) / "robopass-screenshots")
 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM) or shutil.which("chromium") is None:
-        from tests.conftest import require_service
-
-        require_service(False, "Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A 600-unit demo registry (the same seeder as ``robopass seed``) behind a real server."""
-    path = tmp_path_factory.mktemp("webui") / "demo.db"
-    url = f"sqlite:///{path}"
-    result = demo_seed.seed(url, units=600)
-    keys = json.loads(json.dumps(result.keys))
-    with running_server(url) as base:
-        yield {"base": base, "db": str(path), "regulator": result.regulator_key, "keys": keys,
-               "samples": result.sample_codes}
 
 
 def query(demo: dict[str, Any], sql: str, *args: Any) -> list[tuple[Any, ...]]:
