@@ -138,7 +138,7 @@ def _seller(db: Any, actor: Any, request: Request) -> dict[str, Any]:
                             .order_by(Unit.last_event_at.desc(), Unit.code).limit(100)))
     sold = list(db.scalars(select(Event).where(Event.organization_id == actor.id,
                                                Event.type.in_(("sold", "transferred")))
-                           .order_by(Event.recorded_at.desc()).limit(20)))
+                           .order_by(Event.at.desc()).limit(20)))
     return {"stock": stock, "sold": sold}
 
 
