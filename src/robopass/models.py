@@ -7,6 +7,7 @@ from robopass.audit import models as audit_models  # noqa: F401
 from robopass.auth import models as auth_models  # noqa: F401
 from robopass.components import models as component_models  # noqa: F401
 from robopass.db import Base
+from robopass.decisions import models as decision_models  # noqa: F401
 from robopass.federation import models as federation_models  # noqa: F401
 from robopass.incidents import models as incident_models  # noqa: F401
 from robopass.ledger import models as ledger_models  # noqa: F401

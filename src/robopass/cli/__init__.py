@@ -18,6 +18,7 @@ app.add_typer(code_cli.app, name="code", help="Validate, parse and format identi
 ledger_app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 from robopass.cli import federation as federation_cli  # noqa: E402
+from robopass.cli import filings as filings_cli  # noqa: E402
 from robopass.cli import keys as keys_cli  # noqa: E402
 from robopass.cli import labels as labels_cli  # noqa: E402
 from robopass.cli import notify as notify_cli  # noqa: E402
@@ -25,6 +26,7 @@ from robopass.cli import passport as passport_cli  # noqa: E402
 from robopass.cli import telemetry as telemetry_cli  # noqa: E402
 
 app.add_typer(passport_cli.app, name="passport")
+app.add_typer(filings_cli.app, name="filings")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(federation_cli.peer_app, name="peer")
 app.command("import-robot")(federation_cli.import_robot)

@@ -80,3 +80,5 @@ class Unit(Base):
     #: Set for robots admitted from a peer registry (SPEC §8).
     imported_from: Mapped[str | None] = mapped_column(String(2))
     imported: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The model version (1 = the original filing) the unit was built to (SPEC §13).
+    model_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
