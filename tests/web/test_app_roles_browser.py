@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.utils.api import model_body
+from tests.utils.api import evaluation_body, model_body
 from tests.web.test_app_browser import shot
 
 from robopass import seed as demo_seed
@@ -74,11 +74,19 @@ def org_id(demo: dict[str, Any], kind: str) -> str:
     return str(demo["keys"][kind]["id"])
 
 
+def evaluated(demo: dict[str, Any], model_id: str) -> str:
+    """The demo's accredited lab files a passing evaluation (approval needs one, SPEC §13)."""
+    api(demo, key(demo, "testing_lab"), "POST", f"/api/v1/models/{model_id}/evaluations",
+        evaluation_body(3))
+    return model_id
+
+
 def unit_at(demo: dict[str, Any], stage: str) -> str:
     """A fresh unit of the demo manufacturer taken to ``stage`` through the API."""
     maker = key(demo, "manufacturer")
     model = api(demo, maker, "POST", "/api/v1/models",
                 model_body(name=f"Browser Walker {next(_n)}"))["id"]
+    evaluated(demo, model)
     api(demo, key(demo, "regulator"), "POST", f"/api/v1/models/{model}/approve")
     code = api(demo, maker, "POST", f"/api/v1/models/{model}/codes",
                {"count": 1, "plant": "A1", "production_month": "2026-01"})["codes"][0]
@@ -115,10 +123,12 @@ def submit(page: Any) -> None:
 def test_national_regulator_reads_the_filing_and_approves(browser, demo, lang) -> None:  # type: ignore[no-untyped-def]
     model = api(demo, key(demo, "manufacturer"), "POST", "/api/v1/models",
                 model_body(name=f"Queue Walker {next(_n)}", certifications=["GB/T 99999"]))
+    evaluated(demo, model["id"])
     page = sign_in(browser, demo["base"], demo["regulator"], LOCALES[lang])
     page.locator(f"tr[data-model='{model['id']}'] [data-testid=filing-link]").click()
     assert "GB/T 99999" in page.get_by_test_id("filing").inner_text() + page.content()
     shot(page, f"app-model-filing-{lang}.png")
+    assert page.get_by_test_id("evaluations").locator("tbody tr").count() == 1
     page.get_by_test_id("model-approve").locator("button").click()
     assert page.get_by_test_id("done").count() == 1
     assert page.get_by_test_id("model-status").inner_text() == (
@@ -298,13 +308,28 @@ def test_recycler_scraps_and_the_public_page_says_do_not_buy(browser, demo, lang
 
 
 @pytest.mark.parametrize("lang", LOCALES)
-def test_testing_lab_sees_the_models_it_evaluated(browser, demo, lang) -> None:  # type: ignore[no-untyped-def]
+def test_testing_lab_evaluates_a_model_it_is_named_for(browser, demo, lang) -> None:  # type: ignore[no-untyped-def]
     name = f"Lab Walker {next(_n)}"
     api(demo, key(demo, "manufacturer"), "POST", "/api/v1/models",
         model_body(name=name, testing_lab_id=org_id(demo, "testing_lab")))
     page = sign_in(browser, demo["base"], key(demo, "testing_lab"), LOCALES[lang])
-    assert name in page.get_by_test_id("lab-models").inner_text()
+    row = page.get_by_test_id("lab-models").locator(f"tr:has-text('{name}')")
     shot(page, f"app-testing-lab-portal-{lang}.png")
+    row.get_by_test_id("evaluate-link").click()
+    for grade in ("perception", "decision", "execution", "collaboration", "overall"):
+        page.locator(f"#f-{grade}").select_option("3")
+    page.locator("#f-test1_standard").fill("GB/T 36530-2018")
+    page.locator("#f-test1_result").select_option("pass")
+    page.locator("#f-report_sha256").fill("zz")  # not a SHA-256: a field-level error
+    page.locator("#f-valid_until").fill("2030-06-30")
+    submit(page)
+    assert page.get_by_test_id("error-report_sha256").count() == 1
+    page.locator("#f-report_sha256").fill("ab" * 32)
+    submit(page)
+    assert page.get_by_test_id("done").count() == 1
+    model_id = page.get_by_test_id("done").locator("code").inner_text()
+    graded = api(demo, demo["regulator"], "GET", f"/api/v1/models/{model_id}/evaluations")
+    assert graded and graded[0]["overall"] == 3
     page.context.close()
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from robopass.web.app import (
     auth,
     dashboard,
+    filings_forms,
     forms,
     lifecycle_forms,
     portal,
@@ -19,7 +20,7 @@ from robopass.web.app import (
 )
 
 #: Modules that only register forms (imported for that effect).
-FORM_MODULES = (lifecycle_forms, registry_forms, safety_forms)
+FORM_MODULES = (lifecycle_forms, registry_forms, safety_forms, filings_forms)
 router = APIRouter(include_in_schema=False)
 for _module in (auth, dashboard, forms, portal, registry_pages, safety_pages, search, units):
     router.include_router(_module.router)

@@ -225,7 +225,12 @@ def show(name: str, request: Request) -> Response:
 
 @router.post("/app/act/{name}")
 async def post(name: str, request: Request) -> Response:
-    ws = common.require(request)
+    try:
+        ws = common.require(request)
+    except RobopassError as exc:  # e.g. a suspended organisation: it reads, never writes
+        signed_in, _why = common.current(request)
+        return common.error_page(request, signed_in, exc.status,
+                                 messages.refusal(request, exc))
     form = FORMS.get(name)
     if form is None:
         return common.not_found(request, ws)

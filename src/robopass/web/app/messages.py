@@ -74,6 +74,8 @@ REFUSALS = {
     "model_not_found": N_("No such model."),
     "organization_not_found": N_("No such organisation."),
     "recall_not_found": N_("No such recall."),
+    "organization_suspended": N_("Your organisation is suspended: it may read but not write."),
+    "testing_lab_only": N_("Only testing labs file evaluations."),
 }
 
 

@@ -186,7 +186,9 @@ def _software(db: Any, actor: Any, request: Request) -> dict[str, Any]:
 def _lab(db: Any, actor: Any, request: Request) -> dict[str, Any]:
     models = list(db.scalars(select(ProductModel).where(
         ProductModel.testing_lab_id == actor.id).order_by(ProductModel.filed_at.desc())))
-    return {"models": models}
+    return {"models": models,
+            "may_evaluate": "model-evaluate" in forms.FORMS
+            and forms.FORMS["model-evaluate"].allowed(actor)}
 
 
 @router.get("/app/portal")

@@ -13,6 +13,7 @@ from robopass.auth.service import Actor
 from robopass.db import read_session
 from robopass.organizations import service as org_service
 from robopass.organizations.models import Organization
+from robopass.product_models import evaluations
 from robopass.product_models import service as model_service
 from robopass.product_models.models import ProductModel
 from robopass.robots.models import Unit
@@ -66,13 +67,14 @@ def model_page(model_id: str, request: Request) -> Response:
             Organization.id.in_([r for r in refs if r]))).all())
         units = int(db.scalar(select(func.count()).select_from(Unit).where(
             Unit.model_id == model.id)) or 0)
+        evaluated = [evaluations.facts_of(r) for r in evaluations.all_of(db, model.id)]
     decisions = [{"name": f"model-{d}", "title": forms.FORMS[f"model-{d}"].title}
                  for d in DECISIONS if forms.FORMS[f"model-{d}"].allowed(ws.actor)]
     return common.render(request, "app/model.html", {
         "m": model, "names": names, "units": units, "decisions": decisions,
         "component_labels": choices.COMPONENT_TYPES,
         "model_status_labels": public.MODEL_STATUS_LABELS,
-        "mine": model.manufacturer_id == ws.actor.id}, ws)
+        "mine": model.manufacturer_id == ws.actor.id, "evaluations": evaluated}, ws)
 
 
 @router.get("/app/organizations")
@@ -91,4 +93,6 @@ def organisation_list(request: Request) -> Response:
         "o": o, "place": regions.name(o.province, loc) if o.province else "—"} for o in orgs]
     return common.render(request, "app/organizations.html", {
         "rows": rows, "role": role,
-        "actions": forms.available(ws.actor, "organization-create")}, ws)
+        "actions": forms.available(ws.actor, "organization-create", "organization-update",
+                                   "organization-accredit", "organization-suspend",
+                                   "organization-reinstate", "organization-deregister")}, ws)

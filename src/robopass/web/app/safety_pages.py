@@ -58,8 +58,10 @@ def recall_page(recall_id: str, request: Request) -> Response:
             return common.not_found(request, ws)
         scope_text = recall_service.scope_summary(progress["scope"])
     remedy = forms.FORMS["event-recall_remedied"].allowed(ws.actor)
+    close = "recall-close" in forms.FORMS and forms.FORMS["recall-close"].allowed(ws.actor)
     return common.render(request, "app/recall.html", {
-        "r": progress, "units": units, "scope_text": scope_text, "remedy": remedy}, ws)
+        "r": progress, "units": units, "scope_text": scope_text, "remedy": remedy,
+        "close": close and progress.get("status") != "closed"}, ws)
 
 
 @router.get("/app/signals")
