@@ -259,21 +259,25 @@ class _Seeder:
                     months_back = rng.randint(1, 22)
                     month = (self.now.year * 12 + self.now.month - 1) - months_back
                     year, mon = divmod(month, 12)
+                    start = datetime(year, mon + 1, 1, tzinfo=UTC)
                     codes = robot_service.issue_codes(
                         session, actor=maker, model_id=model_id, count=batch,
                         plant=rng.choice(["A1", "A2", "B1", "S3", "H7"]),
-                        production_month=f"{year:04d}-{mon + 1:02d}")
-                    start = datetime(year, mon + 1, 1, tzinfo=UTC)
+                        production_month=f"{year:04d}-{mon + 1:02d}", issued_at=start)
                     for code in codes:
                         units.append({"code": code, "maker": maker, "start": start})
                     left -= batch
             self.progress("units", len(units))
+        return units
+
+    def later_decisions(self) -> None:
+        """Suspend and revoke some models after their units' history (their units could not
+        have been shipped or sold afterwards: SPEC §13)."""
         with writing(self.url) as session:
             for model_id, decision in self.later:
                 model_service.decide(session, actor=self.regulator, model_id=model_id,
                                      decision=decision,
                                      reason="market surveillance found a safety defect")
-        return units
 
     def lifecycle(self, units: list[dict[str, Any]]) -> None:
         rng = self.rng
@@ -345,7 +349,8 @@ class _Seeder:
                 continue
             province, city, _ = rng.choices(CITIES, weights=[c[2] for c in CITIES])[0]
             if not add(owner, "deployed", rng.uniform(1, 10),
-                       details={"province": province, "city": city}):
+                       details={"scenario": rng.choice(("industrial", "logistics")),
+                                "province": province, "city": city}):
                 continue
             unit["deployed"] = True
             if target == "under_maintenance" or rng.random() < 0.35:
@@ -473,6 +478,7 @@ def seed(url: str, *, units: int = 28_000, seed_value: int = 20261122, country: 
     approved = seeder.models()
     all_units = seeder.units(approved)
     seeder.lifecycle(all_units)
+    seeder.later_decisions()
     facts = seeder.recall_and_incident(all_units)
     fraud_code = seeder.fraud_attempt()
     readings = seeder.telemetry(all_units) if telemetry else 0
