@@ -20,6 +20,7 @@ from typing import Any
 
 from stdnum.cn import uscc as stdnum_uscc
 
+from robopass import demo_filings
 from robopass.auth.service import Actor
 from robopass.db import writing
 from robopass.lifecycle import service as lifecycle_service
@@ -120,6 +121,10 @@ class _Seeder:
         self.keys: dict[str, dict[str, str]] = {}
         self.regulator: Actor
         self.later: list[tuple[str, model_service.Decision]] = []
+        # Filings data (SPEC §13) draws from its own generator: the rest stays as it was.
+        self.filings_rng = random.Random(rng.random())
+        self.lab_until = (self.now + timedelta(days=3 * 365)).date()
+        self.hubei_lab: Actor | None = None
 
     # -- organisations -----------------------------------------------------------------------
     def organizations(self, regulator_key: str) -> None:
@@ -164,7 +169,12 @@ class _Seeder:
                     roles=["regulator"], country="CN", uscc=make_uscc(rng, province),
                     province=province, scope_province=province)
                 self._remember("provincial_regulator", org, key)
-        self.progress("organisations", sum(len(v) for v in self.orgs.values()))
+        self.hubei_lab, hubei_key = demo_filings.accredit_labs(
+            self.url, regulator=self.regulator, labs=self.orgs["testing_lab"],
+            uscc=make_uscc(self.filings_rng, "420000"), until=self.lab_until)
+        self.keys["testing_lab_hubei"] = {"id": self.hubei_lab.id, "name": self.hubei_lab.name,
+                                          "api_key": hubei_key}
+        self.progress("organisations", sum(len(v) for v in self.orgs.values()) + 1)
 
     def _remember(self, kind: str, org: Organization, key: str) -> None:
         actor = Actor.of(org)
@@ -220,6 +230,14 @@ class _Seeder:
                 })
                 model = model_service.file(session, actor=maker, data=data)
                 decision = decisions[i]
+                frng = self.filings_rng
+                if decision != "submitted" or frng.random() < 0.5:
+                    lab = self.hubei_lab if frng.random() < 0.2 else next(
+                        lab for lab in labs if lab.id == model.testing_lab_id)
+                    assert lab is not None
+                    demo_filings.evaluate(session, frng, lab=lab, model=model,
+                                          passing=decision != "reject",
+                                          valid_until=self.lab_until)
                 if decision == "submitted":
                     continue
                 if decision in ("approve", "suspend", "revoke"):
@@ -278,6 +296,23 @@ class _Seeder:
                 model_service.decide(session, actor=self.regulator, model_id=model_id,
                                      decision=decision,
                                      reason="market surveillance found a safety defect")
+
+    def amendments(self) -> dict[str, str]:
+        """Amendments of approved models, before their units are coded (SPEC §13)."""
+        assert self.hubei_lab is not None
+        makers = {a.id: a for a in self.orgs["manufacturer"]}
+        return demo_filings.amend_models(self.url, self.filings_rng, regulator=self.regulator,
+                                         lab=self.hubei_lab, makers=makers,
+                                         valid_until=self.lab_until)
+
+    def filings(self, units: list[dict[str, Any]]) -> dict[str, str]:
+        """Closed and overdue recalls, a suspended organisation (SPEC §13)."""
+        facts = demo_filings.recalls(self.url, regulator=self.regulator, units=units,
+                                     now=self.now)
+        facts["suspended_organization"] = demo_filings.suspend_organization(
+            self.url, regulator=self.regulator, org=self.orgs["manufacturer"][5])
+        self.progress("filings", len(facts))
+        return facts
 
     def lifecycle(self, units: list[dict[str, Any]]) -> None:
         rng = self.rng
@@ -476,20 +511,23 @@ def seed(url: str, *, units: int = 28_000, seed_value: int = 20261122, country: 
     seeder = _Seeder(url, units, random.Random(seed_value), report)
     seeder.organizations(key)
     approved = seeder.models()
+    amended = seeder.amendments()
     all_units = seeder.units(approved)
     seeder.lifecycle(all_units)
     seeder.later_decisions()
     facts = seeder.recall_and_incident(all_units)
     fraud_code = seeder.fraud_attempt()
+    filings = {**amended, **seeder.filings(all_units)}
     readings = seeder.telemetry(all_units) if telemetry else 0
     result = DemoResult(url=url, regulator_key=key, keys=seeder.keys)
-    result.counts = {"organizations": sum(len(v) for v in seeder.orgs.values()) + 1,
+    result.counts = {"organizations": sum(len(v) for v in seeder.orgs.values()) + 2,
                      "product_models": 200, "units": len(all_units), "telemetry": readings}
     in_service = next(u["code"] for u in all_units if u["target"] == "in_service")
     result.sample_codes = {"in_service": in_service, "recalled": facts["recalled_unit"],
                            "incident_unit": facts["incident_unit"], **facts}
     if fraud_code:
         result.sample_codes["scrapped"] = fraud_code
+    result.sample_codes.update(filings)
     return result
 
 

@@ -20,6 +20,7 @@ def _world(client: ApiClient) -> dict[str, Any]:
     r = client.post("/api/v1/models", body, maker)
     assert r.status_code == 201, r.text
     model_id = r.json()["id"]
+    client.evaluate(model_id)
     assert client.post(f"/api/v1/models/{model_id}/approve", None,
                        client.regulator).status_code == 200
     code = client.codes(maker, model_id, 1)[0]

@@ -70,6 +70,7 @@ def test_cached_figures_follow_every_write(client: ApiClient) -> None:
     world = build(client)
     before = client.get("/api/v1/stats/overview", client.regulator).json()
     assert before["models"]["by_status"]["submitted"] == 1
+    client.evaluate(world["pending"])  # type: ignore[arg-type]
     r = client.post(f"/api/v1/models/{world['pending']}/approve", None, client.regulator)
     assert r.status_code == 200
     after = client.get("/api/v1/stats/overview", client.regulator).json()

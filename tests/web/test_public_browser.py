@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.utils.api import DEPLOYMENT, model_body
+from tests.utils.api import DEPLOYMENT, evaluation_body, model_body
 from tests.utils.server import running_server
 
 from robopass import idcode
@@ -60,6 +60,12 @@ def site(sqlite_registry) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyp
                      {"name": "Buyer", "roles": ["operator"], "country": "DE",
                       "registration_number": "HRB 2"}, key)
         model = post("/api/v1/models", model_body("Walker H1 Pro"), maker["api_key"])
+        lab = post("/api/v1/organizations", {"name": "Lab", "roles": ["testing_lab"],
+                                             "country": "DE", "registration_number": "HRB 3"},
+                   key)
+        post(f"/api/v1/organizations/{lab['id']}/accreditation",
+             {"scopes": ["intelligence", "safety"], "valid_until": "2030-12-31"}, key)
+        post(f"/api/v1/models/{model['id']}/evaluations", evaluation_body(3), lab["api_key"])
         post(f"/api/v1/models/{model['id']}/approve", None, key)
         code = post(f"/api/v1/models/{model['id']}/codes",
                     {"count": 1, "plant": "A1", "production_month": "2026-03"},

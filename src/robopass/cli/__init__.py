@@ -19,6 +19,7 @@ ledger_app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True
 app.add_typer(ledger_app, name="ledger")
 from robopass.cli import compliance as compliance_cli  # noqa: E402
 from robopass.cli import federation as federation_cli  # noqa: E402
+from robopass.cli import filings as filings_cli  # noqa: E402
 from robopass.cli import keys as keys_cli  # noqa: E402
 from robopass.cli import labels as labels_cli  # noqa: E402
 from robopass.cli import notify as notify_cli  # noqa: E402
@@ -27,6 +28,7 @@ from robopass.cli import policy as policy_cli  # noqa: E402
 from robopass.cli import telemetry as telemetry_cli  # noqa: E402
 
 app.add_typer(passport_cli.app, name="passport")
+app.add_typer(filings_cli.app, name="filings")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(federation_cli.peer_app, name="peer")
 app.command("import-robot")(federation_cli.import_robot)

@@ -19,7 +19,7 @@ from robopass.decisions.models import Decision
 from robopass.errors import InvalidInput
 from robopass.ids import new_id
 from robopass.ledger import service as ledger_service
-from robopass.timeutil import rfc3339, utcnow
+from robopass.timeutil import as_utc, rfc3339, utcnow
 
 LEAF_KIND = "decision"
 
@@ -89,7 +89,7 @@ def list_decisions(session: Session, *, actor: Actor, object_id: str | None = No
     """Decisions the actor may see, newest first: a national regulator all, a provincial one
     its province's (and registry-wide ones), any other organisation those about itself and its
     own models and units."""
-    if from_ is not None and to is not None and to < from_:
+    if from_ is not None and to is not None and as_utc(to) < as_utc(from_):
         raise InvalidInput("to must not be before from", field="to", code="invalid_range")
     query = select(Decision).order_by(Decision.at.desc(), Decision.id.desc())
     if object_id:
@@ -97,9 +97,9 @@ def list_decisions(session: Session, *, actor: Actor, object_id: str | None = No
     if action:
         query = query.where(Decision.action == action)
     if from_ is not None:
-        query = query.where(Decision.at >= from_)
+        query = query.where(Decision.at >= as_utc(from_))
     if to is not None:
-        query = query.where(Decision.at < to)
+        query = query.where(Decision.at < as_utc(to))
     if actor.is_regulator:
         if actor.scope_province is not None:
             query = query.where(or_(Decision.province.like(f"{actor.scope_province[:2]}%"),

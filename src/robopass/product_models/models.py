@@ -52,6 +52,8 @@ class ProductModel(Base):
     #: issued from then on. None (models approved before evaluations existed) issues ``0``,
     #: "not graded".
     evaluated_level: Mapped[int | None] = mapped_column(Integer)
+    #: The evaluation that approval rested on (shown by verification and passports).
+    evaluation_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class ModelVersion(Base):

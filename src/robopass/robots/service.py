@@ -126,9 +126,9 @@ UNIT_INSERT_COLUMNS = ("code", "model_id", "manufacturer_id", "production_month"
 
 
 def _level_digit(model: ProductModel) -> int:
-    # Until approval requires an evaluation (next commit), fall back on the filed level.
-    return model.evaluated_level if model.evaluated_level is not None \
-        else model.intelligence_level
+    """The evaluated overall level approval rested on; 0 ("not graded") for models approved
+    before evaluations existed (docs/filings.md)."""
+    return model.evaluated_level or 0
 
 
 def _check_may_receive_codes(session: Session, model: ProductModel) -> None:

@@ -117,6 +117,7 @@ def _add_columns() -> None:
         batch_op.add_column(sa.Column('version', sa.Integer(), server_default='1',
                                       nullable=False))
         batch_op.add_column(sa.Column('evaluated_level', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('evaluation_id', sa.String(length=40), nullable=True))
     with op.batch_alter_table('units', schema=None) as batch_op:
         batch_op.add_column(sa.Column('model_version', sa.Integer(), server_default='1',
                                       nullable=False))
@@ -170,6 +171,7 @@ def downgrade() -> None:
     with op.batch_alter_table('units', schema=None) as batch_op:
         batch_op.drop_column('model_version')
     with op.batch_alter_table('product_models', schema=None) as batch_op:
+        batch_op.drop_column('evaluation_id')
         batch_op.drop_column('evaluated_level')
         batch_op.drop_column('version')
     with op.batch_alter_table('organizations', schema=None) as batch_op:

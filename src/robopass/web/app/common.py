@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
+from robopass.auth import service as auth_service
 from robopass.web import i18n, public
 from robopass.web.app.session import WebSession, current
 from robopass.web.i18n import N_
@@ -72,6 +73,9 @@ def require(request: Request) -> WebSession:
         if why in ("expired", "revoked", "invalid"):
             location += f"&reason={why}"
         raise HTTPException(303, detail="sign in first", headers={"Location": location})
+    if request.method not in ("GET", "HEAD"):
+        # A suspended organisation reads but never writes (SPEC §13), forms included.
+        auth_service.check_may_write(ws.actor)
     return ws
 
 
