@@ -7,11 +7,8 @@ from fastapi import APIRouter
 
 def all_routers() -> list[APIRouter]:
     from robopass.audit.routes import router as audit
-<<<<<<< HEAD
     from robopass.compliance.routes import router as compliance
-=======
     from robopass.decisions.routes import router as decisions
->>>>>>> filings
     from robopass.epcis.routes import router as epcis
     from robopass.incidents.routes import router as incidents
     from robopass.labels.routes import router as labels
@@ -36,9 +33,4 @@ def all_routers() -> list[APIRouter]:
     # The public hot paths (verify, /r/, /healthz) first: routes are matched in order.
     return [verification, web_public, organizations, product_models, robots, lifecycle, epcis,
             ledger, telemetry, passports, labels, recalls, notifications, incidents, maintenance,
-<<<<<<< HEAD
-            signals, stats, audit, policies, pilots, compliance,
-            web_app]
-=======
-            signals, stats, audit, decisions, web_app]
->>>>>>> filings
+            signals, stats, audit, decisions, policies, pilots, compliance, web_app]

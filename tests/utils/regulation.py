@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.utils.api import ApiClient, Org, model_body
+from tests.utils.api import ApiClient, Org
 
 WUHAN = {"scenario": "public_space", "province": "420000", "city": "420100"}
 FACTORY = {"scenario": "industrial", "province": "440000", "city": "440300"}
@@ -15,11 +15,8 @@ def sold_units(client: ApiClient, count: int = 1, *, operator: Org | None = None
                **model: Any) -> tuple[Org, Org, list[str]]:
     maker = client.org("manufacturer")
     operator = operator or client.org("operator")
-    r = client.post("/api/v1/models", model_body(**model), maker)
-    assert r.status_code == 201, r.text
-    model_id = r.json()["id"]
-    assert client.post(f"/api/v1/models/{model_id}/approve", None,
-                       client.regulator).status_code == 200
+    # evaluated level 2 (grades 2): below the default public-space policy's minimum of 3
+    model_id = client.approved_model(maker, **{"intelligence_level": 2, **model})
     codes = client.codes(maker, model_id, count)
     for code in codes:
         client.event(maker, code, "manufactured", at="2026-03-10T08:00:00Z")

@@ -91,11 +91,13 @@ def _notify(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> Non
                 .where(Unit.code.in_(codes[start:start + _CHUNK]))):
             for fid, _code, kind, detail, *_rest in by_code[code]:
                 item = {"id": fid, "code": code, "kind": kind, "detail": detail}
-                for org in {owner, operator, maker} - {None}:
-                    per_org.setdefault(org, []).append(item)
+                for org in {owner, operator, maker}:
+                    if org:
+                        per_org.setdefault(org, []).append(item)
     everything = [{"id": r[0], "code": r[1], "kind": r[2], "detail": r[3]} for r in rows]
     for reg in notification_service.regulator_ids(session):
-        per_org.setdefault(reg, everything)
+        if reg:
+            per_org.setdefault(reg, everything)
     notification_service.notify_each(session, topic=TOPIC, now=now, payloads={
         org: {"opened": len(items), "by_kind": dict(Counter(i["kind"] for i in items)),
               "findings": items[:NOTICE_LIMIT], "at": rfc3339(now)}

@@ -179,10 +179,12 @@ def check_policy(unit: UnitFacts, model: ModelFacts, operator: OperatorFacts,
                              f"{model.hardware_class} is not allowed (allowed: "
                              f"{', '.join(classes)})"))
     for cert in rules.get("required_certifications") or ():
-        if cert not in model.certifications:
+        held = _held(model.certifications, cert)
+        if not held:
             out.append(Violation("required_certifications",
                                  f"certification {cert!r} is not on the model's filing"))
-        elif (until := model.certifications[cert]) is not None and until < now:
+        elif all(u is not None and u < now for u in held):
+            until = max(u for u in held if u is not None)
             out.append(Violation("required_certifications", f"certification {cert!r} expired "
                                  f"on {until.date().isoformat()}", kind="certification_expired"))
     roles = rules.get("operator_roles")
@@ -199,6 +201,14 @@ def check_policy(unit: UnitFacts, model: ModelFacts, operator: OperatorFacts,
                                  f"{int((now - since).total_seconds())} s (the policy asks for "
                                  f"a reading every {interval} s)", kind="telemetry_gap"))
     return out
+
+
+def _held(certifications: Mapping[str, datetime | None], required: str
+          ) -> list[datetime | None]:
+    """Expiry dates of the held certifications that satisfy ``required``: the same name, or
+    the same standard in a stated edition (``ISO 13482`` is met by ``ISO 13482:2014``)."""
+    return [until for name, until in certifications.items()
+            if name == required or name.startswith(required + ":")]
 
 
 def _evaluation(model: ModelFacts, rules: Mapping[str, Any], now: datetime) -> list[Violation]:
