@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from robopass.compliance import service
-from robopass.compliance.schemas import FindingList, FindingRead, ScanResult
+from robopass.compliance import dashboard, service
+from robopass.compliance.schemas import (
+    FindingList,
+    FindingRead,
+    RegulationOverview,
+    ScanResult,
+)
 from robopass.db import transaction
-from robopass.deps import CurrentActor, ReadSession, WriteSession
+from robopass.deps import CurrentActor, ReadSession, RegulatorActor, WriteSession
 from robopass.errors import Forbidden
 
 router = APIRouter(prefix="/api/v1", tags=["compliance"])
@@ -40,3 +45,10 @@ def scan_now(session: WriteSession, actor: CurrentActor) -> ScanResult:
                         code="national_regulator_only")
     with transaction(session, ledger=False):
         return ScanResult(**service.run_scan(session).as_dict())
+
+
+@router.get("/stats/regulation", response_model=RegulationOverview)
+def regulation_overview(session: ReadSession, actor: RegulatorActor) -> RegulationOverview:
+    """The regulator's dashboard figures (its province only, for a provincial one): units in
+    service by scenario and province, open findings by kind, pilots with their units."""
+    return RegulationOverview(**dashboard.overview(session, actor=actor))

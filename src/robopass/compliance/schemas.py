@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from robopass.pilots.schemas import PilotRead
+
 
 class FindingRead(BaseModel):
     id: str
@@ -24,3 +26,15 @@ class ScanResult(BaseModel):
     resolved: int
     open_by_kind: dict[str, int]
     seconds: float
+
+
+class ScenarioUnits(BaseModel):
+    scenario: str
+    province: str | None
+    units: int
+
+
+class RegulationOverview(BaseModel):
+    units_by_scenario: list[ScenarioUnits]
+    open_findings_by_kind: dict[str, int]
+    pilots: list[PilotRead]
