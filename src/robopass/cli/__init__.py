@@ -348,8 +348,10 @@ def demo(db: str = typer.Option("sqlite:///var/demo.db", "--db", help=DB_HELP),
         print(f"  Regulator API key:                 {info['regulator_api_key']}")
     print(f"  Other organisations' keys:         {keys_file}")
     print()
+    # No compliance scan in the background: nothing reports telemetry to a demo snapshot, so a
+    # scan minutes later would find every unit silent (`robopass compliance scan` runs one).
     serve(db=url, host=host, port=port, workers=1, public_url=None, webhooks=True,
-          signal_scan=300.0, compliance_scan=300.0)
+          signal_scan=300.0, compliance_scan=0.0)
 
 
 def main() -> None:
