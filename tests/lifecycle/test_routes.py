@@ -12,7 +12,8 @@ def test_full_lifecycle_through_the_api(client: ApiClient) -> None:
                             "details", "ledger_index"}
     assert shipped["organization"] == maker.id and shipped["to_organization"] == seller.id
     client.event(seller, code, "sold", to_organization=buyer.id, at="2026-04-01T08:00:00Z")
-    client.event(buyer, code, "deployed", details={"province": "440000", "city": "440300"})
+    client.event(buyer, code, "deployed", details={"scenario": "industrial", "province": "440000",
+                                                 "city": "440300"})
     robot = client.get(f"/api/v1/robots/{code}", buyer).json()
     assert robot["status"] == "in_service" and robot["owner"] == buyer.id
     assert robot["operator"] == buyer.id and robot["city"] == "440300"

@@ -5,11 +5,17 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 
 from stdnum.cn import uscc as stdnum_uscc
 
 _counter = itertools.count(1)
+
+#: Where and for what a test deploys a unit (``deployed`` must say so, SPEC §14): a factory
+#: in Shenzhen, under the permissive default industrial policy.
+DEPLOYMENT = {"scenario": "industrial", "province": "440000", "city": "440300"}
 
 
 def make_uscc(rng: random.Random | None = None) -> str:
@@ -128,8 +134,13 @@ class ApiClient:
 
     def codes(self, maker: Org, model_id: str, count: int = 3, plant: str = "A1",
               month: str = "2026-03") -> list[str]:
-        r = self.post(f"/api/v1/models/{model_id}/codes",
-                      {"count": count, "plant": plant, "production_month": month}, maker)
+        # Issued as of the production month's first day, as a registry running since then
+        # would have: tests date their events within that month, and an event may not be
+        # dated before its code's issuance (SPEC §12).
+        issued = datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=UTC)
+        with mock.patch("robopass.robots.service.utcnow", lambda: issued):
+            r = self.post(f"/api/v1/models/{model_id}/codes",
+                          {"count": count, "plant": plant, "production_month": month}, maker)
         assert r.status_code == 201, r.text
         return list(r.json()["codes"])
 

@@ -29,7 +29,8 @@ def sold_unit(client: ApiClient, maker, operator, province: str = "440000") -> s
     client.event(maker, code, "manufactured", at="2026-03-10T08:00:00Z")
     client.event(maker, code, "sold", at="2026-03-11T08:00:00Z", to_organization=operator.id)
     client.event(operator, code, "deployed", at="2026-03-12T08:00:00Z",
-                 details={"province": province})
+                 details={"scenario": "industrial", "province": province,
+                          "city": province[:2] + "0100"})
     return code
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.utils.api import evaluation_body, model_body
+from tests.utils.api import DEPLOYMENT, evaluation_body, model_body
 from tests.utils.server import running_server
 
 from robopass import idcode
@@ -74,7 +74,8 @@ def site(sqlite_registry) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyp
                          maker["api_key"]),
                         ({"type": "sold", "to_organization": buyer["id"],
                           "at": "2026-03-11T08:00:00Z"}, maker["api_key"]),
-                        ({"type": "deployed", "at": "2026-03-12T08:00:00Z"}, buyer["api_key"]),
+                        ({"type": "deployed", "at": "2026-03-12T08:00:00Z", "details": DEPLOYMENT},
+                         buyer["api_key"]),
                         ({"type": "maintenance_started", "at": "2026-04-01T08:00:00Z"},
                          buyer["api_key"]),
                         ({"type": "maintenance_completed", "at": "2026-04-01T10:00:00Z"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.utils.api import DEPLOYMENT
 
 from robopass import idcode
 
@@ -33,7 +34,7 @@ def test_genuine_robot_shows_public_facts_only(client) -> None:  # type: ignore[
     maker, code = client.manufactured_unit()
     buyer = client.org("operator", province="110000", city="110100")
     client.event(maker, code, "sold", to_organization=buyer.id, at="2026-03-11T08:00:00Z")
-    client.event(buyer, code, "deployed", at="2026-03-12T08:00:00Z")
+    client.event(buyer, code, "deployed", at="2026-03-12T08:00:00Z", details=DEPLOYMENT)
     client.event(buyer, code, "maintenance_started", at="2026-03-13T08:00:00Z")
     client.event(buyer, code, "maintenance_completed", at="2026-03-13T09:00:00Z")
     html = page(client, f"/r/{code}", "en").text
@@ -166,7 +167,7 @@ def test_summary_counts_incidents_battery_band_and_recalls(client) -> None:  # t
     maker, code = client.manufactured_unit()
     owner = client.org("operator")
     client.event(maker, code, "sold", to_organization=owner.id, at="2026-03-11T08:00:00Z")
-    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z")
+    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z", details=DEPLOYMENT)
     from robopass.timeutil import rfc3339, utcnow
 
     recent = rfc3339(utcnow().replace(microsecond=0))

@@ -51,8 +51,12 @@ def parse_production_month(value: str, *, now: datetime | None = None) -> tuple[
 
 
 def issue_codes(session: Session, *, actor: Actor, model_id: str, count: int, plant: str,
-                production_month: str, max_count: int = 100_000) -> list[str]:
+                production_month: str, max_count: int = 100_000,
+                issued_at: datetime | None = None) -> list[str]:
     """Issue ``count`` new codes for an approved model of the acting manufacturer.
+
+    ``issued_at`` (default now; not offered by the API) lets the demo seed build a registry
+    with a history: events may not be dated before their code's issuance.
 
     All or nothing: the caller's transaction holds the counter advance, the units and the
     ledger leaves. Raises Forbidden (not its model), Conflict (model not approved),
@@ -93,7 +97,7 @@ def issue_codes(session: Session, *, actor: Actor, model_id: str, count: int, pl
     prefix = (f"{country}{model.company_code}{model.model_code}{yymm}{plant}"
               f"{_level_digit(model)}{model.hardware_class}")
     codes = idcode.build_many(prefix, range(first, last + 1))
-    now = utcnow()
+    now = issued_at or utcnow()
     month_text = f"{year:04d}-{month:02d}"
     stamp = db_timestamp(session, now)
     maker = model.manufacturer_id

@@ -34,12 +34,13 @@ _LOOKUP = (
     select(Unit.status, ProductModel.name, ProductModel.model_code, ProductModel.status,
            Organization.name, Organization.company_code, Organization.country,
            Unit.open_recalls, Unit.production_month, Unit.imported_from,
-           ProductModel.evaluated_level, ModelEvaluation.lab_name, ModelEvaluation.evaluated_at)
+           ProductModel.evaluated_level, ModelEvaluation.lab_name, ModelEvaluation.evaluated_at,
+           Unit.scenario)
     .join(ProductModel, ProductModel.id == Unit.model_id)
     .join(Organization, Organization.id == Unit.manufacturer_id)
     .outerjoin(ModelEvaluation, ModelEvaluation.id == ProductModel.evaluation_id))
 #: Columns of _LOOKUP (and _FAST_SQL) that _registered reads.
-_FACTS = 13
+_FACTS = 14
 
 
 def open_recalls(session: Session, code: str) -> list[dict[str, Any]]:
@@ -83,7 +84,7 @@ def suggest_correction(session: Session, code: str) -> str | None:
 
 _FAST_SQL = ("SELECT u.status, m.name, m.model_code, m.status, o.name, o.company_code, "
              "o.country, u.open_recalls, u.production_month, u.imported_from, "
-             "m.evaluated_level, e.lab_name, e.evaluated_at FROM units u "
+             "m.evaluated_level, e.lab_name, e.evaluated_at, u.scenario FROM units u "
              "JOIN product_models m ON m.id = u.model_id "
              "JOIN organizations o ON o.id = u.manufacturer_id "
              "LEFT OUTER JOIN model_evaluations e ON e.id = m.evaluation_id WHERE u.code = ")
@@ -207,7 +208,7 @@ def verify_fast(url: str, raw: str, *, federate: bool = True) -> dict[str, Any]:
 def _registered(code: str, row: tuple[Any, ...], own: str,
                 recalls: list[dict[str, Any]]) -> dict[str, Any]:
     (status, model_name, model_code, model_status, maker, company, country, n_recalls, month,
-     imported_from, level, lab, evaluated_at) = row
+     imported_from, level, lab, evaluated_at, scenario) = row
     # The evaluation the model's approval rested on (SPEC §13): level, lab and date; None
     # for models approved before evaluations existed.
     evaluation = None if lab is None else {
@@ -217,7 +218,10 @@ def _registered(code: str, row: tuple[Any, ...], own: str,
         "model": {"name": model_name, "model_code": model_code, "status": model_status,
                   "evaluation": evaluation},
         "manufacturer": {"name": maker, "company_code": company, "country": country},
-        "open_recalls": recalls, "production_month": month, "registry": own}
+        "open_recalls": recalls, "production_month": month, "registry": own,
+        # The scenario the robot is deployed for under the scenario policies (SPEC §14):
+        # public, like the status; never the operator or the place.
+        "scenario": scenario}
     if imported_from:
         result["imported_from"] = imported_from
     if model_status in ("suspended", "revoked"):
