@@ -137,3 +137,26 @@ def test_regulator_suspends_an_organisation_whose_forms_then_refuse(sqlite_clien
     assert client.get("/api/v1/models", maker).status_code == 200  # it still reads
     assert post_form(reg, "organization-reinstate", {"org_id": maker.id,
                                                      "reason": "paid"}).status_code == 303
+
+
+def test_regulator_sets_a_policy_and_opens_a_pilot(sqlite_client: ApiClient) -> None:
+    client = sqlite_client
+    operator = client.org("operator")
+    reg = browser_for(app_of(client), client.registry.regulator_key)
+    r = post_form(reg, "policy-set", {"scenario": "household", "rules": "{min_level: 3",
+                                      "reason": "pilot data"})
+    assert r.status_code == 422 and 'data-testid="error-rules"' in r.text
+    r = post_form(reg, "policy-set", {"scenario": "household", "rules": '{"min_level": 3}',
+                                      "reason": "pilot data"})
+    assert r.status_code == 303
+    policies = client.get("/api/v1/policies").json()["policies"]
+    assert any(p["scenario"] == "household" and p["rules"].get("min_level") == 3
+               for p in policies)
+    assert "household" in reg.get("/app/policies").text
+    r = post_form(reg, "pilot-open", {"name": "Wuhan eldercare pilot", "scenario": "eldercare",
+                                      "provinces": ["420000"], "starts": "2026-01-01T00:00:00",
+                                      "ends": "2027-12-31T00:00:00",
+                                      "participants": [operator.id],
+                                      "rules": '{"min_level": 2}', "reason": "trial"})
+    assert r.status_code == 303, r.text[-800:]
+    assert "Wuhan eldercare pilot" in reg.get("/app/pilots").text

@@ -100,7 +100,8 @@ def unit_at(demo: dict[str, Any], stage: str) -> str:
     if stage in ("sold", "in_service", "decommissioned"):
         steps.append(("seller", {"type": "sold", "to_organization": org_id(demo, "operator")}))
     if stage in ("in_service", "decommissioned"):
-        steps.append(("operator", {"type": "deployed", "details": {"province": "440000"}}))
+        steps.append(("operator", {"type": "deployed", "details": {
+            "scenario": "industrial", "province": "440000", "city": "440300"}}))
     if stage == "decommissioned":
         steps.append(("operator", {"type": "decommissioned",
                                    "to_organization": org_id(demo, "recycler")}))
@@ -344,7 +345,8 @@ def test_no_serious_accessibility_violation_on_any_page_type(browser, demo) -> N
                       "/app/organizations", "/app/recalls", f"/app/recalls/{s['recall_id']}",
                       "/app/signals", f"/app/incidents/{s['incident_id']}/trace",
                       f"/app/search?q={s['in_service']}", "/app/act/recall-open",
-                      "/app/act/organization-create"],
+                      "/app/act/organization-create", "/app/policies", "/app/pilots",
+                      "/app/act/pilot-open"],
         "manufacturer": ["/app/portal", "/app/act/model-file", "/app/act/event-deployed"],
         "operator": ["/app/portal"], "seller": ["/app/portal"],
         "service_provider": ["/app/portal"], "recycler": ["/app/portal"],

@@ -13,6 +13,7 @@ from robopass.web.app import (
     portal,
     registry_forms,
     registry_pages,
+    regulation_forms,
     safety_forms,
     safety_pages,
     search,
@@ -20,7 +21,8 @@ from robopass.web.app import (
 )
 
 #: Modules that only register forms (imported for that effect).
-FORM_MODULES = (lifecycle_forms, registry_forms, safety_forms, filings_forms)
+FORM_MODULES = (lifecycle_forms, registry_forms, safety_forms, filings_forms, regulation_forms)
 router = APIRouter(include_in_schema=False)
-for _module in (auth, dashboard, forms, portal, registry_pages, safety_pages, search, units):
+for _module in (auth, dashboard, forms, portal, registry_pages, regulation_forms, safety_pages,
+                search, units):
     router.include_router(_module.router)

@@ -50,6 +50,8 @@ def nav(ws: WebSession | None) -> list[dict[str, str]]:
         items += [{"href": "/app/dashboard", "label": N_("Dashboard")},
                   {"href": "/app/models", "label": N_("Models")},
                   {"href": "/app/organizations", "label": N_("Organisations")},
+                  {"href": "/app/policies", "label": N_("Policies")},
+                  {"href": "/app/pilots", "label": N_("Pilots")},
                   {"href": "/app/supply-chain", "label": N_("Supply chain")},
                   {"href": "/app/units", "label": N_("Units")}]
     if actor.has(*PORTAL_ROLES):
