@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,11 @@ def test_regulator_approves_a_model_and_the_counts_change(browser, demo) -> None
     shot(page, "app-dashboard-en.png")
     submitted, approved = count(page, "submitted-models"), count(page, "approved-models")
     assert submitted > 0
-    row = page.locator("[data-testid=queue] tr[data-model]").first
-    model_id = row.get_attribute("data-model")
+    # approval needs an accredited lab's passing evaluation (SPEC §13): a queued model with one
+    evaluated = {m for (m,) in query(demo, "select model_id from model_evaluations")}
+    model_id = next(m for m in page.locator("[data-testid=queue] tr[data-model]").evaluate_all(
+        "rows => rows.map(r => r.dataset.model)") if m in evaluated)
+    row = page.locator(f"[data-testid=queue] tr[data-model='{model_id}']")
     row.get_by_test_id("approve").click()
     assert page.url.endswith("#queue")
     assert count(page, "submitted-models") == submitted - 1
@@ -98,9 +101,12 @@ def test_manufacturer_issues_codes_and_opens_the_label_sheet(browser, demo) -> N
 
 def test_operator_sees_an_alert(browser, demo) -> None:  # type: ignore[no-untyped-def]
     operator = demo["keys"]["operator"]
+    # a robot without open alerts, so the new one is the newest on the page
     code = query(demo, "select code from units where operator_id = ? and status = 'in_service' "
-                       "order by code limit 1", operator["id"])[0][0]
-    at = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                       "and code not in (select code from telemetry_alerts where closed_at is "
+                       "null) order by code limit 1", operator["id"])[0][0]
+    # now: the demo's own telemetry runs up to the moment it was seeded (SPEC §14 reporting)
+    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     r = httpx.post(f"{demo['base']}/api/v1/telemetry",
                    json=[{"code": code, "at": at, "metrics": {"battery_soh": 52.0}}],
                    headers={"Authorization": f"Bearer {operator['api_key']}"})
