@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -259,7 +260,8 @@ def test_operator_deploys_authorises_and_reports_an_incident(browser, demo, lang
     assert page.get_by_test_id("done").count() == 1
     page.get_by_test_id("action-incident-report").click()
     page.locator("#f-code").fill(code)
-    page.locator("#f-at").fill("2026-11-20T10:00:00")
+    # just now, after the deployment above: the report shows the robot in service
+    page.locator("#f-at").fill(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
     page.locator("#f-type").select_option("malfunction")
     page.locator("#f-severity").select_option("minor")
     page.locator("#f-description").fill("Arm stopped mid-lift")
@@ -364,6 +366,8 @@ def test_no_serious_accessibility_violation_on_any_page_type(browser, demo) -> N
                     "regulator", "operator") else ("en",):
                 page.goto(f"{base}{path}{'&' if '?' in path else '?'}lang={lang}")
                 assert_accessible(page, f"{kind} {path} {lang}")
+                if "/trace" in path:  # the seeded incident: parties, evidence, telemetry chart
+                    shot(page, f"app-trace-seeded-{lang}.png")
         page.context.close()
     page = browser.new_context(bypass_csp=True).new_page()
     for path in (f"/r/{s['in_service']}", f"/r/{s['recalled']}", f"/r/{s.get('scrapped', '')}",
