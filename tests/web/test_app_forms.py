@@ -160,3 +160,20 @@ def test_regulator_sets_a_policy_and_opens_a_pilot(sqlite_client: ApiClient) -> 
                                       "rules": '{"min_level": 2}', "reason": "trial"})
     assert r.status_code == 303, r.text[-800:]
     assert "Wuhan eldercare pilot" in reg.get("/app/pilots").text
+
+
+def test_manufacturer_files_an_amendment(sqlite_client: ApiClient) -> None:
+    client = sqlite_client
+    maker = client.org("manufacturer")
+    model_id = client.approved_model(maker)
+    m = browser_for(app_of(client), maker.key)
+    assert f"/app/act/model-amend?model_id={model_id}" in m.get(f"/app/models/{model_id}").text
+    r = post_form(m, "model-amend", {"model_id": model_id, "sw_version": "2.5.0",
+                                     "reason": ""})
+    assert r.status_code == 422 and 'data-testid="error-reason"' in r.text
+    r = post_form(m, "model-amend", {"model_id": model_id, "sw_version": "2.5.0",
+                                     "reason": "new motion stack"})
+    assert r.status_code == 303, r.text[-600:]
+    versions = client.get(f"/api/v1/models/{model_id}/versions", maker).json()
+    assert any(v["software"].get("version") == "2.5.0" and v["reason"] == "new motion stack"
+               for v in versions), versions

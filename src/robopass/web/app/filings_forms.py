@@ -15,8 +15,8 @@ from robopass.organizations.schemas import (
     OrganizationStatusChange,
     OrganizationUpdate,
 )
-from robopass.product_models import evaluations
-from robopass.product_models.schemas import EvaluationCreate
+from robopass.product_models import amendments, evaluations
+from robopass.product_models.schemas import AmendmentCreate, EvaluationCreate
 from robopass.recalls import closing
 from robopass.recalls.schemas import RecallClose
 from robopass.web.app import choices
@@ -160,3 +160,45 @@ register(WebForm(
             Field("reason", N_("Reason"), kind="textarea", required=True, maxlength=2000)),
     allowed=may_close_recalls, submit=_close, button=N_("Close the recall"),
     done=lambda v, r: f"/app/recalls/{r.id}?done=recall-close"))
+
+
+def may_amend(actor: Actor) -> bool:
+    return actor.has("manufacturer")
+
+
+_PARAMS = ("height_cm", "mass_kg", "degrees_of_freedom", "payload_kg", "max_speed_mps",
+           "battery_chemistry", "battery_capacity_wh")
+
+
+def _amend(db: Session, actor: Actor, v: Values) -> Any:
+    params = {k: v.text(k) for k in _PARAMS if v.text(k)}
+    software = {k: v.text(f"sw_{k}") for k in ("name", "version", "ai_stack") if v.text(f"sw_{k}")}
+    body = AmendmentCreate.model_validate({
+        "changes": {**({"parameters": params} if params else {}),
+                    **({"software": software} if software else {})},
+        "reason": v.text("reason") or ""})
+    return amendments.file_amendment(db, actor=actor, model_id=v.need("model_id"),
+                                     changes=body.changes, reason=body.reason)
+
+
+register(WebForm(
+    name="model-amend", title=N_("File an amendment"),
+    intro=N_("A new version of an approved model: give only what changes. A change that needs "
+             "a new evaluation waits for it before the regulator decides."),
+    fields=(Field("model_id", N_("Model"), kind="hidden", required=True, maxlength=40),
+            Field("height_cm", N_("Height (cm)"), kind="number"),
+            Field("mass_kg", N_("Mass (kg)"), kind="number"),
+            Field("degrees_of_freedom", N_("Degrees of freedom"), kind="number"),
+            Field("payload_kg", N_("Payload (kg)"), kind="number"),
+            Field("max_speed_mps", N_("Top speed (m/s)"), kind="number"),
+            Field("battery_chemistry", N_("Battery chemistry"), maxlength=40),
+            Field("battery_capacity_wh", N_("Battery capacity (Wh)"), kind="number"),
+            Field("sw_name", N_("Software / AI stack name")),
+            Field("sw_version", N_("Software version"), maxlength=64),
+            Field("sw_ai_stack", N_("AI stack")),
+            Field("reason", N_("Reason"), kind="textarea", required=True, maxlength=2000)),
+    allowed=may_amend, submit=_amend, button=N_("File the amendment"),
+    field_map={**{f"changes.parameters.{k}": k for k in _PARAMS},
+               "changes.software.name": "sw_name", "changes.software.version": "sw_version",
+               "changes.software.ai_stack": "sw_ai_stack", "changes": "__all__"},
+    done=lambda v, row: f"/app/models/{row.model_id}?done=model-amend"))
