@@ -27,6 +27,7 @@ from tests.utils.server import running_server  # noqa: E402
 from robopass.auth import service as auth_service  # noqa: E402
 from robopass.db import writing  # noqa: E402
 from robopass.robots.service import issue_codes  # noqa: E402
+from robopass.timeutil import rfc3339, utcnow  # noqa: E402
 
 
 def main() -> None:
@@ -48,9 +49,10 @@ def main() -> None:
                                      production_month="2025-06")
             key = auth_service.create_key(session, organization_id=reg.maker.id)
         headers = {"Authorization": f"Bearer {key}"}
-        # The load generator pre-serialises its bodies so the figure is the server's.
-        bodies = [orjson.dumps({"events": [{"code": c, "type": "manufactured",
-                                            "at": "2025-06-15T08:00:00Z",
+        # The load generator pre-serialises its bodies so the figure is the server's. The
+        # events are dated just after issuance (an event may not precede its code's issuance).
+        at = rfc3339(utcnow())
+        bodies = [orjson.dumps({"events": [{"code": c, "type": "manufactured", "at": at,
                                             "details": {"line": "L3", "shift": "A"}}
                                            for c in codes[i:i + args.batch]]})
                   for i in range(0, len(codes), args.batch)]
@@ -70,7 +72,8 @@ def main() -> None:
             http = httpx.Client(timeout=30)
             size = http.get(f"{base}/api/v1/ledger/head").json()["size"]
             http.close()
-        assert size == 2 * len(codes), size
+        # codes + events, plus the bench model's decisions (accreditation, approval)
+        assert size == 2 * len(codes) + 2, size
     finally:
         reg.close()
     print(json.dumps({"benchmark": "lifecycle_events_batch_api", "backend": args.backend,

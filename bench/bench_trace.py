@@ -87,7 +87,8 @@ def build(url: str, maker: Actor, model_id: str, events: int, readings: int
     with writing(url) as session:
         record_events(session, actor=operator, batch=True, requests=[
             EventRequest(code=c, type="deployed", at=at0 + timedelta(hours=2),
-                         details={"province": "110000"}) for c in codes])
+                         details={"scenario": "industrial", "province": "110000",
+                                  "city": "110100"}) for c in codes])
         org_service.authorize_service(session, actor=operator, provider_id=provider.id,
                                       code=traced)
     step = timedelta(seconds=10)

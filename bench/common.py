@@ -90,8 +90,35 @@ def file_approved(session: Any, maker: Actor, regulator: Actor, *, name: str,
         "parameters": {"height_cm": height_cm, "mass_kg": mass_kg, "degrees_of_freedom": dof},
         "components": [{"type": "battery_pack", "name": "BP"}],
         "software": {"name": "OS", "version": "1"}}))
+    _evaluate(session, regulator, model.id, intelligence_level)
     model_service.decide(session, actor=regulator, model_id=model.id, decision="approve")
     return model.id
+
+
+def _evaluate(session: Any, regulator: Actor, model_id: str, level: int) -> None:
+    """An accredited bench lab files a passing evaluation (approval needs one, SPEC §13)."""
+    from datetime import date
+
+    from robopass.organizations import governance
+    from robopass.organizations.models import Organization
+    from robopass.product_models import evaluations
+    from robopass.product_models.schemas import EvaluationCreate
+
+    lab = session.query(Organization).filter(Organization.name == "Bench Test Lab").first()
+    if lab is None:
+        lab, _ = org_service.create(session, actor=regulator, name="Bench Test Lab",
+                                    roles=["testing_lab"], country="DE",
+                                    registration_number="HRB 2")
+        governance.accredit(session, actor=regulator, org_id=lab.id,
+                            scopes=["intelligence", "safety"], valid_until=date(2099, 1, 1))
+    overall = max(1, level)
+    evaluations.file_evaluation(session, actor=Actor.of(lab), model_id=model_id,
+                                data=EvaluationCreate.model_validate({
+                                    "grades": {"perception": overall, "decision": overall,
+                                               "execution": overall, "collaboration": overall},
+                                    "overall": overall,
+                                    "safety_tests": [{"standard": "ISO 13482", "result": "pass"}],
+                                    "report_sha256": "00" * 32, "valid_until": "2099-01-01"}))
 
 
 def units_and_key(reg: BenchRegistry, count: int) -> tuple[list[str], str]:

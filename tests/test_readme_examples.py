@@ -20,6 +20,10 @@ def test_readme_flow_with_the_example_bodies(sqlite_client: ApiClient) -> None:
     r = client.raw.post("/api/v1/models", json=model, headers=maker)
     assert r.status_code == 201, r.text
     model_id = r.json()["id"]
+    lab = client.lab()
+    evaluation = json.loads((EXAMPLES / "evaluation.json").read_text())
+    r = client.post(f"/api/v1/models/{model_id}/evaluations", evaluation, lab)
+    assert r.status_code == 201, r.text
     r = client.post(f"/api/v1/models/{model_id}/approve", None, client.regulator)
     assert r.status_code == 200, r.text
     r = client.raw.post(f"/api/v1/models/{model_id}/codes", headers=maker,

@@ -59,7 +59,8 @@ def test_every_role_times_every_read_endpoint(client) -> None:  # type: ignore[n
                  details={"province": "110000", "city": "110100"})
     client.event(maker, code, "sold", to_organization=owner.id, at="2026-03-11T08:00:00Z")
     client.event(owner, code, "deployed", to_organization=operator.id,
-                 at="2026-03-12T08:00:00Z", details={"province": "110000", "city": "110100"})
+                 at="2026-03-12T08:00:00Z",
+                 details={"scenario": "industrial", "province": "110000", "city": "110100"})
     r = client.post("/api/v1/service-authorizations", {"provider_id": provider.id, "code": code},
                     owner)
     assert r.status_code == 201, r.text

@@ -48,17 +48,24 @@ def bearer_key(request: Request) -> str | None:
     return value.strip()
 
 
+#: Methods that only read; any other request is a write (SPEC §13: a suspended organisation
+#: authenticates and reads, and every write it attempts is refused here, once for all routes).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_actor(request: Request) -> Actor:
     key = bearer_key(request)
     if key is None:
         raise Unauthorized("this endpoint needs an API key (Authorization: Bearer <key>)",
                            code="missing_api_key")
     cached = getattr(request.state, "actor", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    with read_session(request.app.state.settings.database_url) as session:
-        actor = auth_service.authenticate(session, key)
-    request.state.actor = actor
+    if cached is None:
+        with read_session(request.app.state.settings.database_url) as session:
+            cached = auth_service.authenticate(session, key)
+        request.state.actor = cached
+    actor: Actor = cached
+    if request.method not in SAFE_METHODS:
+        auth_service.check_may_write(actor)
     return actor
 
 

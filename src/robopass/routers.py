@@ -7,6 +7,8 @@ from fastapi import APIRouter
 
 def all_routers() -> list[APIRouter]:
     from robopass.audit.routes import router as audit
+    from robopass.compliance.routes import router as compliance
+    from robopass.decisions.routes import router as decisions
     from robopass.epcis.routes import router as epcis
     from robopass.incidents.routes import router as incidents
     from robopass.labels.routes import router as labels
@@ -16,6 +18,8 @@ def all_routers() -> list[APIRouter]:
     from robopass.notifications.routes import router as notifications
     from robopass.organizations.routes import router as organizations
     from robopass.passports.routes import router as passports
+    from robopass.pilots.routes import router as pilots
+    from robopass.policies.routes import router as policies
     from robopass.product_models.routes import router as product_models
     from robopass.recalls.routes import router as recalls
     from robopass.robots.routes import router as robots
@@ -29,4 +33,4 @@ def all_routers() -> list[APIRouter]:
     # The public hot paths (verify, /r/, /healthz) first: routes are matched in order.
     return [verification, web_public, organizations, product_models, robots, lifecycle, epcis,
             ledger, telemetry, passports, labels, recalls, notifications, incidents, maintenance,
-            signals, stats, audit, web_app]
+            signals, stats, audit, decisions, policies, pilots, compliance, web_app]

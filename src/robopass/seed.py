@@ -20,6 +20,7 @@ from typing import Any
 
 from stdnum.cn import uscc as stdnum_uscc
 
+from robopass import demo_filings, demo_regulation
 from robopass.auth.service import Actor
 from robopass.db import writing
 from robopass.lifecycle import service as lifecycle_service
@@ -80,6 +81,8 @@ FOREIGN = [("DE", "Bavaria Motion Robotics GmbH", ["manufacturer"], "HRB 218734"
 MODEL_WORDS = ["Walker", "Atlas", "Pioneer", "Companion", "Titan", "Swift", "Guardian",
                "Helper", "Nova", "Orion", "Apex", "Kylin", "Phoenix", "Dragon", "Crane", "Panda"]
 FIRMWARE = ["1.8.2", "2.0.1", "2.1.0", "2.2.4", "3.0.0"]
+#: Approved builds of every seeded model: the firmware above and the simulator's.
+APPROVED_BUILDS = [*FIRMWARE, "2.3.0", "2.4.1", "2.5.0"]
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 #: share of units per final state
@@ -120,6 +123,15 @@ class _Seeder:
         self.keys: dict[str, dict[str, str]] = {}
         self.regulator: Actor
         self.later: list[tuple[str, model_service.Decision]] = []
+        # Filings data (SPEC §13) draws from its own generator: the rest stays as it was.
+        self.filings_rng = random.Random(rng.random())
+        self.lab_until = (self.now + timedelta(days=3 * 365)).date()
+        self.hubei_lab: Actor | None = None
+        # Regulation data (SPEC §14) draws from its own generator too.
+        self.regulation_rng = random.Random(rng.random())
+        self.admitted: dict[str, list[str]] = {}
+        self.pilot_admitted: set[str] = set()
+        self.pilot_participants: set[str] = set()
 
     # -- organisations -----------------------------------------------------------------------
     def organizations(self, regulator_key: str) -> None:
@@ -164,7 +176,12 @@ class _Seeder:
                     roles=["regulator"], country="CN", uscc=make_uscc(rng, province),
                     province=province, scope_province=province)
                 self._remember("provincial_regulator", org, key)
-        self.progress("organisations", sum(len(v) for v in self.orgs.values()))
+        self.hubei_lab, hubei_key = demo_filings.accredit_labs(
+            self.url, regulator=self.regulator, labs=self.orgs["testing_lab"],
+            uscc=make_uscc(self.filings_rng, "420000"), until=self.lab_until)
+        self.keys["testing_lab_hubei"] = {"id": self.hubei_lab.id, "name": self.hubei_lab.name,
+                                          "api_key": hubei_key}
+        self.progress("organisations", sum(len(v) for v in self.orgs.values()) + 1)
 
     def _remember(self, kind: str, org: Organization, key: str) -> None:
         actor = Actor.of(org)
@@ -211,6 +228,8 @@ class _Seeder:
                          "supplier_id": rng.choice(suppliers).id}],
                     "software": {"name": rng.choice(["MotionOS", "EmbodiedCore", "HumaOS"]),
                                  "version": rng.choice(FIRMWARE),
+                                 # the builds units and the simulator report (SPEC §13)
+                                 "builds": [{"version": v} for v in APPROVED_BUILDS],
                                  "provider_id": rng.choice(software).id,
                                  "ai_stack": rng.choice(["VLA-7B", "VLA-2B", "RT-policy",
                                                          "Diffusion policy"])},
@@ -220,6 +239,14 @@ class _Seeder:
                 })
                 model = model_service.file(session, actor=maker, data=data)
                 decision = decisions[i]
+                frng = self.filings_rng
+                if decision != "submitted" or frng.random() < 0.5:
+                    lab = self.hubei_lab if frng.random() < 0.2 else next(
+                        lab for lab in labs if lab.id == model.testing_lab_id)
+                    assert lab is not None
+                    demo_filings.evaluate(session, frng, lab=lab, model=model,
+                                          passing=decision != "reject",
+                                          valid_until=self.lab_until)
                 if decision == "submitted":
                     continue
                 if decision in ("approve", "suspend", "revoke"):
@@ -259,21 +286,43 @@ class _Seeder:
                     months_back = rng.randint(1, 22)
                     month = (self.now.year * 12 + self.now.month - 1) - months_back
                     year, mon = divmod(month, 12)
+                    start = datetime(year, mon + 1, 1, tzinfo=UTC)
                     codes = robot_service.issue_codes(
                         session, actor=maker, model_id=model_id, count=batch,
                         plant=rng.choice(["A1", "A2", "B1", "S3", "H7"]),
-                        production_month=f"{year:04d}-{mon + 1:02d}")
-                    start = datetime(year, mon + 1, 1, tzinfo=UTC)
+                        production_month=f"{year:04d}-{mon + 1:02d}", issued_at=start)
                     for code in codes:
-                        units.append({"code": code, "maker": maker, "start": start})
+                        units.append({"code": code, "maker": maker, "start": start,
+                                      "model_id": model_id})
                     left -= batch
             self.progress("units", len(units))
+        return units
+
+    def later_decisions(self) -> None:
+        """Suspend and revoke some models after their units' history (their units could not
+        have been shipped or sold afterwards: SPEC §13)."""
         with writing(self.url) as session:
             for model_id, decision in self.later:
                 model_service.decide(session, actor=self.regulator, model_id=model_id,
                                      decision=decision,
                                      reason="market surveillance found a safety defect")
-        return units
+
+    def amendments(self) -> dict[str, str]:
+        """Amendments of approved models, before their units are coded (SPEC §13)."""
+        assert self.hubei_lab is not None
+        makers = {a.id: a for a in self.orgs["manufacturer"]}
+        return demo_filings.amend_models(self.url, self.filings_rng, regulator=self.regulator,
+                                         lab=self.hubei_lab, makers=makers,
+                                         valid_until=self.lab_until)
+
+    def filings(self, units: list[dict[str, Any]]) -> dict[str, str]:
+        """Closed and overdue recalls, a suspended organisation (SPEC §13)."""
+        facts = demo_filings.recalls(self.url, regulator=self.regulator, units=units,
+                                     now=self.now)
+        facts["suspended_organization"] = demo_filings.suspend_organization(
+            self.url, regulator=self.regulator, org=self.orgs["manufacturer"][5])
+        self.progress("filings", len(facts))
+        return facts
 
     def lifecycle(self, units: list[dict[str, Any]]) -> None:
         rng = self.rng
@@ -344,8 +393,9 @@ class _Seeder:
             if target == "sold":
                 continue
             province, city, _ = rng.choices(CITIES, weights=[c[2] for c in CITIES])[0]
+            province, city, scenario = self.deployment(unit, owner, province, city)
             if not add(owner, "deployed", rng.uniform(1, 10),
-                       details={"province": province, "city": city}):
+                       details={"scenario": scenario, "province": province, "city": city}):
                 continue
             unit["deployed"] = True
             if target == "under_maintenance" or rng.random() < 0.35:
@@ -376,6 +426,31 @@ class _Seeder:
                                                     requests=requests[i:i + 5000], batch=True)
                 done += len(requests[i:i + 5000])
             self.progress("events", done)
+
+    def regulation(self, units: list[dict[str, Any]]) -> None:
+        """Which scenarios each model is admitted to, and the Hubei pilot (SPEC §14)."""
+        model_ids = {u["model_id"] for u in units}
+        self.admitted = demo_regulation.admitted_scenarios(self.url, model_ids)
+        self.pilot_admitted = demo_regulation.pilot_admitted(self.url, model_ids)
+        participants = self.regulation_rng.sample(self.orgs["operator"], 3)
+        self.pilot_participants = {p.id for p in participants}
+        demo_regulation.open_wuhan_pilot(self.url, regulator=self.regulator,
+                                         participants=sorted(self.pilot_participants),
+                                         now=self.now)
+
+    def deployment(self, unit: dict[str, Any], owner: Actor, province: str,
+                   city: str) -> tuple[str, str, str]:
+        """Where and for what a unit is deployed: a pilot participant's admitted robot goes to
+        Wuhan's public spaces half the time; otherwise a scenario its model is admitted to."""
+        rng = self.regulation_rng
+        if owner.id in self.pilot_participants and unit["model_id"] in self.pilot_admitted \
+                and rng.random() < 0.5:
+            return (*demo_regulation.WUHAN, "public_space")
+        admitted = list(self.admitted.get(unit["model_id"], []))
+        if owner.id in self.pilot_participants and city == demo_regulation.WUHAN[1] \
+                and unit["model_id"] not in self.pilot_admitted and "public_space" in admitted:
+            admitted.remove("public_space")  # the pilot's rules, not the policy, would judge
+        return province, city, demo_regulation.choose_scenario(rng, admitted)
 
     # -- recall, incident, fraud attempt, telemetry -------------------------------------------
     def telemetry(self, units: list[dict[str, Any]], days: int = 3, interval_h: int = 3) -> int:
@@ -471,19 +546,31 @@ def seed(url: str, *, units: int = 28_000, seed_value: int = 20261122, country: 
     seeder = _Seeder(url, units, random.Random(seed_value), report)
     seeder.organizations(key)
     approved = seeder.models()
+    amended = seeder.amendments()
     all_units = seeder.units(approved)
+    seeder.regulation(all_units)
     seeder.lifecycle(all_units)
+    seeder.later_decisions()
     facts = seeder.recall_and_incident(all_units)
     fraud_code = seeder.fraud_attempt()
+    filings = {**amended, **seeder.filings(all_units)}
     readings = seeder.telemetry(all_units) if telemetry else 0
+    refused = demo_regulation.refused_deployment(url, units=all_units,
+                                                 admitted=seeder.admitted)
+    if refused:
+        filings["refused_deployment"] = refused
+    if telemetry:
+        filings.update(demo_regulation.live_telemetry(url, rng=seeder.regulation_rng,
+                                                      now=datetime.now(UTC)))
     result = DemoResult(url=url, regulator_key=key, keys=seeder.keys)
-    result.counts = {"organizations": sum(len(v) for v in seeder.orgs.values()) + 1,
+    result.counts = {"organizations": sum(len(v) for v in seeder.orgs.values()) + 2,
                      "product_models": 200, "units": len(all_units), "telemetry": readings}
     in_service = next(u["code"] for u in all_units if u["target"] == "in_service")
     result.sample_codes = {"in_service": in_service, "recalled": facts["recalled_unit"],
                            "incident_unit": facts["incident_unit"], **facts}
     if fraud_code:
         result.sample_codes["scrapped"] = fraud_code
+    result.sample_codes.update(filings)
     return result
 
 

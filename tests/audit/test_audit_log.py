@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.utils.api import ApiClient
+from tests.utils.api import DEPLOYMENT, ApiClient
 
 
 def test_sensitive_reads_are_logged_public_ones_not(client: ApiClient) -> None:
@@ -23,7 +23,7 @@ def test_telemetry_health_and_trace_reads_are_logged(client: ApiClient) -> None:
     maker, code = client.manufactured_unit()
     buyer = client.org("operator")
     client.event(maker, code, "sold", to_organization=buyer.id)
-    client.event(buyer, code, "deployed")
+    client.event(buyer, code, "deployed", details=DEPLOYMENT)
     assert client.get(f"/api/v1/robots/{code}/health", buyer).status_code == 200
     assert client.get(f"/api/v1/robots/{code}/telemetry", buyer).status_code == 200
     r = client.post("/api/v1/incidents", {"code": code, "at": "2026-11-01T10:00:00Z",

@@ -91,7 +91,13 @@ def test_seed_builds_a_realistic_registry(registry: Registry, tmp_path: Path) ->
         assert session.scalar(select(func.count()).select_from(Unit)) == 400
         statuses = set(session.scalars(select(Unit.status).distinct()))
         assert {"coded", "manufactured", "in_service"} <= statuses
-        assert session.scalar(select(func.count()).select_from(Recall)) == 1
+        # the battery recall, and (SPEC §13) closed and overdue campaigns
+        assert (session.scalar(select(func.count()).select_from(Recall)) or 0) >= 1
+        assert session.scalar(select(func.count()).select_from(Organization)
+                              .where(Organization.status == "suspended")) == 1
+        assert session.scalar(select(func.count()).select_from(ProductModel)
+                              .where(ProductModel.status == "approved",
+                                     ProductModel.evaluated_level.is_(None))) == 0
         assert session.scalar(select(func.count()).select_from(Incident)) == 1
         assert session.scalar(select(func.count()).select_from(FraudAlert)) == 1
         provinces = set(session.scalars(select(Unit.province).distinct()))

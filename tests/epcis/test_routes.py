@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.utils.api import ApiClient
+from tests.utils.api import DEPLOYMENT, ApiClient
 
 REF = Path(__file__).resolve().parents[2].parent / "shared" / "ref" / "epcis"
 
@@ -29,7 +29,7 @@ def _unit_with_history(client: ApiClient) -> tuple[object, str]:
     seller, buyer = client.org("seller"), client.org("operator")
     client.event(maker, code, "shipped", to_organization=seller.id)
     client.event(seller, code, "sold", to_organization=buyer.id)
-    client.event(buyer, code, "deployed")
+    client.event(buyer, code, "deployed", details=DEPLOYMENT)
     client.event(buyer, code, "maintenance_started")
     client.event(buyer, code, "maintenance_completed")
     client.event(buyer, code, "firmware_updated", details={"firmware": "2.5.0"})

@@ -25,7 +25,7 @@ from robopass.cli import app
 from robopass.db import dispose_engine, reading
 from robopass.federation.models import ImportedRobot
 from robopass.robots.models import Unit
-from tests.utils.api import model_body
+from tests.utils.api import evaluation_body, model_body
 from tests.utils.server import running_server
 
 runner = CliRunner()
@@ -65,6 +65,13 @@ def de(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
             "name": "Fabrik KG", "roles": ["operator"], "country": "DE",
             "registration_number": "HRB 4713"})
         model = _post(base, "/api/v1/models", maker["api_key"], model_body("Arbeiter A1"))
+        lab = _post(base, "/api/v1/organizations", key, {
+            "name": "Prüflabor GmbH", "roles": ["testing_lab"], "country": "DE",
+            "registration_number": "HRB 4714"})
+        _post(base, f"/api/v1/organizations/{lab['id']}/accreditation", key,
+              {"scopes": ["intelligence", "safety"], "valid_until": "2030-12-31"})
+        _post(base, f"/api/v1/models/{model['id']}/evaluations", lab["api_key"],
+              evaluation_body(3))
         _post(base, f"/api/v1/models/{model['id']}/approve", key, None)
         codes = _post(base, f"/api/v1/models/{model['id']}/codes", maker["api_key"],
                       {"count": 3, "plant": "B2", "production_month": "2026-02"})["codes"]

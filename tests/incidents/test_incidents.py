@@ -20,6 +20,7 @@ def _world(client: ApiClient) -> dict[str, Any]:
     r = client.post("/api/v1/models", body, maker)
     assert r.status_code == 201, r.text
     model_id = r.json()["id"]
+    client.evaluate(model_id)
     assert client.post(f"/api/v1/models/{model_id}/approve", None,
                        client.regulator).status_code == 200
     code = client.codes(maker, model_id, 1)[0]
@@ -31,7 +32,7 @@ def _world(client: ApiClient) -> dict[str, Any]:
              "batch": "J-1"}]})
     client.event(maker, code, "sold", to_organization=operator.id, at="2026-03-11T08:00:00Z")
     client.event(operator, code, "deployed", at="2026-03-12T08:00:00Z",
-                 details={"province": "110000", "city": "110100"})
+                 details={"scenario": "industrial", "province": "110000", "city": "110100"})
     return {"supplier": supplier, "software": software, "maker": maker, "operator": operator,
             "provider": provider, "model_id": model_id, "code": code, "made": made}
 

@@ -12,7 +12,7 @@ from robopass.incidents.trace import state_as_of
 from robopass.lifecycle.service import replay_state
 from robopass.robots.models import Unit
 from robopass.timeutil import parse_rfc3339
-from tests.utils.api import ApiClient
+from tests.utils.api import DEPLOYMENT, ApiClient
 
 
 def test_fast_fold_matches_replay_state(client: ApiClient,
@@ -31,7 +31,7 @@ def test_fast_fold_matches_replay_state(client: ApiClient,
         (maker, "firmware_updated", {"details": {"firmware": "1.0"}}),
         (maker, "shipped", {"to_organization": seller.id}),
         (seller, "sold", {"to_organization": buyer.id, "details": {"city": "110100"}}),
-        (buyer, "deployed", {}),
+        (buyer, "deployed", {"details": DEPLOYMENT}),
         (buyer, "maintenance_started", {}),
         (buyer, "firmware_updated", {"details": {"firmware": "1.1"}}),
         (buyer, "maintenance_completed", {}),
@@ -41,7 +41,7 @@ def test_fast_fold_matches_replay_state(client: ApiClient,
         (buyer, "maintenance_completed", {}),
         (buyer, "firmware_updated", {"details": {"firmware": "1.2"}}),
         (buyer, "transferred", {"to_organization": other.id}),
-        (other, "deployed", {}),
+        (other, "deployed", {"details": DEPLOYMENT}),
         (other, "suspended", {}),
     ]
     recorded = []

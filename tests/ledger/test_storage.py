@@ -14,6 +14,11 @@ from robopass.ledger import heads, merkle
 from tests.conftest import Registry
 from tests.utils.api import ApiClient
 
+#: _populate's first leaves are two decisions (the lab's accreditation, the model's approval);
+#: then 13 codes (2-14) and 7 events (15-21).
+D = 2
+N = 20 + D
+
 
 def _populate(client: ApiClient) -> tuple[str, list[str]]:
     maker = client.org("manufacturer")
@@ -27,33 +32,34 @@ def _populate(client: ApiClient) -> tuple[str, list[str]]:
 def test_head_is_signed_and_proofs_verify(client: ApiClient) -> None:
     _populate(client)
     head = client.get("/api/v1/ledger/head").json()
-    assert head["size"] == 20
+    assert head["size"] == N
     jwks = client.get("/.well-known/jwks.json").json()["keys"]
     key = next(k for k in jwks if k["kid"] == head["key_id"])
     heads.verify_head(head, heads.public_key_from_jwk(key))
     root = bytes.fromhex(head["root_hash"])
     entries = client.get("/api/v1/ledger/entries?start=0&end=100").json()["entries"]
-    assert len(entries) == 20
-    for size in (1, 7, 13, 20):
+    assert len(entries) == N
+    for size in (1, 7, 13, N):
         for index in range(size):
             proof = client.get(f"/api/v1/ledger/proof/inclusion?index={index}&size={size}")
             body = proof.json()
             leaf_hash = merkle.hash_leaf(entries[index]["leaf"].encode())
             assert body["leaf_hash"] == leaf_hash.hex()
-            if size == 20:
+            if size == N:
                 merkle.verify_inclusion(index, size, leaf_hash,
                                         [bytes.fromhex(h) for h in body["hashes"]], root)
     reference = merkle.MerkleTree([merkle.hash_leaf(e["leaf"].encode()) for e in entries])
     assert reference.root() == root
-    for first in range(0, 21):
-        proof = client.get(f"/api/v1/ledger/proof/consistency?first={first}&second=20").json()
-        merkle.verify_consistency(first, 20, reference.root(first), root,
+    for first in range(0, N + 1):
+        proof = client.get(f"/api/v1/ledger/proof/consistency?first={first}&second={N}").json()
+        merkle.verify_consistency(first, N, reference.root(first), root,
                                   [bytes.fromhex(h) for h in proof["hashes"]])
 
 
 def test_leaf_is_public_record_with_digest(client: ApiClient) -> None:
     _populate(client)
-    entries = client.get("/api/v1/ledger/entries?start=13&end=14").json()["entries"]
+    entries = client.get(f"/api/v1/ledger/entries?start={13 + D}&end={14 + D}").json()[
+        "entries"]
     leaf = json.loads(entries[0]["leaf"])
     assert set(leaf) == {"kind", "code", "type", "at", "id", "digest"}
     assert leaf["kind"] == "event" and leaf["type"] == "manufactured"
@@ -85,32 +91,34 @@ def test_verify_detects_tampering(client: ApiClient, registry: Registry) -> None
     _populate(client)
     code, out = _verify(registry.url)
     assert code == 0, out
-    assert "ledger OK: 20 entries" in out
+    assert f"ledger OK: {N} entries" in out
 
     with writing(registry.url) as session:  # change one event's details behind the ledger
-        session.execute(text("UPDATE events SET details = '{\"x\": 1}' WHERE ledger_index = 15"))
+        session.execute(text("UPDATE events SET details = '{\"x\": 1}' "
+                             f"WHERE ledger_index = {15 + D}"))
     code, out = _verify(registry.url)
-    assert code == 1 and "at entry 15" in out, out
+    assert code == 1 and f"at entry {15 + D}" in out, out
 
 
 def test_verify_detects_removed_event(client: ApiClient, registry: Registry) -> None:
     _populate(client)
     with writing(registry.url) as session:
-        session.execute(text("DELETE FROM events WHERE ledger_index = 19"))
+        session.execute(text(f"DELETE FROM events WHERE ledger_index = {19 + D}"))
     code, out = _verify(registry.url)
-    assert code == 1 and "entry 19" in out and "removed" in out, out
+    assert code == 1 and f"entry {19 + D}" in out and "removed" in out, out
 
 
 def test_verify_detects_reordered_leaves(client: ApiClient, registry: Registry) -> None:
     _populate(client)
     with writing(registry.url) as session:
-        rows = session.execute(text("SELECT \"index\", leaf, leaf_hash FROM ledger_leaves "
-                                    "WHERE \"index\" IN (3, 4) ORDER BY \"index\"")).all()
+        rows = session.execute(text(
+            "SELECT \"index\", leaf, leaf_hash FROM ledger_leaves "
+            f"WHERE \"index\" IN ({3 + D}, {4 + D}) ORDER BY \"index\"")).all()
         for (idx, _, _), (_, leaf, h) in zip(rows, reversed(rows), strict=True):
             session.execute(text("UPDATE ledger_leaves SET leaf = :l, leaf_hash = :h "
                                  "WHERE \"index\" = :i"), {"l": leaf, "h": h, "i": idx})
     code, out = _verify(registry.url)
-    assert code == 1 and "entry 3" in out, out
+    assert code == 1 and f"entry {3 + D}" in out, out
 
 
 def test_verify_detects_changed_unit_issuance(client: ApiClient, registry: Registry) -> None:
@@ -119,4 +127,4 @@ def test_verify_detects_changed_unit_issuance(client: ApiClient, registry: Regis
         session.execute(text("UPDATE units SET plant = 'Z9' WHERE code IN "
                              "(SELECT code FROM units ORDER BY code LIMIT 1)"))
     code, out = _verify(registry.url)
-    assert code == 1 and "entry 0" in out, out
+    assert code == 1 and f"entry {D}" in out, out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.utils.api import ApiClient
+from tests.utils.api import DEPLOYMENT, ApiClient
 
 
 def test_work_orders_component_swap_and_listings(client: ApiClient) -> None:
@@ -16,7 +16,7 @@ def test_work_orders_component_swap_and_listings(client: ApiClient) -> None:
         "components": [{"serial": "JA-1", "type": "joint_actuator",
                         "supplier_id": supplier.id, "batch": "J-1"}]})
     client.event(maker, code, "sold", to_organization=owner.id, at="2026-03-11T08:00:00Z")
-    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z")
+    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z", details=DEPLOYMENT)
 
     # not yet authorised: refused, nothing written
     before = client.get(f"/api/v1/robots/{code}/events", owner).json()["events"]

@@ -9,6 +9,7 @@ def test_file_and_approve(client: ApiClient) -> None:
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["status"] == "submitted" and len(body["model_code"]) == 6
+    client.evaluate(body["id"])
     r = client.post(f"/api/v1/models/{body['id']}/approve", None, client.regulator)
     assert r.status_code == 200 and r.json()["status"] == "approved"
 

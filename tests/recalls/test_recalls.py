@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.utils.api import ApiClient, Org
+from tests.utils.api import DEPLOYMENT, ApiClient, Org
 
 
 def _made(client: ApiClient, maker: Org, model_id: str, n: int, *, month: str = "2026-03",
@@ -32,7 +32,7 @@ def test_model_recall_progress_remedy_and_verification(client: ApiClient) -> Non
     model_id = client.approved_model(maker)
     codes = _made(client, maker, model_id, 3)
     client.event(maker, codes[0], "sold", to_organization=buyer.id, at="2026-03-11T08:00:00Z")
-    client.event(buyer, codes[0], "deployed", at="2026-03-12T08:00:00Z")
+    client.event(buyer, codes[0], "deployed", at="2026-03-12T08:00:00Z", details=DEPLOYMENT)
 
     opened = _open(client, maker, {"model_id": model_id})
     assert opened["affected"] == 3
@@ -210,7 +210,7 @@ def test_an_operator_assigned_after_the_recall_opened_is_told(client: ApiClient)
     before = client.get("/api/v1/notifications", operator).json()["notifications"]
     assert before == []
     # recalls block sale and transfer, not deployment: the owner hands one unit to an operator
-    client.event(owner, codes[0], "deployed", to_organization=operator.id)
+    client.event(owner, codes[0], "deployed", to_organization=operator.id, details=DEPLOYMENT)
     notes = client.get("/api/v1/notifications", operator).json()["notifications"]
     assert len(notes) == 1 and notes[0]["topic"] == "recall"
     payload = notes[0]["payload"]
@@ -220,9 +220,10 @@ def test_an_operator_assigned_after_the_recall_opened_is_told(client: ApiClient)
     assert [u["code"] for u in units] == [codes[0]]
     # the owner deploying its own unit (no new party) and units without recalls tell nobody
     owner_notes = len(client.get("/api/v1/notifications", owner).json()["notifications"])
-    client.event(owner, codes[1], "deployed")
+    client.event(owner, codes[1], "deployed", details=DEPLOYMENT)
     assert len(client.get("/api/v1/notifications", owner).json()["notifications"]) == owner_notes
     client.event(maker, codes[0], "recall_remedied", details={"recall_id": rid})
     other = client.org("operator")
-    client.event(owner, codes[0], "deployed", to_organization=other.id)  # remedied: nothing
+    client.event(owner, codes[0], "deployed", to_organization=other.id,  # remedied: nothing
+                 details=DEPLOYMENT)
     assert client.get("/api/v1/notifications", other).json()["notifications"] == []

@@ -30,12 +30,15 @@ def test_no_codes_for_unapproved_or_foreign_model(client: ApiClient) -> None:
     approved = client.approved_model(maker)
     assert client.post(f"/api/v1/models/{approved}/codes", body, other).status_code == 403
     client.post(f"/api/v1/models/{approved}/suspend", None, client.regulator)
-    assert client.post(f"/api/v1/models/{approved}/codes", body, maker).status_code == 409
+    r = client.post(f"/api/v1/models/{approved}/codes", body, maker)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "model_suspended"
+    assert r.json()["error"]["field"] == "model_id"
 
 
 def test_bad_issuance_input(client: ApiClient) -> None:
     maker = client.org("manufacturer")
     model_id = client.approved_model(maker)
+    before = client.ledger_size()
     cases = [
         ({"count": 0, "plant": "A1", "production_month": "2026-01"}, "count"),
         ({"count": 2, "plant": "IO", "production_month": "2026-01"}, "plant"),
@@ -49,17 +52,19 @@ def test_bad_issuance_input(client: ApiClient) -> None:
         assert r.status_code == 422, (body, r.text)
         assert r.json()["error"]["field"] == field
     head = client.get("/api/v1/ledger/head").json()
-    assert head["size"] == 0  # nothing written
+    assert head["size"] == before  # nothing written
 
 
 def test_issued_codes_are_ledgered(client: ApiClient) -> None:
     maker = client.org("manufacturer")
     model_id = client.approved_model(maker)
+    before = client.ledger_size()  # the lab's accreditation and the approval are decisions
     codes = client.codes(maker, model_id, 4)
     head = client.get("/api/v1/ledger/head").json()
-    assert head["size"] == 4
-    entries = client.get("/api/v1/ledger/entries?start=0&end=10").json()["entries"]
-    assert [e["index"] for e in entries] == [0, 1, 2, 3]
+    assert head["size"] == before + 4
+    entries = client.get(f"/api/v1/ledger/entries?start={before}&end={before + 10}").json()[
+        "entries"]
+    assert [e["index"] for e in entries] == [before, before + 1, before + 2, before + 3]
     import json
 
     assert [json.loads(e["leaf"])["code"] for e in entries] == codes

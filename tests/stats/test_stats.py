@@ -22,7 +22,8 @@ def deploy(client: ApiClient, maker: Org, operator: Org, code: str, province: st
     client.event(maker, code, "manufactured", at="2026-03-10T08:00:00Z")
     client.event(maker, code, "sold", at="2026-03-11T08:00:00Z", to_organization=operator.id)
     client.event(operator, code, "deployed", at="2026-03-12T08:00:00Z",
-                 details={"province": province, "city": province[:4] + "00"})
+                 details={"scenario": "industrial", "province": province,
+                          "city": province[:2] + "0100"})
 
 
 def build(client: ApiClient) -> dict[str, object]:
@@ -69,6 +70,7 @@ def test_cached_figures_follow_every_write(client: ApiClient) -> None:
     world = build(client)
     before = client.get("/api/v1/stats/overview", client.regulator).json()
     assert before["models"]["by_status"]["submitted"] == 1
+    client.evaluate(world["pending"])  # type: ignore[arg-type]
     r = client.post(f"/api/v1/models/{world['pending']}/approve", None, client.regulator)
     assert r.status_code == 200
     after = client.get("/api/v1/stats/overview", client.regulator).json()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.utils.api import ApiClient, Org
+from tests.utils.api import DEPLOYMENT, ApiClient, Org
 
 
 @dataclass
@@ -27,7 +27,8 @@ def make_fleet(client: ApiClient, count: int = 2) -> Fleet:
     for code in codes:
         client.event(maker, code, "manufactured", at="2026-03-10T08:00:00Z")
         client.event(maker, code, "sold", at="2026-03-11T08:00:00Z", to_organization=operator.id)
-        client.event(operator, code, "deployed", at="2026-03-12T08:00:00Z")
+        client.event(operator, code, "deployed", at="2026-03-12T08:00:00Z",
+                     details=DEPLOYMENT)
     return Fleet(maker=maker, operator=operator, codes=codes)
 
 

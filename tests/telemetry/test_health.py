@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tests.telemetry.conftest import reading, ts
+from tests.utils.api import DEPLOYMENT
 
 
 def post(client, org, *readings):  # type: ignore[no-untyped-def]
@@ -81,7 +82,8 @@ def test_an_opened_alert_notifies_operator_and_owner(client):
     code = client.codes(maker, model_id, 1)[0]
     client.event(maker, code, "manufactured", at="2026-03-10T08:00:00Z")
     client.event(maker, code, "sold", at="2026-03-11T08:00:00Z", to_organization=owner.id)
-    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z", to_organization=operator.id)
+    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z", to_organization=operator.id,
+                 details=DEPLOYMENT)
     post(client, operator, reading(code, ts(2), battery_soh=60.0))
     post(client, operator, reading(code, ts(1), battery_soh=59.0))  # still open: no new notice
     for org in (owner, operator):

@@ -5,11 +5,17 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 
 from stdnum.cn import uscc as stdnum_uscc
 
 _counter = itertools.count(1)
+
+#: Where and for what a test deploys a unit (``deployed`` must say so, SPEC §14): a factory
+#: in Shenzhen, under the permissive default industrial policy.
+DEPLOYMENT = {"scenario": "industrial", "province": "440000", "city": "440300"}
 
 
 def make_uscc(rng: random.Random | None = None) -> str:
@@ -33,6 +39,19 @@ def model_body(name: str | None = None, **over: Any) -> dict[str, Any]:
                        {"type": "joint_actuator", "name": "JA-120", "quantity": 28}],
         "software": {"name": "MotionOS", "version": "2.4.1", "ai_stack": "VLA-7B"},
     }
+    body.update(over)
+    return body
+
+
+def evaluation_body(overall: int = 3, **over: Any) -> dict[str, Any]:
+    """A passing evaluation with every grade at ``overall`` (SPEC §13)."""
+    body: dict[str, Any] = {
+        "grades": {"perception": overall, "decision": overall, "execution": overall,
+                   "collaboration": overall},
+        "overall": overall,
+        "safety_tests": [{"standard": "GB/T 36530-2018", "result": "pass"},
+                         {"standard": "ISO 13482:2014", "result": "pass"}],
+        "report_sha256": "ab" * 32, "valid_until": "2030-06-30"}
     body.update(over)
     return body
 
@@ -61,6 +80,9 @@ class ApiClient:
     def post(self, url: str, json: Any = None, org: Org | None = None, **kw: Any) -> Any:
         return self.raw.post(url, json=json, headers=org.auth if org else {}, **kw)
 
+    def patch(self, url: str, json: Any = None, org: Org | None = None, **kw: Any) -> Any:
+        return self.raw.patch(url, json=json, headers=org.auth if org else {}, **kw)
+
     # fixtures
     def org(self, *roles: str, country: str = "CN", **over: Any) -> Org:
         body: dict[str, Any] = {"name": f"Org {next(_counter)} {'/'.join(roles)}",
@@ -75,18 +97,50 @@ class ApiClient:
         data = r.json()
         return Org(id=data["id"], key=data["api_key"], company_code=data["company_code"])
 
+    def ledger_size(self) -> int:
+        """The ledger's size now (decisions, such as approvals, are leaves too)."""
+        return int(self.get("/api/v1/ledger/head").json()["size"])
+
+    def lab(self, scopes: tuple[str, ...] = ("intelligence", "safety"),
+            valid_until: str = "2030-12-31", **over: Any) -> Org:
+        """A testing lab accredited by the regulator (SPEC §13)."""
+        lab = self.org("testing_lab", **over)
+        r = self.post(f"/api/v1/organizations/{lab.id}/accreditation",
+                      {"scopes": list(scopes), "valid_until": valid_until}, self.regulator)
+        assert r.status_code == 200, r.text
+        return lab
+
+    def evaluate(self, model_id: str, lab: Org | None = None, *, overall: int | None = None,
+                 expect: int = 201, **over: Any) -> Any:
+        """File a passing evaluation (grades around ``overall``, default the filed level)."""
+        if overall is None:
+            r = self.get(f"/api/v1/models/{model_id}", self.regulator)
+            overall = max(1, int(r.json()["intelligence_level"])) if r.status_code == 200 else 3
+        if lab is None:
+            lab = self.default_lab = getattr(self, "default_lab", None) or self.lab()
+        body = evaluation_body(overall, **over)
+        r = self.post(f"/api/v1/models/{model_id}/evaluations", body, lab)
+        assert r.status_code == expect, r.text
+        return r.json()
+
     def approved_model(self, maker: Org, **over: Any) -> str:
         r = self.post("/api/v1/models", model_body(**over), maker)
         assert r.status_code == 201, r.text
         model_id = r.json()["id"]
+        self.evaluate(model_id, overall=max(1, int(over.get("intelligence_level", 3))))
         r = self.post(f"/api/v1/models/{model_id}/approve", None, self.regulator)
         assert r.status_code == 200, r.text
         return str(model_id)
 
     def codes(self, maker: Org, model_id: str, count: int = 3, plant: str = "A1",
               month: str = "2026-03") -> list[str]:
-        r = self.post(f"/api/v1/models/{model_id}/codes",
-                      {"count": count, "plant": plant, "production_month": month}, maker)
+        # Issued as of the production month's first day, as a registry running since then
+        # would have: tests date their events within that month, and an event may not be
+        # dated before its code's issuance (SPEC §12).
+        issued = datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=UTC)
+        with mock.patch("robopass.robots.service.utcnow", lambda: issued):
+            r = self.post(f"/api/v1/models/{model_id}/codes",
+                          {"count": count, "plant": plant, "production_month": month}, maker)
         assert r.status_code == 201, r.text
         return list(r.json()["codes"])
 

@@ -9,6 +9,7 @@ from typing import Any
 from robopass.db import get_engine
 from robopass.timeutil import rfc3339, utcnow
 from robopass.verification import service
+from tests.utils.api import DEPLOYMENT
 
 
 def full(url: str, code: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -24,7 +25,7 @@ def test_same_answer_as_verify_and_buyer_summary(client) -> None:  # type: ignor
     owner = client.org("operator")
     second = client.org("operator")
     client.event(maker, code, "sold", to_organization=owner.id, at="2026-03-11T08:00:00Z")
-    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z")
+    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z", details=DEPLOYMENT)
     client.event(owner, code, "maintenance_started", at="2026-03-13T08:00:00Z")
     client.event(owner, code, "maintenance_completed", at="2026-03-13T09:00:00Z")
     client.event(owner, code, "transferred", to_organization=second.id,

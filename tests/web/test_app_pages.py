@@ -29,7 +29,8 @@ def sold_unit(client: ApiClient, maker, operator, province: str = "440000") -> s
     client.event(maker, code, "manufactured", at="2026-03-10T08:00:00Z")
     client.event(maker, code, "sold", at="2026-03-11T08:00:00Z", to_organization=operator.id)
     client.event(operator, code, "deployed", at="2026-03-12T08:00:00Z",
-                 details={"province": province})
+                 details={"scenario": "industrial", "province": province,
+                          "city": province[:2] + "0100"})
     return code
 
 
@@ -101,7 +102,9 @@ def test_other_manufacturers_unit_page_is_refused_without_leaking(client: ApiCli
     assert page.status_code == 200
     assert "/api/v1/ledger/proof/inclusion?index=" in page.text
     assert f"/app/incidents/{incident_id}/trace" in page.text
-    assert own.get(f"/app/incidents/{incident_id}/trace").json()["incident"]["id"] == incident_id
+    trace_page = own.get(f"/app/incidents/{incident_id}/trace")
+    assert trace_page.status_code == 200 and "text/html" in trace_page.headers["content-type"]
+    assert "wobble" in trace_page.text and code in trace_page.text
     other = browser_for(app_of(client), rival.key)
     refused = other.get(f"/app/units/{code}")
     unknown = other.get("/app/units/CN" + "Z" * 27)
@@ -214,3 +217,26 @@ def test_recycler_records_intake(sqlite_client: ApiClient) -> None:
                                            "csrf_token": token})
     assert r.status_code in (403, 409)
     assert client.get(f"/api/v1/verify/{other}").json()["status"] == "manufactured"
+
+
+def test_trace_page_charts_telemetry_with_a_text_equivalent(sqlite_client: ApiClient) -> None:
+    client = sqlite_client
+    maker = client.org("manufacturer")
+    operator = client.org("operator")
+    code = sold_unit(client, maker, operator)
+    readings = [{"code": code, "at": ts(m), "metrics": {"battery_soh": 90.0 - m, "accuracy": 97.5}}
+                for m in (8, 6, 4, 2)]
+    r = client.post("/api/v1/telemetry", readings, operator)
+    assert r.status_code in (200, 201) and r.json()["stored"] == 4, r.text
+    r = client.post("/api/v1/incidents", {"code": code, "at": ts(3), "type": "malfunction",
+                                          "severity": "major", "description": "sagging arm"},
+                    operator)
+    incident_id = r.json()["id"]
+    for lang, heading in (("en", "Telemetry around the incident"), ("zh_CN", "事故前后的遥测数据")):
+        page = browser_for(app_of(client), operator.key).get(
+            f"/app/incidents/{incident_id}/trace?lang={lang}").text
+        assert heading in page and "sagging arm" in page
+        chart = page.split('<figure class="chart">')[1].split("</figure>")[0]
+        assert 'role="img"' in chart and "<a " not in chart.split("<details")[0]
+        table = page.split('data-testid="readings"')[1].split("</table>")[0]
+        assert table.count("<tr>") == 1 + 4 and "86.0" in table  # header + every reading

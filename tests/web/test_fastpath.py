@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.utils.api import DEPLOYMENT
 
 from robopass import idcode
 from robopass.api import create_app
@@ -51,7 +52,7 @@ def units_in_every_shape(client) -> dict[str, str]:  # type: ignore[no-untyped-d
     units = {"coded": codes[0]}
     client.event(maker, codes[1], "manufactured", at="2026-03-10T08:00:00Z")
     client.event(maker, codes[1], "sold", to_organization=owner.id, at="2026-03-11T08:00:00Z")
-    client.event(owner, codes[1], "deployed", at="2026-03-12T08:00:00Z")
+    client.event(owner, codes[1], "deployed", at="2026-03-12T08:00:00Z", details=DEPLOYMENT)
     client.event(owner, codes[1], "maintenance_started", at="2026-03-13T08:00:00Z")
     client.event(owner, codes[1], "maintenance_completed", at="2026-03-13T09:00:00Z")
     units["in_service"] = codes[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.utils.api import model_body
+from tests.utils.api import DEPLOYMENT, evaluation_body, model_body
 from tests.utils.server import running_server
 
 from robopass import idcode
@@ -60,18 +60,26 @@ def site(sqlite_registry) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyp
                      {"name": "Buyer", "roles": ["operator"], "country": "DE",
                       "registration_number": "HRB 2"}, key)
         model = post("/api/v1/models", model_body("Walker H1 Pro"), maker["api_key"])
+        lab = post("/api/v1/organizations", {"name": "Lab", "roles": ["testing_lab"],
+                                             "country": "DE", "registration_number": "HRB 3"},
+                   key)
+        post(f"/api/v1/organizations/{lab['id']}/accreditation",
+             {"scopes": ["intelligence", "safety"], "valid_until": "2030-12-31"}, key)
+        post(f"/api/v1/models/{model['id']}/evaluations", evaluation_body(3), lab["api_key"])
         post(f"/api/v1/models/{model['id']}/approve", None, key)
         code = post(f"/api/v1/models/{model['id']}/codes",
                     {"count": 1, "plant": "A1", "production_month": "2026-03"},
                     maker["api_key"])["codes"][0]
-        for body, k in ((({"type": "manufactured", "at": "2026-03-10T08:00:00Z"}),
+        # dated now (the default): the live server issued the code now, and an event may not
+        # be dated before its code's issuance (SPEC §12)
+        for body, k in ((({"type": "manufactured"}),
                          maker["api_key"]),
-                        ({"type": "sold", "to_organization": buyer["id"],
-                          "at": "2026-03-11T08:00:00Z"}, maker["api_key"]),
-                        ({"type": "deployed", "at": "2026-03-12T08:00:00Z"}, buyer["api_key"]),
-                        ({"type": "maintenance_started", "at": "2026-04-01T08:00:00Z"},
+                        ({"type": "sold", "to_organization": buyer["id"]}, maker["api_key"]),
+                        ({"type": "deployed", "details": DEPLOYMENT},
                          buyer["api_key"]),
-                        ({"type": "maintenance_completed", "at": "2026-04-01T10:00:00Z"},
+                        ({"type": "maintenance_started"},
+                         buyer["api_key"]),
+                        ({"type": "maintenance_completed"},
                          buyer["api_key"])):
             post(f"/api/v1/robots/{code}/events", body, k)
         yield base, code

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.utils.api import DEPLOYMENT
 
 from robopass import idcode
 
@@ -33,7 +34,7 @@ def test_genuine_robot_shows_public_facts_only(client) -> None:  # type: ignore[
     maker, code = client.manufactured_unit()
     buyer = client.org("operator", province="110000", city="110100")
     client.event(maker, code, "sold", to_organization=buyer.id, at="2026-03-11T08:00:00Z")
-    client.event(buyer, code, "deployed", at="2026-03-12T08:00:00Z")
+    client.event(buyer, code, "deployed", at="2026-03-12T08:00:00Z", details=DEPLOYMENT)
     client.event(buyer, code, "maintenance_started", at="2026-03-13T08:00:00Z")
     client.event(buyer, code, "maintenance_completed", at="2026-03-13T09:00:00Z")
     html = page(client, f"/r/{code}", "en").text
@@ -110,8 +111,10 @@ def test_revoked_model_and_scrapped_robot_warn(client) -> None:  # type: ignore[
     client.event(maker2, code2, "decommissioned", at="2026-03-11T08:00:00Z")
     client.event(recycler, code2, "scrapped", at="2026-03-12T08:00:00Z")
     html = page(client, f"/r/{code2}", "en").text
-    assert verdict(html) == "warning" and reason(html) == "unit_scrapped"
-    assert "Scrapped" in html
+    # a scrapped robot reads as "do not buy", not as an ordinary warning (an open recall's)
+    assert verdict(html) == "do_not_buy" and reason(html) == "unit_scrapped"
+    assert "Scrapped" in html and "Do not buy" in html
+    assert "请勿购买" in page(client, f"/r/{code2}", "zh_CN").text
 
 
 def test_foreign_code_without_peer(client) -> None:  # type: ignore[no-untyped-def]
@@ -164,7 +167,7 @@ def test_summary_counts_incidents_battery_band_and_recalls(client) -> None:  # t
     maker, code = client.manufactured_unit()
     owner = client.org("operator")
     client.event(maker, code, "sold", to_organization=owner.id, at="2026-03-11T08:00:00Z")
-    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z")
+    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z", details=DEPLOYMENT)
     from robopass.timeutil import rfc3339, utcnow
 
     recent = rfc3339(utcnow().replace(microsecond=0))

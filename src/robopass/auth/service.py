@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from robopass.auth.models import ApiKey
-from robopass.errors import NotFound, Unauthorized
+from robopass.errors import Forbidden, NotFound, Unauthorized
 from robopass.ids import new_id
 from robopass.organizations.models import Organization
 from robopass.timeutil import utcnow
@@ -32,6 +32,8 @@ class Actor:
     country: str
     scope_province: str | None = None
     key_id: str | None = None
+    #: The organisation's status: only an ``approved`` one may write (SPEC §13).
+    status: str = "approved"
 
     def has(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
@@ -47,7 +49,24 @@ class Actor:
     @classmethod
     def of(cls, org: Organization, key_id: str | None = None) -> Actor:
         return cls(id=org.id, name=org.name, roles=frozenset(org.roles), country=org.country,
-                   scope_province=org.scope_province, key_id=key_id)
+                   scope_province=org.scope_province, key_id=key_id, status=org.status)
+
+    @property
+    def may_write(self) -> bool:
+        return self.status == "approved"
+
+
+def check_may_write(actor: Actor) -> None:
+    """The one check that a suspended or deregistered organisation writes nothing (SPEC §13).
+
+    Called for every unsafe API request (``deps.get_actor``), every web form post
+    (``web.app.common.require``) and every CLI command that acts for an organisation.
+    Raises Forbidden ``organization_suspended``.
+    """
+    if not actor.may_write:
+        raise Forbidden(f"{actor.name} is {actor.status}: it may sign in and read, but not "
+                        "write", code="organization_suspended", field="authorization",
+                        organization_status=actor.status)
 
 
 def _hash(key: str) -> str:

@@ -17,14 +17,18 @@ app = typer.Typer(help="robopass: humanoid robot full-lifecycle registry", no_ar
 app.add_typer(code_cli.app, name="code", help="Validate, parse and format identity codes.")
 ledger_app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
+from robopass.cli import compliance as compliance_cli  # noqa: E402
 from robopass.cli import federation as federation_cli  # noqa: E402
+from robopass.cli import filings as filings_cli  # noqa: E402
 from robopass.cli import keys as keys_cli  # noqa: E402
 from robopass.cli import labels as labels_cli  # noqa: E402
 from robopass.cli import notify as notify_cli  # noqa: E402
 from robopass.cli import passport as passport_cli  # noqa: E402
+from robopass.cli import policy as policy_cli  # noqa: E402
 from robopass.cli import telemetry as telemetry_cli  # noqa: E402
 
 app.add_typer(passport_cli.app, name="passport")
+app.add_typer(filings_cli.app, name="filings")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(federation_cli.peer_app, name="peer")
 app.command("import-robot")(federation_cli.import_robot)
@@ -33,6 +37,9 @@ app.add_typer(notify_cli.app, name="notify")
 app.add_typer(telemetry_cli.ingest_app, name="ingest")
 app.add_typer(telemetry_cli.telemetry_app, name="telemetry")
 app.command("simulate")(telemetry_cli.simulate)
+app.add_typer(compliance_cli.app, name="compliance")
+app.add_typer(policy_cli.policy_app, name="policy")
+app.add_typer(policy_cli.pilot_app, name="pilot")
 
 err = Console(stderr=True, soft_wrap=True)
 DB_HELP = "Database URL (sqlite:///path.db or postgresql://...); default $ROBOPASS_DATABASE_URL"
@@ -76,7 +83,9 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
           public_url: str | None = typer.Option(None, help="Public base URL for labels"),
           webhooks: bool = typer.Option(True, help="Deliver webhooks in a background thread"),
           signal_scan: float = typer.Option(300.0, help="Seconds between defect-signal scans "
-                                                        "in a background thread; 0 disables")
+                                                        "in a background thread; 0 disables"),
+          compliance_scan: float = typer.Option(300.0, help="Seconds between compliance "
+                                                "scans in a background thread; 0 disables")
           ) -> None:
     """Serve the API and web UI (with --workers N, each worker on its own SO_REUSEPORT socket)."""
     os.environ["ROBOPASS_DATABASE_URL"] = resolve_db(db)
@@ -90,6 +99,10 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
         from robopass.signals.watch import start_background_scanner
 
         start_background_scanner(resolve_db(db), interval=signal_scan)
+    if compliance_scan > 0:
+        from robopass.compliance.watch import start_background_scanner as compliance_scanner
+
+        compliance_scanner(resolve_db(db), interval=compliance_scan)
     from robopass import serving
 
     status = serving.run(host=host, port=port, workers=workers)
@@ -349,8 +362,10 @@ def demo(db: str = typer.Option("sqlite:///var/demo.db", "--db", help=DB_HELP),
         print(f"  Regulator API key:                 {info['regulator_api_key']}")
     print(f"  Other organisations' keys:         {keys_file}")
     print()
+    # No compliance scan in the background: nothing reports telemetry to a demo snapshot, so a
+    # scan minutes later would find every unit silent (`robopass compliance scan` runs one).
     serve(db=url, host=host, port=port, workers=1, public_url=None, webhooks=True,
-          signal_scan=300.0)
+          signal_scan=300.0, compliance_scan=0.0)
 
 
 def main() -> None:

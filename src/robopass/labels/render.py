@@ -4,13 +4,16 @@ A label carries the code in display form (``CC-MMMM-PPPPPP-SSSSSSSSSSSSSSSSS``, 
 lines) and a QR code (segno, error correction M) of ``{public_url}/r/{code}``, the public page.
 Pure: no database, no web. PNG and PDF are written here directly (zlib and a few PDF objects), so
 labels need no imaging library: the PNG text uses a built-in 5×7 bitmap font for ``0-9A-Z-``, the
-PDF uses the standard Courier-Bold and Helvetica fonts every PDF reader has.
+PDF uses the standard Courier-Bold and Helvetica fonts every PDF reader has, plus an embedded
+subset of a system CJK font for the Chinese line (``labels.cjk_font``).
 
-Sheets are A4 with 3 × 8 labels of 70 × 37 mm (the common 24-up label stock), one page per 24.
+SVG sheets are A4 with 3 × 8 labels of 70 × 37 mm, one page per 24; the PDF sheet uses
+63.5 × 33.9 mm labels inside a printable margin (the 24-up label stock office printers take).
 """
 
 from __future__ import annotations
 
+import logging
 import struct
 import zlib
 from collections.abc import Sequence
@@ -19,13 +22,23 @@ from xml.sax.saxutils import escape
 import segno
 
 from robopass import idcode
+from robopass.labels import cjk_font
 
 __all__ = ["label_png", "label_svg", "public_url_for", "sheet_pdf", "sheet_svg"]
+log = logging.getLogger(__name__)
 
 MM = 72 / 25.4  # PDF points per millimetre
 LABEL_W_MM, LABEL_H_MM = 70.0, 37.125
 COLS, ROWS = 3, 8
 A4_W_MM, A4_H_MM = 210.0, 297.0
+#: The PDF sheet keeps a printable margin (office printers cannot print the outer ~5 mm): the
+#: common 3 × 8 A4 label stock (63.5 × 33.9 mm, e.g. Avery L7159) centred on the page, leaving
+#: 9.75 mm at the sides and 12.9 mm at top and bottom.
+PDF_LABEL_W_MM, PDF_LABEL_H_MM = 63.5, 33.9
+PDF_MARGIN_X_MM = (A4_W_MM - COLS * PDF_LABEL_W_MM) / 2
+PDF_MARGIN_Y_MM = (A4_H_MM - ROWS * PDF_LABEL_H_MM) / 2
+#: The Chinese part of the label's call to action, printed with the embedded CJK font.
+CJK_LINE = "扫码核验"
 
 
 def public_url_for(public_url: str, code: str) -> str:
@@ -208,12 +221,13 @@ def label_png(code: str, public_url: str, *, module: int = 8) -> bytes:
 
 # --- PDF ------------------------------------------------------------------------------------
 
-def _pdf_label(code: str, url: str, x: float, y_top: float) -> str:
+def _pdf_label(code: str, url: str, x: float, y_top: float,
+               cjk: cjk_font.EmbeddedFont | None = None) -> str:
     """PDF content operators of one label whose top-left corner is (x, y_top) in points."""
     matrix = _matrix(url)
-    qr = 29 * MM
+    qr = 27 * MM
     module = qr / len(matrix)
-    ox, oy = x + 3.5 * MM, y_top - 3.5 * MM
+    ox, oy = x + 3 * MM, y_top - 3.4 * MM
     ops = ["0 g"]
     for ry, row in enumerate(matrix):
         rx = 0
@@ -228,16 +242,20 @@ def _pdf_label(code: str, url: str, x: float, y_top: float) -> str:
                 rx += 1
     ops.append("f")
     first, second = _lines(code)
-    tx = ox + qr + 3 * MM
+    tx = ox + qr + 2.5 * MM
     ops.append(f"BT /F2 9 Tf {tx:.2f} {y_top - 8 * MM:.2f} Td (robopass) Tj ET")
-    ops.append(f"BT /F1 8.5 Tf {tx:.2f} {y_top - 16 * MM:.2f} Td ({first}) Tj ET")
-    ops.append(f"BT /F1 6.6 Tf {tx:.2f} {y_top - 20.5 * MM:.2f} Td ({second}) Tj ET")
-    ops.append(f"BT /F2 6.5 Tf {tx:.2f} {y_top - 31 * MM:.2f} Td (Scan to verify) Tj ET")
+    ops.append(f"BT /F1 7.6 Tf {tx:.2f} {y_top - 15 * MM:.2f} Td ({first}) Tj ET")
+    ops.append(f"BT /F1 6 Tf {tx:.2f} {y_top - 19 * MM:.2f} Td ({second}) Tj ET")
+    ops.append(f"BT /F2 6.5 Tf {tx:.2f} {y_top - 26.5 * MM:.2f} Td (Scan to verify) Tj ET")
+    if cjk is not None:
+        ops.append(f"BT /F3 7 Tf {tx:.2f} {y_top - 30 * MM:.2f} Td {cjk.encode(CJK_LINE)} Tj ET")
     return "\n".join(ops)
 
 
 def sheet_pdf(codes: Sequence[str], public_url: str) -> bytes:
-    """A4 PDF, 24 labels (3 × 8, 70 × 37 mm) a page, vector QR codes, standard fonts."""
+    """A4 PDF, 24 labels (3 × 8, 63.5 × 33.9 mm inside a printable margin) a page, vector QR
+    codes, standard fonts for the code and an embedded CJK subset for the Chinese line (left
+    out, with a warning in the log, where the system has no CJK font)."""
     codes = [idcode.validate(c) for c in codes]
     per_page = COLS * ROWS
     pages = [codes[i:i + per_page] for i in range(0, len(codes), per_page)] or [[]]
@@ -252,19 +270,29 @@ def sheet_pdf(codes: Sequence[str], public_url: str) -> bytes:
     pages_obj = add(b"")
     font_mono = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Courier-Bold >>")
     font_sans = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold >>")
+    cjk = cjk_font.subset(CJK_LINE)
+    fonts = f"/F1 {font_mono} 0 R /F2 {font_sans} 0 R"
+    if cjk is not None:
+        for body in cjk_font.pdf_objects(cjk, len(objects) + 1):
+            font_cjk = add(body)
+        fonts += f" /F3 {font_cjk} 0 R"
+    else:
+        log.warning("no CJK font found (%s): the label PDF prints without its Chinese line",
+                    ", ".join(cjk_font.CANDIDATES))
     kids = []
     for page_codes in pages:
         ops = []
         for i, code in enumerate(page_codes):
             r, c = divmod(i, COLS)
-            ops.append(_pdf_label(code, public_url_for(public_url, code), c * LABEL_W_MM * MM,
-                                  height - r * LABEL_H_MM * MM))
+            ops.append(_pdf_label(code, public_url_for(public_url, code),
+                                  (PDF_MARGIN_X_MM + c * PDF_LABEL_W_MM) * MM,
+                                  height - (PDF_MARGIN_Y_MM + r * PDF_LABEL_H_MM) * MM, cjk))
         stream = zlib.compress("\n".join(ops).encode("latin-1"))
         content = add(b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream)
                       + stream + b"\nendstream")
         kids.append(add(
             (f"<< /Type /Page /Parent {pages_obj} 0 R /MediaBox [0 0 {width:.2f} {height:.2f}] "
-             f"/Resources << /Font << /F1 {font_mono} 0 R /F2 {font_sans} 0 R >> >> "
+             f"/Resources << /Font << {fonts} >> >> "
              f"/Contents {content} 0 R >>").encode()))
     objects[catalog - 1] = f"<< /Type /Catalog /Pages {pages_obj} 0 R >>".encode()
     objects[pages_obj - 1] = (f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}] "

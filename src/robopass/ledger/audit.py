@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from robopass.canonical import canonical_json
+from robopass.decisions import service as decision_service
+from robopass.decisions.models import Decision
 from robopass.ledger import heads, merkle
 from robopass.ledger.models import LedgerNode, SigningKey, TreeHead
 from robopass.ledger.service import (
@@ -50,8 +52,17 @@ class _Bad(Exception):
 
 
 def _expected_leaf(leaf: dict[str, Any], index: int, units: dict[str, Unit],
-                   events: dict[str, Event]) -> bytes:
+                   events: dict[str, Event], decisions: dict[str, Decision]) -> bytes:
     kind = leaf.get("kind")
+    if kind == decision_service.LEAF_KIND:
+        decision = decisions.get(leaf.get("id", ""))
+        if decision is None:
+            raise _Bad(index, f"decision {leaf.get('id')} is in the ledger but its record was "
+                       "removed")
+        if decision.ledger_index != index:
+            raise _Bad(index, f"decision {decision.id} claims ledger index "
+                       f"{decision.ledger_index}: records were reordered")
+        return leaf_bytes(decision_service.leaf_input(decision))
     if kind == "code":
         unit = units.get(leaf.get("code", ""))
         if unit is None:
@@ -105,6 +116,8 @@ def verify_ledger(session: Session, *, progress: bool = False) -> Report:
                     select(Unit).where(Unit.code.in_([c for c in codes if c])))} if codes else {}
                 events = {e.id: e for e in session.scalars(
                     select(Event).where(Event.id.in_([i for i in ids if i])))}
+                decisions = {d.id: d for d in session.scalars(select(Decision).where(
+                    Decision.id.in_([i for i in ids if i and i.startswith("dec_")])))}
                 hashes: list[bytes] = []
                 for row in chunk:
                     index = int(row.index)
@@ -115,7 +128,7 @@ def verify_ledger(session: Session, *, progress: bool = False) -> Report:
                         leaf = json.loads(row.leaf)
                     except ValueError as exc:
                         raise _Bad(index, "leaf is not JSON") from exc
-                    expected = _expected_leaf(leaf, index, units, events)
+                    expected = _expected_leaf(leaf, index, units, events, decisions)
                     if leaf.get("kind") == "code":
                         # Codes of one batch share `at` and are ledgered in sequence order.
                         prefix, seq = str(leaf["code"])[:20], int(str(leaf["code"])[20:28])
@@ -158,6 +171,10 @@ def verify_ledger(session: Session, *, progress: bool = False) -> Report:
         n_codes = session.scalar(select(func.count()).select_from(Unit)
                                  .where(Unit.imported.is_(False))) or 0
         counted = _count_kinds(session)
+        n_decisions = session.scalar(select(func.count()).select_from(Decision)) or 0
+        if n_decisions != counted["decision"]:
+            raise _Bad(None, f"{n_decisions} decision records but {counted['decision']} "
+                       "decision leaves: a record was added outside the ledger")
         if n_events != counted["event"]:
             raise _Bad(None, f"{n_events} event records but {counted['event']} event leaves: "
                        "a record was added outside the ledger")
@@ -175,8 +192,10 @@ def _count_kinds(session: Session) -> dict[str, int]:
 
     n_code = session.scalar(select(func.count()).select_from(LedgerLeaf)
                             .where(LedgerLeaf.leaf.like('{"at":%"kind":"code"%'))) or 0
+    n_decision = session.scalar(select(func.count()).select_from(LedgerLeaf)
+                                .where(LedgerLeaf.leaf.like('%"kind":"decision"%'))) or 0
     n_all = session.scalar(select(func.count()).select_from(LedgerLeaf)) or 0
-    return {"code": n_code, "event": n_all - n_code}
+    return {"code": n_code, "decision": n_decision, "event": n_all - n_code - n_decision}
 
 
 def _root_at(tree_size: int, known: dict[tuple[int, int], bytes]) -> bytes:

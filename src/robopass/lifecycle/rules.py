@@ -42,6 +42,11 @@ MARKET_EVENTS = frozenset({"shipped", "sold", "deployed", "transferred"})
 #: Attempts on a terminal unit that are fraud, not paperwork mistakes.
 FRAUD_ON_TERMINAL = frozenset({"refurbished", "sold", "transferred", "deployed", "shipped"})
 RECALL_BLOCKED = frozenset({"shipped", "sold", "transferred"})
+#: Model status has teeth (SPEC §13): a revoked model's units leave no further into the
+#: market; a suspended model's units are not shipped, sold or transferred (deployment of a
+#: unit already sold stays possible while the suspension is looked into).
+MODEL_REVOKED_BLOCKS = frozenset({"shipped", "sold", "deployed", "transferred"})
+MODEL_SUSPENDED_BLOCKS = frozenset({"shipped", "sold", "transferred"})
 NEEDS_TO_ORGANIZATION = frozenset({"shipped", "sold", "transferred"})
 
 ANY_LIVE_AFTER_CODED = frozenset({"manufactured", "in_distribution", "sold", "in_service",
@@ -72,8 +77,10 @@ class Refusal(Exception):
     """A rule refused the event. ``fraud`` marks attempts that raise a fraud alert."""
 
     def __init__(self, code: str, message: str, *, fraud: bool = False, status: int = 409,
-                 field: str | None = None) -> None:
+                 field: str | None = None, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
+        #: more members of the error body (e.g. ``rule`` and ``policy_version``)
+        self.extra = extra or {}
         self.code = code
         self.message = message
         self.fraud = fraud
@@ -96,6 +103,10 @@ class UnitState(NamedTuple):
     open_recalls: int = 0
     province: str | None = None
     city: str | None = None
+    #: The deployment scenario (SPEC §14) and the pilot it was deployed under, if any.
+    scenario: str | None = None
+    pilot_id: str | None = None
+    policy_version: int | None = None
 
     @classmethod
     def initial(cls, manufacturer_id: str) -> UnitState:
@@ -148,11 +159,14 @@ def _who(event_type: str, state: UnitState, actor: ActorFacts) -> bool:
     return False
 
 
-def check(state: UnitState | None, event: EventInput, actor: ActorFacts) -> None:
+def check(state: UnitState | None, event: EventInput, actor: ActorFacts,
+          model_status: str | None = None) -> None:
     """Raise :class:`Refusal` unless ``actor`` may record ``event`` on a unit in ``state``.
 
-    ``state`` is None for an unknown code. Corrections are checked by the service (they need
-    the corrected event); here they only pass the terminal rule.
+    ``state`` is None for an unknown code; ``model_status`` is the status of the unit's
+    product model (``revoked`` and ``suspended`` block market events). Corrections are
+    checked by the plan step (they need the corrected event); here they only pass the
+    terminal rule.
     """
     etype = event.type
     if etype not in EVENT_TYPES:
@@ -183,6 +197,12 @@ def check(state: UnitState | None, event: EventInput, actor: ActorFacts) -> None
     if state.status not in FROM_STATES[etype]:
         raise Refusal("invalid_transition",
                       f"cannot record {etype} on a unit that is {state.status}")
+    if model_status == "revoked" and etype in MODEL_REVOKED_BLOCKS:
+        raise Refusal("model_revoked", f"the unit's product model is revoked: it may not be "
+                      f"{etype}")
+    if model_status == "suspended" and etype in MODEL_SUSPENDED_BLOCKS:
+        raise Refusal("model_suspended", f"the unit's product model is suspended: it may not "
+                      f"be {etype} until the regulator reinstates the model")
     if etype in RECALL_BLOCKED and state.open_recalls > 0:
         raise Refusal("open_recall", f"the unit has {state.open_recalls} open, unremedied "
                       f"recall(s); it cannot be {etype} until remedied")
@@ -227,10 +247,17 @@ def effect(state: UnitState, event: EventInput, actor_is_regulator: bool = False
         return state._replace(status="in_distribution", owner_id=event.to_organization, **location)
     if etype == "sold":
         return state._replace(status="sold", owner_id=event.to_organization, operator_id=None,
-                       **location)
+                              scenario=None, pilot_id=None, **location)
     if etype == "deployed":
+        scenario = details.get("scenario")
+        pilot = details.get("pilot_id")
+        version = details.get("policy_version")
         return state._replace(status="in_service",
-                       operator_id=event.to_organization or state.owner_id, **location)
+                              operator_id=event.to_organization or state.owner_id,
+                              scenario=scenario if isinstance(scenario, str) else None,
+                              pilot_id=pilot if isinstance(pilot, str) else None,
+                              policy_version=version if isinstance(version, int) else None,
+                              **location)
     if etype == "maintenance_started":
         return state._replace(status="under_maintenance")
     if etype == "maintenance_completed":
@@ -239,7 +266,8 @@ def effect(state: UnitState, event: EventInput, actor_is_regulator: bool = False
         return state._replace(firmware=str(details.get("firmware")))
     if etype == "transferred":
         return state._replace(status="sold", owner_id=event.to_organization, operator_id=None,
-                       status_before_suspension=None, suspended_by_authority=False, **location)
+                              status_before_suspension=None, suspended_by_authority=False,
+                              scenario=None, pilot_id=None, **location)
     if etype == "suspended":
         return state._replace(status="suspended", status_before_suspension=state.status,
                        suspended_by_authority=actor_is_regulator)
@@ -248,7 +276,7 @@ def effect(state: UnitState, event: EventInput, actor_is_regulator: bool = False
                        status_before_suspension=None, suspended_by_authority=False)
     if etype == "decommissioned":
         return state._replace(status="decommissioned", recycler_id=event.to_organization,
-                       operator_id=None)
+                              operator_id=None, scenario=None, pilot_id=None)
     if etype == "refurbished":
         return state._replace(status="sold", recycler_id=None)
     if etype in TERMINAL:

@@ -26,7 +26,8 @@ from robopass.organizations.models import Organization
 from robopass.timeutil import rfc3339, utcnow
 
 #: Topics the platform sends (documented in docs/recalls-and-incidents.md); ``*`` takes all.
-TOPICS = ("recall", "fraud_alert", "health_alert", "defect_signal", "incident")
+TOPICS = ("recall", "fraud_alert", "health_alert", "defect_signal", "incident",
+          "compliance_finding")
 TOPIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_SUBSCRIPTIONS = 20
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from robopass.db import Base, UTCDateTime
+
+ORGANIZATION_STATUSES = ("approved", "suspended", "deregistered")
+ACCREDITATION_SCOPES = ("intelligence", "safety")
 
 ROLES = (
     "regulator",
@@ -37,8 +40,17 @@ class Organization(Base):
     city: Mapped[str | None] = mapped_column(String(6))
     #: A provincial regulator acts only on this province's companies and units (SPEC §1).
     scope_province: Mapped[str | None] = mapped_column(String(6))
+    #: "approved" (active), "suspended" (authenticates and reads, writes nothing) or
+    #: "deregistered" (as suspended, and final in practice); see docs/filings.md.
     status: Mapped[str] = mapped_column(String(16), default="approved")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Legal name in Chinese, shown to readers whose language is zh (SPEC §13).
+    name_zh: Mapped[str | None] = mapped_column(String(200))
+    #: Reason given with the last suspension, reinstatement or deregistration.
+    status_reason: Mapped[str | None] = mapped_column(String(1000))
+    #: A testing lab's accreditation (SPEC §13): the scopes it may evaluate and until when.
+    accreditation_scopes: Mapped[list[str] | None] = mapped_column(JSON)
+    accredited_until: Mapped[date | None] = mapped_column(Date)
 
 
 class ServiceAuthorization(Base):

@@ -1,17 +1,22 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query
 
 from robopass.auth import service as auth_service
 from robopass.db import transaction
 from robopass.deps import CurrentActor, ReadSession, RegulatorActor, WriteSession
-from robopass.organizations import service
+from robopass.organizations import governance, service
 from robopass.organizations.schemas import (
+    AccreditationRequest,
     KeyCreated,
     KeyRead,
     OrganizationCreate,
     OrganizationCreated,
     OrganizationRead,
+    OrganizationStatusChange,
+    OrganizationUpdate,
     ServiceAuthorizationCreate,
 )
 
@@ -31,7 +36,8 @@ def list_organizations(session: ReadSession, actor: RegulatorActor,
                        role: str | None = None, limit: int = Query(500, ge=1, le=5000),
                        offset: int = Query(0, ge=0, le=2_000_000_000)) -> list[OrganizationRead]:
     return [OrganizationRead.model_validate(o)
-            for o in service.list_all(session, actor=actor, role=role, limit=limit, offset=offset)]
+            for o in service.list_all(session, actor=actor, role=role, limit=limit,
+                                      offset=offset)]
 
 
 @router.get("/organizations/me", response_model=OrganizationRead)
@@ -42,6 +48,50 @@ def me(session: ReadSession, actor: CurrentActor) -> OrganizationRead:
 @router.get("/organizations/{org_id}", response_model=OrganizationRead)
 def get_organization(org_id: str, session: ReadSession, actor: CurrentActor) -> OrganizationRead:
     return OrganizationRead.model_validate(service.read(session, actor=actor, org_id=org_id))
+
+
+@router.patch("/organizations/{org_id}", response_model=OrganizationRead)
+def update_organization(org_id: str, body: OrganizationUpdate, session: WriteSession,
+                        actor: RegulatorActor) -> OrganizationRead:
+    """Regulator (a provincial one within its province): change name, name_zh, province or
+    city; the change is a decision record."""
+    changes = body.model_dump(exclude_unset=True)
+    reason = changes.pop("reason", None)
+    with transaction(session):
+        org = governance.update(session, actor=actor, org_id=org_id, changes=changes,
+                                reason=reason)
+    return OrganizationRead.model_validate(org)
+
+
+def _status_change(action: Literal["suspend", "reinstate", "deregister"]):  # type: ignore[no-untyped-def]
+    def endpoint(org_id: str, body: OrganizationStatusChange, session: WriteSession,
+                 actor: RegulatorActor) -> OrganizationRead:
+        with transaction(session):
+            org = governance.change_status(session, actor=actor, org_id=org_id, action=action,
+                                           reason=body.reason)
+        return OrganizationRead.model_validate(org)
+
+    endpoint.__name__ = f"{action}_organization"
+    endpoint.__doc__ = (f"Regulator: {action} an organisation, with a reason (a suspended one "
+                        "reads but every write it attempts is 403 organization_suspended).")
+    return endpoint
+
+
+for _action in ("suspend", "reinstate", "deregister"):
+    router.add_api_route(f"/organizations/{{org_id}}/{_action}", _status_change(_action),  # type: ignore[arg-type]
+                         methods=["POST"], response_model=OrganizationRead)
+
+
+@router.post("/organizations/{org_id}/accreditation", response_model=OrganizationRead)
+def accredit(org_id: str, body: AccreditationRequest, session: WriteSession,
+             actor: RegulatorActor) -> OrganizationRead:
+    """Regulator: accredit a testing lab for scopes until a date (replaces the previous one)."""
+    with transaction(session):
+        org = governance.accredit(session, actor=actor, org_id=org_id, scopes=list(body.scopes),
+                                  valid_until=body.valid_until, reason=body.reason)
+    return OrganizationRead.model_validate(org)
+
+
 
 
 @router.post("/organizations/{org_id}/keys", status_code=201, response_model=KeyCreated)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +40,10 @@ class OrganizationRead(BaseModel):
     scope_province: str | None
     status: str
     created_at: datetime
+    name_zh: str | None = None
+    status_reason: str | None = None
+    accreditation_scopes: list[str] | None = None
+    accredited_until: date | None = None
 
 
 class KeyCreated(BaseModel):
@@ -60,3 +65,29 @@ class ServiceAuthorizationCreate(BaseModel):
 
     provider_id: str = Field(max_length=40)
     code: str | None = Field(default=None, max_length=64)
+
+
+class OrganizationUpdate(BaseModel):
+    """Only the fields given change; ``reason`` is kept in the decision record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name_zh: str | None = Field(default=None, max_length=200)
+    province: str | None = Field(default=None, pattern=r"^\d{6}$")
+    city: str | None = Field(default=None, pattern=r"^\d{6}$")
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class OrganizationStatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class AccreditationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scopes: list[Literal["intelligence", "safety"]] = Field(min_length=1, max_length=2)
+    valid_until: date
+    reason: str | None = Field(default=None, max_length=1000)

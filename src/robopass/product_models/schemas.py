@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -34,6 +34,15 @@ class ComponentSpec(BaseModel):
     quantity: int = Field(default=1, ge=1, le=100)
 
 
+class BuildSpec(BaseModel):
+    """An approved software build (SPEC §13, like UNECE R156's software identification)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(min_length=1, max_length=64)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+
+
 class SoftwareSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -41,6 +50,7 @@ class SoftwareSpec(BaseModel):
     version: str = Field(min_length=1, max_length=64)
     provider_id: str | None = Field(default=None, max_length=40)
     ai_stack: str | None = Field(default=None, max_length=200)
+    builds: list[BuildSpec] | None = Field(default=None, max_length=200)
 
 
 class ModelCreate(BaseModel):
@@ -74,6 +84,120 @@ class ModelDecision(BaseModel):
     reason: str | None = Field(default=None, max_length=1000)
 
 
+class Grades(BaseModel):
+    """China's humanoid intelligence grading: four dimensions, levels 1-5."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    perception: int = Field(ge=1, le=5, description="perception & cognition")
+    decision: int = Field(ge=1, le=5, description="decision & learning")
+    execution: int = Field(ge=1, le=5)
+    collaboration: int = Field(ge=1, le=5, description="collaboration & interaction")
+
+
+class SafetyTest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    standard: str = Field(min_length=1, max_length=100)
+    result: Literal["pass", "fail"]
+
+
+class EvaluationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grades: Grades
+    overall: int = Field(ge=1, le=5)
+    safety_tests: list[SafetyTest] = Field(max_length=100)
+    report_sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    valid_until: date
+
+
+class EvaluationCreated(BaseModel):
+    id: str
+    model_id: str
+    model_version: int
+    overall: int
+
+
+class EvaluationRead(BaseModel):
+    id: str
+    model_id: str
+    model_version: int
+    lab_id: str
+    lab_name: str
+    grades: dict[str, int]
+    overall: int
+    safety_tests: list[dict[str, Any]]
+    safety_passed: bool
+    report_sha256: str
+    valid_until: date
+    evaluated_at: str
+    expired: bool
+
+
+class ParametersPatch(BaseModel):
+    """Parameters to change in an amendment (the others stay)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    height_cm: float | None = Field(default=None, gt=10, le=400)
+    mass_kg: float | None = Field(default=None, gt=0, le=1000)
+    degrees_of_freedom: int | None = Field(default=None, ge=1, le=500)
+    payload_kg: float | None = Field(default=None, ge=0, le=1000)
+    max_speed_mps: float | None = Field(default=None, ge=0, le=30)
+    battery_chemistry: str | None = Field(default=None, max_length=40)
+    battery_capacity_wh: float | None = Field(default=None, ge=0, le=100_000)
+
+
+class SoftwarePatch(BaseModel):
+    """Software fields to change in an amendment (the others stay); ``builds`` replaces the
+    list of approved builds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    version: str | None = Field(default=None, min_length=1, max_length=64)
+    provider_id: str | None = Field(default=None, max_length=40)
+    ai_stack: str | None = Field(default=None, max_length=200)
+    builds: list[BuildSpec] | None = Field(default=None, max_length=200)
+
+
+class AmendmentChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    parameters: ParametersPatch | None = None
+    components: list[ComponentSpec] | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="the full new component list (replaces the filed one)")
+    software: SoftwarePatch | None = None
+
+
+class AmendmentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    changes: AmendmentChanges
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AmendmentCreated(BaseModel):
+    id: str
+    model_id: str
+    version: int
+    status: str
+    reevaluation_required: bool
+
+
+class AmendmentRead(AmendmentCreated):
+    changes: dict[str, Any] | None
+    reason: str | None
+    parameters: dict[str, Any]
+    components: list[dict[str, Any]]
+    software: dict[str, Any]
+    filed_at: datetime
+    decided_at: datetime | None
+    decision_reason: str | None
+
+
 class ModelRead(BaseModel):
     id: str
     manufacturer_id: str
@@ -91,3 +215,8 @@ class ModelRead(BaseModel):
     status_reason: str | None
     filed_at: datetime
     decided_at: datetime | None
+    version: int = 1
+    #: The level digit of codes issued now (None: not graded, codes carry 0).
+    evaluated_level: int | None = None
+    #: The latest evaluation of the current version (None until a lab evaluates it).
+    evaluation: EvaluationRead | None = None

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from robopass import gate
 from robopass.auth.service import Actor
+from robopass.decisions import service as decision_service
 from robopass.errors import Conflict, Forbidden, InvalidInput, NotFound
 from robopass.ids import new_id
 from robopass.organizations import service as org_service
 from robopass.organizations.service import encode_number, next_counter
-from robopass.product_models.models import ProductModel
+from robopass.product_models import evaluations
+from robopass.product_models.models import ModelVersion, ProductModel
 from robopass.product_models.schemas import ModelCreate
 from robopass.timeutil import utcnow
 
@@ -65,8 +67,14 @@ def file(session: Session, *, actor: Actor, data: ModelCreate) -> ProductModel:
         components=[c.model_dump(exclude_none=True) for c in data.components],
         software=data.software.model_dump(exclude_none=True),
         software_provider_id=data.software.provider_id, testing_lab_id=data.testing_lab_id,
-        certifications=list(data.certifications), status="submitted", filed_at=utcnow())
+        certifications=list(data.certifications), status="submitted", filed_at=utcnow(),
+        version=1)
     session.add(model)
+    session.flush()
+    session.add(ModelVersion(
+        id=new_id("ver"), model_id=model.id, version=1, parameters=model.parameters,
+        components=model.components, software=model.software, status="submitted",
+        reevaluation_required=False, filed_at=model.filed_at))
     session.flush()
     return model
 
@@ -85,8 +93,17 @@ def check_regulator_scope(session: Session, actor: Actor, manufacturer_id: str) 
     gate.act(session, actor, org, need="authority")
 
 
+def snapshot(model: ProductModel) -> dict[str, Any]:
+    """What a decision about a model freezes before and after."""
+    return {"status": model.status, "version": model.version,
+            "evaluated_level": model.evaluated_level, "evaluation_id": model.evaluation_id}
+
+
 def decide(session: Session, *, actor: Actor, model_id: str, decision: Decision,
            reason: str | None = None) -> ProductModel:
+    """Approve, reject, suspend or revoke; approval needs a current, passing evaluation by an
+    accredited lab (Conflict ``evaluation_required``) and sets the level digit of codes issued
+    from then on. Writes a decision record. Raises Forbidden, Conflict."""
     if not actor.is_regulator:
         raise Forbidden("only the regulator decides on product models", code="regulator_only")
     model = get_or_raise(session, model_id)
@@ -94,11 +111,29 @@ def decide(session: Session, *, actor: Actor, model_id: str, decision: Decision,
     allowed_from, target = TRANSITIONS[decision]
     if model.status not in allowed_from:
         raise Conflict(f"cannot {decision} a model that is {model.status}",
-                       code="invalid_model_transition", status_now=model.status)
+                       code="invalid_model_transition", field="status",
+                       status_now=model.status)
+    before = snapshot(model)
+    version = int(model.version or 1)
+    if decision == "approve":
+        facts = evaluations.require_passing(session, model=model, version=version)
+        model.evaluated_level = facts.overall
+        model.evaluation_id = facts.id
+    if decision in ("approve", "reject") and version == 1:
+        filed = session.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id,
+                                                          ModelVersion.version == 1))
+        if filed is not None and filed.status == "submitted":
+            filed.status = "approved" if decision == "approve" else "rejected"
+            filed.decided_at, filed.decision_reason = utcnow(), reason
     model.status = target
     model.status_reason = reason
     model.decided_at = utcnow()
     session.flush()
+    maker = org_service.get(session, model.manufacturer_id)
+    decision_service.record_decision(
+        session, actor=actor, action=f"model.{decision}", object_type="model",
+        object_id=model.id, before=before, after=snapshot(model), reason=reason,
+        organization_id=model.manufacturer_id, province=maker.province if maker else None)
     return model
 
 

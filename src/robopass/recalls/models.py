@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from robopass.db import Base, UTCDateTime
@@ -31,6 +31,13 @@ class Recall(Base):
     notified: Mapped[int] = mapped_column(Integer, default=0)
     #: The defect signal this recall was opened from, if any.
     signal_id: Mapped[str | None] = mapped_column(String(40))
+    #: Date by which every affected unit should be remedied; units still open after it are
+    #: ``overdue`` (SPEC §13). None on campaigns opened before it existed.
+    remedy_by: Mapped[date | None] = mapped_column(Date)
+    #: A closed campaign blocks nothing and leaves the public page.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by_id: Mapped[str | None] = mapped_column(String(40))
+    close_reason: Mapped[str | None] = mapped_column(String(2000))
 
 
 class RecallUnit(Base):

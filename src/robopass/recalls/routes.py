@@ -6,8 +6,8 @@ from fastapi import APIRouter, Query
 
 from robopass.db import transaction
 from robopass.deps import CurrentActor, ReadSession, WriteSession
-from robopass.recalls import service
-from robopass.recalls.schemas import RecallCreate, RecallOpened, RecallProgress
+from robopass.recalls import closing, service
+from robopass.recalls.schemas import RecallClose, RecallCreate, RecallOpened, RecallProgress
 
 router = APIRouter(prefix="/api/v1", tags=["recalls"])
 
@@ -17,7 +17,8 @@ def open_recall(body: RecallCreate, session: WriteSession, actor: CurrentActor
                 ) -> dict[str, Any]:
     """A manufacturer (its own models) or the regulator (any) opens a campaign."""
     with transaction(session):
-        recall = service.open_recall(session, actor=actor, reason=body.reason, scope=body.scope)
+        recall = service.open_recall(session, actor=actor, reason=body.reason, scope=body.scope,
+                                     remedy_by=body.remedy_by)
         return {"id": recall.id, "affected": recall.affected}
 
 
@@ -32,6 +33,17 @@ def list_recalls(session: ReadSession, actor: CurrentActor,
 def read_recall(recall_id: str, session: ReadSession, actor: CurrentActor) -> dict[str, Any]:
     """Progress ``{affected, remedied, open, completion_rate}``: its manufacturer, regulator."""
     return service.read_recall(session, actor=actor, recall_id=recall_id)
+
+
+@router.post("/recalls/{recall_id}/close", response_model=RecallProgress)
+def close_recall(recall_id: str, body: RecallClose, session: WriteSession,
+                 actor: CurrentActor) -> dict[str, Any]:
+    """Its manufacturer once every affected unit is remedied or terminal, the regulator at any
+    time: the campaign stops blocking its units and leaves the public page."""
+    with transaction(session):
+        recall = closing.close_recall(session, actor=actor, recall_id=recall_id,
+                                      reason=body.reason)
+        return service.progress(recall)
 
 
 @router.get("/recalls/{recall_id}/units")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +13,8 @@ class RecallCreate(BaseModel):
     scope: dict[str, Any] = Field(description="any of model_id, production_from, production_to "
                                   "(YYYY-MM), serial_from, serial_to (codes of one model), "
                                   "component_supplier (organisation id), component_batch")
+    remedy_by: date | None = Field(default=None, description="date by which every affected "
+                                   "unit should be remedied; later ones count as overdue")
 
 
 class RecallOpened(BaseModel):
@@ -34,3 +37,14 @@ class RecallProgress(BaseModel):
     notified: int
     status: str
     signal_id: str | None
+    remedy_by: str | None = None
+    overdue: int = 0
+    closed_at: str | None = None
+    closed_by: str | None = None
+    close_reason: str | None = None
+
+
+class RecallClose(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import String, cast, func, insert, literal, or_, select, update
@@ -144,19 +144,24 @@ def _unit_filter(scope: Mapping[str, str], actor: Actor) -> list[Any]:
 
 
 def open_recall(session: Session, *, actor: Actor, reason: str, scope: Any,
-                signal_id: str | None = None, now: datetime | None = None) -> Recall:
+                signal_id: str | None = None, now: datetime | None = None,
+                remedy_by: date | None = None) -> Recall:
     """Open a campaign: every non-terminal unit in scope is affected, owners and operators are
-    notified. Raises InvalidInput (reason, scope, nothing in scope), Forbidden."""
+    notified; units still unremedied after ``remedy_by`` count as overdue. Raises InvalidInput
+    (reason, scope, nothing in scope, remedy_by before the opening day), Forbidden."""
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 2000 \
             or "\x00" in reason:
         raise InvalidInput("reason must be a non-empty text of at most 2000 characters",
                            field="reason")
     clean = validate_scope(session, actor=actor, scope=scope)
     now = now or utcnow()
+    if remedy_by is not None and remedy_by < now.date():
+        raise InvalidInput(f"remedy_by {remedy_by} is before the recall opens ({now.date()})",
+                           field="remedy_by", code="date_in_past")
     recall = Recall(id=new_id("rcl"), reason=reason.strip(), scope=clean, opened_by_id=actor.id,
                     opened_by_role="regulator" if actor.is_regulator else "manufacturer",
                     manufacturer_ids=[], opened_at=now, affected=0, remedied=0, notified=0,
-                    signal_id=signal_id)
+                    signal_id=signal_id, remedy_by=remedy_by)
     session.add(recall)
     session.flush()
     _mark_affected(session, recall.id, clean, actor)
@@ -242,7 +247,7 @@ def notify_new_parties(session: Session, parties: Mapping[str, set[str]]) -> int
                 select(RecallUnit.code, Recall)
                 .join(Recall, Recall.id == RecallUnit.recall_id)
                 .where(RecallUnit.code.in_(codes[start:start + 900]),
-                       RecallUnit.remedied_at.is_(None))
+                       RecallUnit.remedied_at.is_(None), Recall.closed_at.is_(None))
                 .order_by(RecallUnit.code)):
             recalls[recall.id] = recall
             for org in sorted(parties[code]):
@@ -274,22 +279,40 @@ def can_oversee(session: Session, actor: Actor, recall: Recall) -> bool:
     return gate.at_least(gate.decide(actor, gate.recall_subject(session, recall)), "legitimate")
 
 
-def progress(recall: Recall) -> dict[str, Any]:
+def overdue_count(session: Session, recall: Recall, *, today: date | None = None) -> int:
+    """Affected units still unremedied and not terminal after ``remedy_by`` (0 without one,
+    and once the campaign is closed)."""
+    today = today or utcnow().date()
+    if recall.remedy_by is None or recall.closed_at is not None or today <= recall.remedy_by:
+        return 0
+    return int(session.scalar(
+        select(func.count()).select_from(RecallUnit)
+        .join(Unit, Unit.code == RecallUnit.code)
+        .where(RecallUnit.recall_id == recall.id, RecallUnit.remedied_at.is_(None),
+               Unit.status.not_in(TERMINAL_STATUSES))) or 0)
+
+
+def progress(recall: Recall, *, overdue: int = 0) -> dict[str, Any]:
     open_ = recall.affected - recall.remedied
     rate = round(recall.remedied / recall.affected, 4) if recall.affected else 0.0
+    status = "closed" if recall.closed_at is not None else \
+        "completed" if open_ == 0 else "open"
     return {"id": recall.id, "reason": recall.reason, "scope": recall.scope,
             "opened_by": recall.opened_by_id, "ordered_by": recall.opened_by_role,
             "opened_at": rfc3339(recall.opened_at), "manufacturers": recall.manufacturer_ids,
             "affected": recall.affected, "remedied": recall.remedied, "open": open_,
             "completion_rate": rate, "notified": recall.notified,
-            "status": "completed" if open_ == 0 else "open", "signal_id": recall.signal_id}
+            "status": status, "signal_id": recall.signal_id,
+            "remedy_by": recall.remedy_by.isoformat() if recall.remedy_by else None,
+            "overdue": overdue, "closed_at": rfc3339(recall.closed_at),
+            "closed_by": recall.closed_by_id, "close_reason": recall.close_reason}
 
 
 def read_recall(session: Session, *, actor: Actor, recall_id: str) -> dict[str, Any]:
     recall = get_or_raise(session, recall_id)
     gate.see(session, actor, recall, need="legitimate",
              message="a recall's progress is for its manufacturer and the regulator")
-    return progress(recall)
+    return progress(recall, overdue=overdue_count(session, recall))
 
 
 def list_recalls(session: Session, *, actor: Actor, limit: int = 100,
@@ -302,7 +325,7 @@ def list_recalls(session: Session, *, actor: Actor, limit: int = 100,
         query = query.where(or_(Recall.opened_by_id == actor.id,
                                 cast(Recall.manufacturer_ids, String).like(f'%"{actor.id}"%')))
     rows = session.scalars(query.order_by(Recall.opened_at.desc()).limit(limit).offset(offset))
-    return [progress(r) for r in rows]
+    return [progress(r, overdue=overdue_count(session, r)) for r in rows]
 
 
 def list_units(session: Session, *, actor: Actor, recall_id: str, status: str | None = None,
@@ -346,6 +369,9 @@ def remedy_for_event(session: Session, *, code: str, recall_id: str, event_id: s
     if row is None:
         raise Conflict(f"unit {code} is not in recall {recall_id}", code="not_in_recall",
                        field="details.recall_id")
+    if recall.closed_at is not None:
+        raise Conflict(f"recall {recall_id} was closed at {rfc3339(recall.closed_at)}",
+                       code="recall_closed", field="details.recall_id")
     if row.remedied_at is not None:
         raise Conflict(f"recall {recall_id} was already remedied for {code} at "
                        f"{rfc3339(row.remedied_at)}", code="already_remedied",
@@ -376,7 +402,8 @@ def undo_remedy(session: Session, *, code: str, event_id: str) -> None:
     recall.remedied = max(0, recall.remedied - 1)
     unit = session.get(Unit, code)
     assert unit is not None
-    unit.open_recalls = int(unit.open_recalls or 0) + 1
+    if recall.closed_at is None:  # a closed campaign blocks nothing
+        unit.open_recalls = int(unit.open_recalls or 0) + 1
     session.flush()
 
 
@@ -385,7 +412,8 @@ def open_recalls_public(session: Session, code: str) -> list[dict[str, Any]]:
     rows = session.execute(
         select(Recall.id, Recall.reason, Recall.opened_at, Recall.opened_by_role, Recall.scope)
         .join(RecallUnit, RecallUnit.recall_id == Recall.id)
-        .where(RecallUnit.code == code, RecallUnit.remedied_at.is_(None))
+        .where(RecallUnit.code == code, RecallUnit.remedied_at.is_(None),
+               Recall.closed_at.is_(None))
         .order_by(Recall.opened_at))
     return [{"id": rid, "reason": reason, "opened_at": rfc3339(opened),
              "ordered_by": role, "scope": scope_summary(scope)}
@@ -414,7 +442,8 @@ def recalls_open_at(session: Session, code: str, at: datetime) -> list[dict[str,
     rows = session.execute(
         select(Recall, RecallUnit).join(RecallUnit, RecallUnit.recall_id == Recall.id)
         .where(RecallUnit.code == code, Recall.opened_at <= at,
-               or_(RecallUnit.remedied_at.is_(None), RecallUnit.remedied_at > at))
+               or_(RecallUnit.remedied_at.is_(None), RecallUnit.remedied_at > at),
+               or_(Recall.closed_at.is_(None), Recall.closed_at > at))
         .order_by(Recall.opened_at))
     return [{"id": r.id, "reason": r.reason, "scope": r.scope, "ordered_by": r.opened_by_role,
              "opened_by": r.opened_by_id, "opened_at": rfc3339(r.opened_at),

@@ -66,4 +66,7 @@ def initialise(url: str, *, country: str = "CN", origin: str | None = None) -> s
             status="approved", created_at=now)
         session.add(regulator)
         session.flush()
+        from robopass.policies.defaults import install_defaults
+
+        install_defaults(session, actor=auth_service.Actor.of(regulator))
         return auth_service.create_key(session, organization_id=regulator.id)

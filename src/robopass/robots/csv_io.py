@@ -102,8 +102,8 @@ def import_units(session: Session, rows: Iterable[tuple[int, dict[str, str]]], *
                                                    f"{parts.company} is filed"))
         elif model.status != "approved":
             problems.append(RowError(line, "code", f"model {parts.model} is {model.status}"))
-        elif (model.hardware_class, model.intelligence_level) != (parts.hardware_class,
-                                                                   parts.intelligence_level):
+        elif model.hardware_class != parts.hardware_class or parts.intelligence_level not in (
+                model.intelligence_level, model.evaluated_level or 0):
             problems.append(RowError(line, "code", "hardware class / intelligence level do not "
                                                    f"match model {parts.model}"))
         if code in seen:
@@ -149,7 +149,8 @@ def _write(session: Session, rows: list[_Row]) -> None:
     for r in rows:
         month = f"{r.parts.production_year:04d}-{r.parts.production_month:02d}"
         units.append((r.code, r.model.id, r.model.manufacturer_id, month, r.parts.plant, "coded",
-                      False, r.model.manufacturer_id, stamp, 0, 0, False))
+                      False, r.model.manufacturer_id, stamp, 0, 0, False,
+                      int(r.model.version or 1)))
     bulk_insert(session, "units", UNIT_INSERT_COLUMNS, units)
     for r in rows:
         if r.province or r.city or r.firmware:

@@ -51,6 +51,10 @@ class Unit(Base):
               postgresql_where=text("operator_id IS NOT NULL")),
         Index("ix_units_province", "province", sqlite_where=text("province IS NOT NULL"),
               postgresql_where=text("province IS NOT NULL")),
+        # The compliance scan and the dashboard read units by scenario and province.
+        Index("ix_units_scenario", "scenario", "province",
+              sqlite_where=text("scenario IS NOT NULL"),
+              postgresql_where=text("scenario IS NOT NULL")),
         # Room on each page for HOT updates: recalls and events rewrite unit rows in bulk.
         {"postgresql_with": {"fillfactor": 80}},
     )
@@ -80,3 +84,10 @@ class Unit(Base):
     #: Set for robots admitted from a peer registry (SPEC §8).
     imported_from: Mapped[str | None] = mapped_column(String(2))
     imported: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The model version (1 = the original filing) the unit was built to (SPEC §13).
+    model_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: The scenario of the unit's deployment (SPEC §14), the pilot it was deployed under and
+    #: the national policy version it was judged by; set by ``deployed``, cleared on resale.
+    scenario: Mapped[str | None] = mapped_column(String(24))
+    pilot_id: Mapped[str | None] = mapped_column(String(40))
+    policy_version: Mapped[int | None] = mapped_column(Integer)

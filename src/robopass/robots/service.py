@@ -19,7 +19,9 @@ from robopass.auth.service import Actor
 from robopass.db import bulk_insert, db_timestamp
 from robopass.errors import Conflict, Forbidden, InvalidInput, NotFound
 from robopass.ledger import service as ledger_service
+from robopass.organizations.models import Organization
 from robopass.product_models import service as model_service
+from robopass.product_models.models import ProductModel
 from robopass.registry import service as registry_service
 from robopass.robots.models import CodeCounter, Unit
 from robopass.timeutil import rfc3339, utcnow
@@ -49,8 +51,12 @@ def parse_production_month(value: str, *, now: datetime | None = None) -> tuple[
 
 
 def issue_codes(session: Session, *, actor: Actor, model_id: str, count: int, plant: str,
-                production_month: str, max_count: int = 100_000) -> list[str]:
+                production_month: str, max_count: int = 100_000,
+                issued_at: datetime | None = None) -> list[str]:
     """Issue ``count`` new codes for an approved model of the acting manufacturer.
+
+    ``issued_at`` (default now; not offered by the API) lets the demo seed build a registry
+    with a history: events may not be dated before their code's issuance.
 
     All or nothing: the caller's transaction holds the counter advance, the units and the
     ledger leaves. Raises Forbidden (not its model), Conflict (model not approved),
@@ -59,9 +65,7 @@ def issue_codes(session: Session, *, actor: Actor, model_id: str, count: int, pl
     model = model_service.get_or_raise(session, model_id)
     if actor.id != model.manufacturer_id:
         raise Forbidden("only the model's manufacturer issues its codes", code="not_your_model")
-    if model.status != "approved":
-        raise Conflict(f"model {model.model_code} is {model.status}; only approved models "
-                       "receive codes", code="model_not_approved", model_status=model.status)
+    _check_may_receive_codes(session, model)
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise InvalidInput("count must be a positive integer", field="count")
     if count > max_count:
@@ -89,15 +93,18 @@ def issue_codes(session: Session, *, actor: Actor, model_id: str, count: int, pl
     counter.last_sequence = last
     session.flush()
 
+    # The level digit is the evaluated overall level the approval rested on; 0 = not graded.
     prefix = (f"{country}{model.company_code}{model.model_code}{yymm}{plant}"
-              f"{model.intelligence_level}{model.hardware_class}")
+              f"{_level_digit(model)}{model.hardware_class}")
     codes = idcode.build_many(prefix, range(first, last + 1))
-    now = utcnow()
+    now = issued_at or utcnow()
     month_text = f"{year:04d}-{month:02d}"
     stamp = db_timestamp(session, now)
     maker = model.manufacturer_id
+    version = int(model.version or 1)
     bulk_insert(session, "units", UNIT_INSERT_COLUMNS, [
-        (code, model.id, maker, month_text, plant, "coded", False, maker, stamp, 0, 0, False)
+        (code, model.id, maker, month_text, plant, "coded", False, maker, stamp, 0, 0, False,
+         version)
         for code in codes])
     at = rfc3339(now)
     dumps = orjson.dumps
@@ -115,7 +122,29 @@ def issue_codes(session: Session, *, actor: Actor, model_id: str, count: int, pl
 
 UNIT_INSERT_COLUMNS = ("code", "model_id", "manufacturer_id", "production_month", "plant",
                        "status", "suspended_by_authority", "owner_id", "issued_at",
-                       "event_count", "open_recalls", "imported")
+                       "event_count", "open_recalls", "imported", "model_version")
+
+
+def _level_digit(model: ProductModel) -> int:
+    """The evaluated overall level approval rested on; 0 ("not graded") for models approved
+    before evaluations existed (docs/filings.md)."""
+    return model.evaluated_level or 0
+
+
+def _check_may_receive_codes(session: Session, model: ProductModel) -> None:
+    """Only approved models of an active manufacturer receive codes (SPEC §3, §13)."""
+    if model.status in ("suspended", "revoked"):
+        raise Conflict(f"model {model.model_code} is {model.status}; it receives no codes",
+                       code=f"model_{model.status}", field="model_id",
+                       model_status=model.status)
+    if model.status != "approved":
+        raise Conflict(f"model {model.model_code} is {model.status}; only approved models "
+                       "receive codes", code="model_not_approved", field="model_id",
+                       model_status=model.status)
+    maker = session.get(Organization, model.manufacturer_id)
+    if maker is not None and maker.status != "approved":
+        raise Conflict(f"the manufacturer {maker.name} is {maker.status}; its models receive "
+                       "no codes", code=f"organization_{maker.status}", field="model_id")
 
 
 def issuance_record(*, code: str, model_id: str, manufacturer_id: str, production_month: str,

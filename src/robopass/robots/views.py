@@ -34,6 +34,7 @@ def unit_view(session: Session, unit: Unit, tier: Tier, as_of: datetime | None =
         "as_of": rfc3339(as_of),
         "status": status,
         "production_month": unit.production_month,
+        "model_version": int(unit.model_version or 1),
         "model": {"id": model.id, "name": model.name, "model_code": model.model_code,
                   "hardware_class": model.hardware_class,
                   "intelligence_level": model.intelligence_level, "status": model.status},

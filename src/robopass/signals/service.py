@@ -268,6 +268,14 @@ def dismiss(session: Session, *, actor: Actor, signal_id: str, reason: str) -> D
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("reason must be a non-empty string", field="reason")
     s.status = "dismissed"
+    from robopass.decisions import service as decision_service
+    from robopass.organizations.models import Organization
+
+    maker = session.get(Organization, s.manufacturer_ids[0]) if s.manufacturer_ids else None
+    decision_service.record_decision(
+        session, actor=actor, action="signal.dismiss", object_type="signal", object_id=s.id,
+        before={"status": "open"}, after={"status": "dismissed"}, reason=reason.strip()[:2000],
+        organization_id=maker.id if maker else None, province=maker.province if maker else None)
     return s
 
 

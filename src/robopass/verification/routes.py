@@ -20,6 +20,7 @@ VERIFY_SCHEMA = {"200": {"description": "Always 200", "content": {"application/j
                               "manufacturer": {"type": ["object", "null"]},
                               "open_recalls": {"type": "array"},
                               "registry": {"type": "string"},
+                              "scenario": {"type": ["string", "null"]},
                               "reason": {"type": "string"},
                               "reason_code": {"type": "string"}}}}}}}
 

@@ -20,7 +20,7 @@ from robopass import idcode
 from robopass.db import Base
 from robopass.lifecycle.models import Event
 from robopass.organizations.models import Organization
-from robopass.product_models.models import ProductModel
+from robopass.product_models.models import ModelEvaluation, ProductModel
 from robopass.registry import service as registry_service
 from robopass.robots.models import Unit
 from robopass.timeutil import rfc3339
@@ -33,9 +33,14 @@ BATTERY_BANDS = ((80.0, "good"), (70.0, "fair"), (0.0, "poor"))
 _LOOKUP = (
     select(Unit.status, ProductModel.name, ProductModel.model_code, ProductModel.status,
            Organization.name, Organization.company_code, Organization.country,
-           Unit.open_recalls, Unit.production_month, Unit.imported_from)
+           Unit.open_recalls, Unit.production_month, Unit.imported_from,
+           ProductModel.evaluated_level, ModelEvaluation.lab_name, ModelEvaluation.evaluated_at,
+           Unit.scenario)
     .join(ProductModel, ProductModel.id == Unit.model_id)
-    .join(Organization, Organization.id == Unit.manufacturer_id))
+    .join(Organization, Organization.id == Unit.manufacturer_id)
+    .outerjoin(ModelEvaluation, ModelEvaluation.id == ProductModel.evaluation_id))
+#: Columns of _LOOKUP (and _FAST_SQL) that _registered reads.
+_FACTS = 14
 
 
 def open_recalls(session: Session, code: str) -> list[dict[str, Any]]:
@@ -78,9 +83,11 @@ def suggest_correction(session: Session, code: str) -> str | None:
 
 
 _FAST_SQL = ("SELECT u.status, m.name, m.model_code, m.status, o.name, o.company_code, "
-             "o.country, u.open_recalls, u.production_month, u.imported_from FROM units u "
+             "o.country, u.open_recalls, u.production_month, u.imported_from, "
+             "m.evaluated_level, e.lab_name, e.evaluated_at, u.scenario FROM units u "
              "JOIN product_models m ON m.id = u.model_id "
-             "JOIN organizations o ON o.id = u.manufacturer_id WHERE u.code = ")
+             "JOIN organizations o ON o.id = u.manufacturer_id "
+             "LEFT OUTER JOIN model_evaluations e ON e.id = m.evaluation_id WHERE u.code = ")
 _own_country: dict[str, str] = {}
 
 
@@ -201,12 +208,20 @@ def verify_fast(url: str, raw: str, *, federate: bool = True) -> dict[str, Any]:
 def _registered(code: str, row: tuple[Any, ...], own: str,
                 recalls: list[dict[str, Any]]) -> dict[str, Any]:
     (status, model_name, model_code, model_status, maker, company, country, n_recalls, month,
-     imported_from) = row
+     imported_from, level, lab, evaluated_at, scenario) = row
+    # The evaluation the model's approval rested on (SPEC §13): level, lab and date; None
+    # for models approved before evaluations existed.
+    evaluation = None if lab is None else {
+        "level": level, "lab": lab, "evaluated_on": str(evaluated_at)[:10]}
     result: dict[str, Any] = {
         "code": code, "format_valid": True, "registered": True, "status": status,
-        "model": {"name": model_name, "model_code": model_code, "status": model_status},
+        "model": {"name": model_name, "model_code": model_code, "status": model_status,
+                  "evaluation": evaluation},
         "manufacturer": {"name": maker, "company_code": company, "country": country},
-        "open_recalls": recalls, "production_month": month, "registry": own}
+        "open_recalls": recalls, "production_month": month, "registry": own,
+        # The scenario the robot is deployed for under the scenario policies (SPEC §14):
+        # public, like the status; never the operator or the place.
+        "scenario": scenario}
     if imported_from:
         result["imported_from"] = imported_from
     if model_status in ("suspended", "revoked"):
@@ -405,8 +420,8 @@ def page_fast(url: str, raw: str, *, reader: PinnedReader | None = None
             connection.close()
     if row is None or row[7] or row[9]:  # unknown, open recalls, imported
         return None
-    owners, maintenance, incidents, soh = row[10:]
-    return _registered(code, row[:10], own, []), {
+    owners, maintenance, incidents, soh = row[_FACTS:]
+    return _registered(code, row[:_FACTS], own, []), {
         "production_month": row[8],
         "owners": int(owners or 0),
         "maintenance_count": int(maintenance or 0),

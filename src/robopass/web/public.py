@@ -151,10 +151,18 @@ def month_text(value: str | None, locale: str) -> str | None:
         return value
 
 
+#: Reasons that make a registered robot one nobody may buy (SPEC: scrapped robots may not be
+#: refurbished or resold) — stronger than a warning such as an open recall.
+DO_NOT_BUY = frozenset({"unit_scrapped", "unit_recycled"})
+
+
 def verdict_of(result: dict[str, Any]) -> str:
-    """``genuine`` (registered, nothing wrong), ``warning`` (registered but recalled, revoked,
-    scrapped...), ``unknown`` (could not be checked now) or ``not_genuine``."""
+    """``genuine`` (registered, nothing wrong), ``do_not_buy`` (scrapped or recycled: it may
+    never be sold again), ``warning`` (registered but recalled, revoked, suspended...),
+    ``unknown`` (could not be checked now) or ``not_genuine``."""
     if result.get("registered"):
+        if result.get("reason_code") in DO_NOT_BUY:
+            return "do_not_buy"
         return "warning" if result.get("reason_code") else "genuine"
     if result.get("reason_code") in ("peer_unreachable", "foreign_code", "unknown_peer"):
         return "unknown"

@@ -4,8 +4,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from robopass.web.app import auth, dashboard, portal, units
+from robopass.web.app import (
+    auth,
+    dashboard,
+    filings_forms,
+    forms,
+    lifecycle_forms,
+    portal,
+    registry_forms,
+    registry_pages,
+    regulation_forms,
+    safety_forms,
+    safety_pages,
+    search,
+    units,
+)
 
+#: Modules that only register forms (imported for that effect).
+FORM_MODULES = (lifecycle_forms, registry_forms, safety_forms, filings_forms, regulation_forms)
 router = APIRouter(include_in_schema=False)
-for _module in (auth, dashboard, portal, units):
+for _module in (auth, dashboard, forms, portal, registry_pages, regulation_forms, safety_pages,
+                search, units):
     router.include_router(_module.router)

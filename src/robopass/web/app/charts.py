@@ -1,7 +1,9 @@
 """Server-side charts as inline SVG (no JavaScript, no CDN): horizontal bars and columns.
 
-Each chart carries ``role="img"``, a title and per-bar ``<title>`` tooltips; the pages also show
-the figures as text, so nothing depends on seeing the picture.
+Each chart is a ``<figure>``: the SVG carries ``role="img"`` and an accessible name (and, being
+an image, holds no links: a link inside ``role="img"`` is unreachable for assistive
+technology), followed by its figures as a table in a ``<details>`` element, where the
+drill-down links live. Nothing depends on seeing the picture.
 """
 
 from __future__ import annotations
@@ -36,6 +38,17 @@ def _short(text: str, n: int) -> str:
     return "".join(out) + "…"
 
 
+def _figure(svg: str, title: str, rows: Sequence[tuple[str, str, str | None]]) -> Markup:
+    """The SVG and its text equivalent: ``rows`` of (label, value, href)."""
+    body = "".join(
+        "<tr><th scope=\"row\">"
+        + (f'<a href="{escape(href)}">{escape(label)}</a>' if href else str(escape(label)))
+        + f"</th><td class=\"num\">{escape(value)}</td></tr>" for label, value, href in rows)
+    table = (f'<details class="data-table"><summary>{escape(title)}</summary>'
+             f'<table class="data"><tbody>{body}</tbody></table></details>') if rows else ""
+    return Markup(f'<figure class="chart">{svg}{table}</figure>')
+
+
 def hbar(items: Sequence[dict[str, Any]], *, title: str, width: int = 460, bar: int = 18,
          label_width: int = 160, color: str = PALETTE[0]) -> Markup:
     """``items``: ``{label, value, href?, color?}``; bars scaled to the largest value."""
@@ -55,15 +68,12 @@ def hbar(items: Sequence[dict[str, Any]], *, title: str, width: int = 460, bar: 
                 f'fill="{fill}"><title>{escape(str(item["label"]))}: {value}</title></rect>')
         text = (f'<text x="{label_width - 6}" y="{y + bar * 0.72:.1f}" text-anchor="end">'
                 f"{label}</text>")
-        if item.get("href"):
-            text = f'<a href="{escape(item["href"])}">{text}{rect}</a>'
-        else:
-            text += rect
-        out.append(text)
+        out.append(text + rect)
         out.append(f'<text class="v" x="{label_width + w + 4:.1f}" y="{y + bar * 0.72:.1f}">'
                    f"{value}</text>")
     out.append("</svg>")
-    return Markup("".join(out))
+    return _figure("".join(out), title, [(str(i["label"]), _fmt(float(i["value"])),
+                                          i.get("href")) for i in items])
 
 
 def columns(items: Sequence[dict[str, Any]], *, title: str, width: int = 460, height: int = 170,
@@ -88,7 +98,8 @@ def columns(items: Sequence[dict[str, Any]], *, title: str, width: int = 460, he
             out.append(f'<text x="{x + slot / 2:.1f}" y="{height - 6}" text-anchor="middle">'
                        f'{escape(str(item["label"]))}</text>')
     out.append(f'<text class="v" x="8" y="10">{_fmt(top)}</text></svg>')
-    return Markup("".join(out))
+    return _figure("".join(out), title, [(str(i["label"]), _fmt(float(i["value"])),
+                                          i.get("href")) for i in items])
 
 
 def line(points: Sequence[tuple[str, float | None]], *, title: str, width: int = 560,
@@ -111,7 +122,7 @@ def line(points: Sequence[tuple[str, float | None]], *, title: str, width: int =
         y = 8 + (base - 8) * (1 - (v - lo) / span)
         coords.append(f"{x:.1f},{y:.1f}")
     first, last = points[0][0], points[-1][0]
-    return Markup(
+    return _figure(
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
         f'<line x1="40" x2="{width - 10}" y1="{base}" y2="{base}" stroke="#d0d7de"/>'
@@ -119,4 +130,5 @@ def line(points: Sequence[tuple[str, float | None]], *, title: str, width: int =
         f'<text class="v" x="2" y="{base}">{_fmt(lo)}</text>'
         f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{" ".join(coords)}"/>'
         f'<text x="40" y="{height - 4}">{escape(first)}</text>'
-        f'<text x="{width - 10}" y="{height - 4}" text-anchor="end">{escape(last)}</text></svg>')
+        f'<text x="{width - 10}" y="{height - 4}" text-anchor="end">{escape(last)}</text></svg>',
+        title, [(label, _fmt(v), None) for label, v in points if v is not None])

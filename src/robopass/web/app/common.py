@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
+from robopass.auth import service as auth_service
 from robopass.web import i18n, public
 from robopass.web.app.session import WebSession, current
 from robopass.web.i18n import N_
@@ -27,7 +28,9 @@ ROLE_LABELS = {
     "recycler": N_("Recycler"),
     "testing_lab": N_("Testing lab"),
 }
-PORTAL_ROLES = ("manufacturer", "operator", "service_provider", "recycler")
+#: Every role but the regulator lands on the portal (a section per role it holds).
+PORTAL_ROLES = ("manufacturer", "component_supplier", "software_provider", "seller", "operator",
+                "service_provider", "recycler", "testing_lab")
 
 
 def locale(request: Request) -> str:
@@ -42,20 +45,40 @@ def nav(ws: WebSession | None) -> list[dict[str, str]]:
     if ws is None:
         return []
     items = []
-    if ws.actor.is_regulator:
+    actor = ws.actor
+    if actor.is_regulator:
         items += [{"href": "/app/dashboard", "label": N_("Dashboard")},
+                  {"href": "/app/models", "label": N_("Models")},
+                  {"href": "/app/organizations", "label": N_("Organisations")},
+                  {"href": "/app/policies", "label": N_("Policies")},
+                  {"href": "/app/pilots", "label": N_("Pilots")},
                   {"href": "/app/supply-chain", "label": N_("Supply chain")},
                   {"href": "/app/units", "label": N_("Units")}]
-    if ws.actor.has(*PORTAL_ROLES):
+    if actor.has(*PORTAL_ROLES):
         items.append({"href": "/app/portal", "label": N_("Portal")})
+    if actor.has("regulator", "manufacturer"):
+        items += [{"href": "/app/recalls", "label": N_("Recalls")},
+                  {"href": "/app/signals", "label": N_("Defect signals")}]
+    items.append({"href": "/app/search", "label": N_("Search")})
     return items
+
+
+def done_notice(request: Request) -> dict[str, str] | None:
+    """The "done" banner after a form redirected here (``?done=<form>&ref=...``)."""
+    from robopass.web.app.forms import FORMS
+
+    name = request.query_params.get("done")
+    if not name or name not in FORMS:
+        return None
+    return {"title": FORMS[name].title, "ref": request.query_params.get("ref", "")[:80],
+            "form": name}
 
 
 def render(request: Request, template: str, context: dict[str, Any], ws: WebSession | None,
            *, status_code: int = 200) -> HTMLResponse:
     ctx = {**context, "ws": ws, "me": ws.actor if ws else None,
            "csrf": ws.csrf if ws else "", "nav": nav(ws), "path": request.url.path,
-           "role_labels": ROLE_LABELS}
+           "role_labels": ROLE_LABELS, "done_notice": done_notice(request)}
     response = public.page(request, template, ctx, status_code=status_code)
     response.headers.update(SECURITY_HEADERS)
     return response
@@ -72,6 +95,9 @@ def require(request: Request) -> WebSession:
         if why in ("expired", "revoked", "invalid"):
             location += f"&reason={why}"
         raise HTTPException(303, detail="sign in first", headers={"Location": location})
+    if request.method not in ("GET", "HEAD"):
+        # A suspended organisation reads but never writes (SPEC §13), forms included.
+        auth_service.check_may_write(ws.actor)
     return ws
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, or_, select
 
+from robopass.components.models import Component
 from robopass.db import read_session, transaction, write_session
 from robopass.errors import RobopassError
 from robopass.labels import render as label_render
@@ -17,6 +18,7 @@ from robopass.labels import service as label_service
 from robopass.lifecycle import service as lifecycle_service
 from robopass.lifecycle.models import Event
 from robopass.maintenance import service as maintenance_service
+from robopass.organizations.models import ServiceAuthorization
 from robopass.product_models import service as model_service
 from robopass.product_models.models import ProductModel
 from robopass.recalls import service as recall_service
@@ -27,7 +29,7 @@ from robopass.telemetry import service as telemetry_service
 from robopass.telemetry.models import TelemetryAlert
 from robopass.timeutil import utcnow
 from robopass.web import public
-from robopass.web.app import charts, common
+from robopass.web.app import charts, common, forms
 from robopass.web.app.dashboard import ALERT_LABELS
 
 router = APIRouter(include_in_schema=False)
@@ -106,6 +108,89 @@ def _recycler(db: Any, actor: Any, request: Request) -> dict[str, Any]:
     return {"waiting": waiting, "done": done}
 
 
+#: The forms each role's portal offers (each still passes its own ``allowed``).
+ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "manufacturer": ("model-file", "codes-issue", "event-manufactured", "event-shipped",
+                     "event-sold", "event-firmware_updated", "event-recall_remedied",
+                     "recall-open"),
+    "seller": ("event-sold", "event-shipped", "event-transferred", "event-deployed",
+               "event-decommissioned", "service-authorize", "incident-report"),
+    "operator": ("event-deployed", "event-maintenance_started", "event-maintenance_completed",
+                 "event-firmware_updated", "event-component_replaced", "event-transferred",
+                 "event-suspended", "event-reinstated", "event-decommissioned",
+                 "service-authorize", "incident-report"),
+    "service_provider": ("event-maintenance_started", "event-maintenance_completed",
+                         "event-firmware_updated", "event-component_replaced",
+                         "event-recall_remedied"),
+    "recycler": ("event-recycled", "event-scrapped"),
+}
+
+
+def _owned(db: Any, actor: Any, *statuses: str, limit: int = 50) -> list[Unit]:
+    query = select(Unit).where(or_(Unit.owner_id == actor.id, Unit.operator_id == actor.id))
+    if statuses:
+        query = query.where(Unit.status.in_(statuses))
+    return list(db.scalars(query.order_by(Unit.last_event_at.desc(), Unit.code).limit(limit)))
+
+
+def _seller(db: Any, actor: Any, request: Request) -> dict[str, Any]:
+    stock = list(db.scalars(select(Unit).where(Unit.owner_id == actor.id)
+                            .order_by(Unit.last_event_at.desc(), Unit.code).limit(100)))
+    sold = list(db.scalars(select(Event).where(Event.organization_id == actor.id,
+                                               Event.type.in_(("sold", "transferred")))
+                           .order_by(Event.at.desc()).limit(20)))
+    return {"stock": stock, "sold": sold}
+
+
+def _provider_units(db: Any, actor: Any) -> list[Unit]:
+    """Units the provider is authorised for: named ones, and all of each granting owner's or
+    operator's units (the grant ``code`` None)."""
+    grants = list(db.execute(select(ServiceAuthorization.code, ServiceAuthorization.granted_by_id)
+                             .where(ServiceAuthorization.provider_id == actor.id,
+                                    ServiceAuthorization.revoked_at.is_(None))))
+    codes = [c for c, _g in grants if c]
+    owners = [g for c, g in grants if not c]
+    if not codes and not owners:
+        return []
+    cond = [Unit.code.in_(codes)] if codes else []
+    if owners:
+        cond += [Unit.owner_id.in_(owners), Unit.operator_id.in_(owners)]
+    return list(db.scalars(select(Unit).where(or_(*cond), Unit.status.in_(
+        ("in_service", "under_maintenance", "suspended", "sold")))
+        .order_by(Unit.status.desc(), Unit.code).limit(100)))
+
+
+def _supplier(db: Any, actor: Any, request: Request) -> dict[str, Any]:
+    batches = [dict(r._mapping) for r in db.execute(
+        select(Component.component_type, Component.batch, func.count().label("n"),
+               func.count(Component.unit_code).label("fitted"))
+        .where(Component.supplier_id == actor.id)
+        .group_by(Component.component_type, Component.batch)
+        .order_by(func.count().desc()).limit(50))]
+    touching = list(db.scalars(select(Recall).order_by(Recall.opened_at.desc()).limit(500)))
+    mine = [r for r in touching if (r.scope or {}).get("component_supplier") == actor.id]
+    return {"batches": batches, "touching": mine,
+            "total": int(db.scalar(select(func.count()).select_from(Component).where(
+                Component.supplier_id == actor.id)) or 0)}
+
+
+def _software(db: Any, actor: Any, request: Request) -> dict[str, Any]:
+    models = list(db.scalars(select(ProductModel).where(
+        ProductModel.software_provider_id == actor.id).order_by(ProductModel.name)))
+    counts = dict(db.execute(select(Unit.model_id, func.count()).where(
+        Unit.model_id.in_([m.id for m in models])).group_by(Unit.model_id)).all()) \
+        if models else {}
+    return {"models": models, "counts": counts}
+
+
+def _lab(db: Any, actor: Any, request: Request) -> dict[str, Any]:
+    models = list(db.scalars(select(ProductModel).where(
+        ProductModel.testing_lab_id == actor.id).order_by(ProductModel.filed_at.desc())))
+    return {"models": models,
+            "may_evaluate": "model-evaluate" in forms.FORMS
+            and forms.FORMS["model-evaluate"].allowed(actor)}
+
+
 @router.get("/app/portal")
 def portal(request: Request) -> Response:
     ws = common.require(request)
@@ -122,12 +207,24 @@ def portal(request: Request) -> Response:
     with read_session(request.app.state.settings.database_url) as db:
         if actor.has("manufacturer"):
             ctx["maker"] = _manufacturer(db, actor, request)
+        if actor.has("component_supplier"):
+            ctx["supplier"] = _supplier(db, actor, request)
+        if actor.has("software_provider"):
+            ctx["software"] = _software(db, actor, request)
+        if actor.has("seller"):
+            ctx["seller"] = _seller(db, actor, request)
         if actor.has("operator"):
             ctx["operator"] = _operator(db, actor, request)
+            ctx["operator"]["units"] = _owned(db, actor)
         if actor.has("service_provider"):
             ctx["work"] = maintenance_service.provider_work(db, actor=actor, limit=100)
+            ctx["work"]["units"] = _provider_units(db, actor)
         if actor.has("recycler"):
             ctx["recycler"] = _recycler(db, actor, request)
+        if actor.has("testing_lab"):
+            ctx["lab"] = _lab(db, actor, request)
+    ctx["role_actions_map"] = {role: forms.available(actor, *names)
+                           for role, names in ROLE_ACTIONS.items() if actor.has(role)}
     return common.render(request, "app/portal.html", ctx, ws)
 
 

@@ -8,14 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import select
 
 from robopass import gate, idcode, regions
 from robopass.db import read_session
 from robopass.errors import RobopassError
 from robopass.incidents import service as incident_service
-from robopass.incidents import trace
 from robopass.ledger import service as ledger_service
 from robopass.lifecycle import service as lifecycle_service
 from robopass.organizations.models import Organization
@@ -43,6 +42,41 @@ EVENT_LABELS = {
     "correction": N_("Correction"),
 }
 TIER_LABELS = {"legitimate": N_("legitimate interest"), "authority": N_("authority")}
+
+
+def unit_actions(db: Any, actor: Any, unit: Unit) -> list[dict[str, str]]:
+    """The event forms the state machine would let this actor use on this unit now (the same
+    ``lifecycle.rules.check``; what the form still asks for, such as the new owner, is not held
+    against it). The service decides again when the form is posted."""
+    from robopass.lifecycle import rules
+    from robopass.organizations import service as org_service
+    from robopass.web.app import forms
+
+    state = lifecycle_service.replay_state(db, unit.code)
+    facts = rules.ActorFacts(id=actor.id, roles=frozenset(actor.roles),
+                             authorised_provider="service_provider" in actor.roles
+                             and org_service.is_authorised_provider(
+                                 db, provider_id=actor.id, code=unit.code,
+                                 owner_id=unit.owner_id, operator_id=unit.operator_id))
+    out = []
+    for etype in rules.EVENT_TYPES:
+        form = forms.FORMS.get(f"event-{etype}")
+        if form is None or not form.allowed(actor) or etype == "correction":
+            continue
+        try:
+            rules.check(state, rules.EventInput(type=etype), facts)
+        except rules.Refusal as refusal:
+            if refusal.code not in ("missing_to_organization", "invalid_details", "wrong_role"):
+                continue
+        out.append({"name": form.name, "title": form.title,
+                    "href": forms.href(form.name, code=unit.code)})
+    for name in ("incident-report", "service-authorize"):
+        form = forms.FORMS[name]
+        if form.allowed(actor) and (actor.is_regulator
+                                    or actor.id in (unit.owner_id, unit.operator_id)):
+            out.append({"name": name, "title": form.title, "href": forms.href(name,
+                                                                               code=unit.code)})
+    return out
 
 
 def _load(db: Any, actor: Any, raw: str, path: str) -> tuple[Unit | None, str]:
@@ -98,6 +132,7 @@ def unit_page(raw: str, request: Request) -> Response:
             .join(RecallUnit, RecallUnit.recall_id == Recall.id)
             .where(RecallUnit.code == unit.code).order_by(Recall.opened_at.desc()))]
         incidents = incident_service.list_for_unit(db, actor=ws.actor, code=unit.code)
+        actions = unit_actions(db, ws.actor, unit)
     pts = series.get("points") or []
 
     def metric(p: dict[str, Any], key: str) -> float | None:
@@ -122,19 +157,5 @@ def unit_page(raw: str, request: Request) -> Response:
         "province_name": regions.name(view.get("province"), loc) if view.get("province")
         else None,
         "city_name": regions.name(view.get("city"), loc) if view.get("city") else None,
-        "severity_labels": SEVERITY_LABELS, "alert_labels": ALERT_LABELS}, ws)
-
-
-@router.get("/app/incidents/{incident_id}/trace")
-def incident_trace(incident_id: str, request: Request) -> Response:
-    """The trace report (same JSON as ``GET /api/v1/incidents/{id}/trace``) for the session."""
-    ws = common.require(request)
-    with read_session(request.app.state.settings.database_url) as db:
-        try:
-            report = trace.trace_incident(db, actor=ws.actor, incident_id=incident_id[:40],
-                                          path=request.url.path)
-        except RobopassError:
-            return JSONResponse({"error": {"code": "not_found", "message":
-                                           "no incident you may read"}}, status_code=404,
-                                headers=common.SECURITY_HEADERS)
-    return JSONResponse(report, headers=common.SECURITY_HEADERS)
+        "severity_labels": SEVERITY_LABELS, "alert_labels": ALERT_LABELS,
+        "actions": actions}, ws)

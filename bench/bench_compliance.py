@@ -1,0 +1,119 @@
+"""The compliance scan at a million units in service (SPEC §14: target < 30 s on SQLite).
+
+    python bench/bench_compliance.py [--backend sqlite|postgresql] [--units 1000000]
+
+Setup (not timed): issues the codes through the issuance service, then puts every unit in
+service with one set-based UPDATE (eight scenarios, four provinces, one operator, policy
+version 1) and writes every unit's telemetry snapshot row (a reading seconds ago; 0.5 % of
+the units silent for two hours, 0.2 % running a firmware that is not an approved build). The
+scan reads exactly these columns, so this is the state a registry with a million deployed
+units is in, without replaying three million lifecycle events first.
+
+Timed: the first scan (opens the findings) and a second one (steady state: nothing changes),
+wall clock and process CPU, through the same ``compliance.service.run_scan`` that ``robopass
+compliance scan`` and the server's background thread call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from datetime import timedelta
+
+from common import new_registry
+from sqlalchemy import text
+
+from robopass.compliance import service as compliance
+from robopass.db import bulk_insert, db_timestamp, writing
+from robopass.organizations import service as org_service
+from robopass.robots.service import issue_codes
+from robopass.timeutil import utcnow
+
+PLACES = (("440000", "440300"), ("420000", "420100"), ("110000", "110100"),
+          ("310000", "310100"))
+SCENARIOS = ("industrial", "logistics", "commercial_service", "public_space", "healthcare",
+             "eldercare", "household", "education_research")
+
+
+def setup(url: str, maker, model_id: str, units: int,  # type: ignore[no-untyped-def]
+          regulator_id: str) -> tuple[list[str], object]:
+    from robopass.auth.service import Actor
+    from robopass.organizations.models import Organization
+
+    codes: list[str] = []
+    with writing(url) as session:
+        while len(codes) < units:
+            codes += issue_codes(session, actor=maker, model_id=model_id,
+                                 count=min(100_000, units - len(codes)), plant="A1",
+                                 production_month="2026-03")
+        regulator = Actor.of(session.get(Organization, regulator_id))
+        operator, _ = org_service.create(session, actor=regulator, name="Bench Operator",
+                                         roles=["operator"], country="DE",
+                                         registration_number="HRB 9")
+        build = '{"name": "OS", "version": "1", "builds": [{"version": "1.0"}]}'
+        for table, key in (("product_models", "id"), ("model_versions", "model_id")):
+            session.execute(text(f"UPDATE {table} SET software = :s WHERE {key} = :m"),
+                            {"s": build, "m": model_id})
+        seq = "CAST(substr(code, 21, 8) AS INTEGER)"
+        scenario = "CASE " + " ".join(f"WHEN {seq} % 8 = {i} THEN '{s}'"
+                                      for i, s in enumerate(SCENARIOS)) + " END"
+        province = "CASE " + " ".join(f"WHEN {seq} % 4 = {i} THEN '{p}'"
+                                      for i, (p, _c) in enumerate(PLACES)) + " END"
+        city = "CASE " + " ".join(f"WHEN {seq} % 4 = {i} THEN '{c}'"
+                                  for i, (_p, c) in enumerate(PLACES)) + " END"
+        deployed = utcnow() - timedelta(hours=1)
+        session.execute(text(
+            f"UPDATE units SET status = 'in_service', scenario = {scenario}, "
+            f"province = {province}, city = {city}, owner_id = :op, operator_id = :op, "
+            f"policy_version = 1, firmware = '1.0', last_event_at = :at, event_count = 3"),
+            {"op": operator.id, "at": db_timestamp(session, deployed)})
+    now = utcnow()
+    fresh = int((now - timedelta(seconds=5)).timestamp() * 1000)
+    silent = int((now - timedelta(hours=2)).timestamp() * 1000)
+    with writing(url) as session:
+        for start in range(0, len(codes), 100_000):
+            bulk_insert(session, "telemetry_units", ("code", "at", "firmware"), [
+                (c, silent if i % 200 == 7 else fresh, "9.9-dev" if i % 500 == 3 else "1.0")
+                for i, c in enumerate(codes[start:start + 100_000], start=start)])
+    return codes, now
+
+
+def timed_scan(url: str, now) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    wall, cpu = time.perf_counter(), time.process_time()
+    with writing(url) as session:
+        report = compliance.run_scan(session, now=now)
+    return {**report.as_dict(), "wall_s": round(time.perf_counter() - wall, 2),
+            "cpu_s": round(time.process_time() - cpu, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument("--units", type=int, default=1_000_000)
+    args = parser.parse_args()
+    reg = new_registry(args.backend)
+    try:
+        with writing(reg.url) as session:
+            regulator_id = session.execute(text(
+                "SELECT id FROM organizations WHERE registration_number = 'REGISTRY'"
+            )).scalar_one()
+        t0 = time.perf_counter()
+        _codes, now = setup(reg.url, reg.maker, reg.model_id, args.units, regulator_id)
+        setup_s = time.perf_counter() - t0
+        first = timed_scan(reg.url, now + timedelta(seconds=1))
+        second = timed_scan(reg.url, now + timedelta(seconds=2))
+    finally:
+        reg.close()
+    print(json.dumps({
+        "benchmark": "compliance_scan", "backend": args.backend, "units_in_service": args.units,
+        "setup_s": round(setup_s, 1), "first_scan": first, "steady_scan": second,
+        "target_s": 30, "meets_target": max(first["wall_s"], second["wall_s"]) < 30,  # type: ignore[type-var]
+        "cores": os.cpu_count(), "load_avg": os.getloadavg()[0],
+        "command": f"python bench/bench_compliance.py --backend {args.backend} "
+                   f"--units {args.units}"}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from robopass.pilots.schemas import PilotRead
+
+
+class FindingRead(BaseModel):
+    id: str
+    code: str
+    kind: str
+    detail: str
+    since: str
+    policy_version: int | None
+    resolved_at: str | None
+    scenario: str | None
+    province: str | None
+
+
+class FindingList(BaseModel):
+    findings: list[FindingRead]
+
+
+class ScanResult(BaseModel):
+    opened: int
+    resolved: int
+    open_by_kind: dict[str, int]
+    seconds: float
+
+
+class ScenarioUnits(BaseModel):
+    scenario: str
+    province: str | None
+    units: int
+
+
+class RegulationOverview(BaseModel):
+    units_by_scenario: list[ScenarioUnits]
+    open_findings_by_kind: dict[str, int]
+    pilots: list[PilotRead]

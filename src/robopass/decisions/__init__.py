@@ -1,0 +1,1 @@
+"""Decision history (SPEC §13): every regulatory decision and organisation change."""
