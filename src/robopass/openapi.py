@@ -116,7 +116,7 @@ def error_statuses(route: APIRoute) -> set[int]:
         statuses.add(422)
     if body:
         statuses.add(413)
-    if route.methods & WRITE_METHODS:
+    if (route.methods or set()) & WRITE_METHODS:
         statuses.add(409)
     return statuses
 
@@ -128,7 +128,10 @@ def _flat_params(dependant: Dependant, kind: str) -> bool:
 
 def _document(operation: dict[str, Any], route: APIRoute) -> None:
     responses = operation.setdefault("responses", {})
+    declared_by_route = {str(s) for s in route.responses or {}}
     for status in sorted(error_statuses(route)):
+        if str(status) in declared_by_route:  # the route says better (an HTML 429, say)
+            continue
         response: dict[str, Any] = {"description": ERROR_DESCRIPTIONS[status],
                                     "content": {"application/json": {"schema": ERROR_REF}}}
         if status in ERROR_HEADERS:
@@ -162,7 +165,7 @@ def build(app: FastAPI) -> dict[str, Any]:
         if not route.include_in_schema:
             continue
         item = spec["paths"].get(route.path_format, {})
-        for method in route.methods:
+        for method in route.methods or ():
             if method.lower() in item:
                 _document(item[method.lower()], route)
     components = spec.setdefault("components", {})

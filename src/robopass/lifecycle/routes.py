@@ -13,7 +13,15 @@ from robopass.deps import CurrentActor, ReadSession, RegulatorActor, SettingsDep
 from robopass.errors import Forbidden, InvalidInput
 from robopass.lifecycle import service
 from robopass.lifecycle.models import FraudAlert, RefusedAttempt
-from robopass.lifecycle.schemas import EventBatch, EventBatchResult, EventCreate, EventRead
+from robopass.lifecycle.schemas import (
+    EventBatch,
+    EventBatchResult,
+    EventCreate,
+    EventHistory,
+    EventRead,
+    FraudAlerts,
+    RefusedAttempts,
+)
 from robopass.robots import service as robot_service
 from robopass.timeutil import rfc3339
 from robopass.visibility import at_least, tier_for
@@ -58,7 +66,7 @@ def record_batch(body: EventBatch, request: Request, session: WriteSession, acto
                     status_code=201, media_type="application/json")
 
 
-@router.get("/robots/{code}/events")
+@router.get("/robots/{code}/events", response_model=EventHistory)
 def list_events(code: str, request: Request, session: ReadSession,
                 actor: CurrentActor) -> dict[str, Any]:
     """Legitimate interest or authority; corrections and corrected events included."""
@@ -72,7 +80,7 @@ def list_events(code: str, request: Request, session: ReadSession,
                                           for e in service.history(session, unit.code)]}
 
 
-@router.get("/refused-attempts")
+@router.get("/refused-attempts", response_model=RefusedAttempts)
 def refused_attempts(session: ReadSession, actor: RegulatorActor,
                      limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """Regulator: refused event attempts, newest first."""
@@ -84,7 +92,7 @@ def refused_attempts(session: ReadSession, actor: RegulatorActor,
                                  .order_by(RefusedAttempt.created_at.desc()).limit(limit))]}
 
 
-@router.get("/fraud-alerts")
+@router.get("/fraud-alerts", response_model=FraudAlerts)
 def fraud_alerts(session: ReadSession, actor: RegulatorActor,
                  limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """Regulator: fraud alerts (resale of scrapped units, forged codes), newest first."""

@@ -60,3 +60,9 @@ class ServiceAuthorizationCreate(BaseModel):
 
     provider_id: str = Field(max_length=40)
     code: str | None = Field(default=None, max_length=64)
+
+
+class ServiceAuthorization(BaseModel):
+    id: str
+    provider_id: str
+    code: str | None

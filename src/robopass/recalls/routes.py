@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from robopass.db import transaction
 from robopass.deps import CurrentActor, ReadSession, WriteSession
 from robopass.recalls import service
-from robopass.recalls.schemas import RecallCreate, RecallOpened, RecallProgress
+from robopass.recalls.schemas import RecallCreate, RecallOpened, RecallProgress, RecallUnits
 
 router = APIRouter(prefix="/api/v1", tags=["recalls"])
 
@@ -34,7 +34,7 @@ def read_recall(recall_id: str, session: ReadSession, actor: CurrentActor) -> di
     return service.read_recall(session, actor=actor, recall_id=recall_id)
 
 
-@router.get("/recalls/{recall_id}/units")
+@router.get("/recalls/{recall_id}/units", response_model=RecallUnits)
 def recall_units(recall_id: str, session: ReadSession, actor: CurrentActor,
                  status: str | None = Query(None, pattern="^(open|remedied)$"),
                  limit: int = Query(1000, ge=1, le=10000),

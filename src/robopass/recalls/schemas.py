@@ -34,3 +34,15 @@ class RecallProgress(BaseModel):
     notified: int
     status: str
     signal_id: str | None
+
+
+class RecallUnit(BaseModel):
+    code: str
+    remedied: bool
+    remedied_at: str | None
+    remedy_event: str | None
+
+
+class RecallUnits(BaseModel):
+    id: str
+    units: list[RecallUnit]

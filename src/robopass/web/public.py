@@ -27,7 +27,10 @@ from robopass.verification import service as verification_service
 from robopass.web import i18n
 from robopass.web.i18n import N_
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["public pages"])
+HTML = {"text/html": {"schema": {"type": "string"}}}
+HEALTH = {"application/json": {"schema": {
+    "type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}}}
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_ECHO = 80
 #: Pages load nothing but our own stylesheet; no scripts at all.
@@ -214,14 +217,15 @@ def view_context(url: str, raw: str, locale: str,
     }
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_class=Response, responses={200: {"content": HEALTH}})
 async def healthz() -> Response:
     """Liveness, and the ceiling the verify benchmark is measured against."""
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
-@router.get("/r", response_class=HTMLResponse)
-@router.get("/r/", response_class=HTMLResponse)
+@router.get("/r", response_class=HTMLResponse,
+            responses={303: {"description": "to ``/r/{code}`` when ``code`` is given"}})
+@router.get("/r/", response_class=HTMLResponse, include_in_schema=False)
 def lookup_form(request: Request, code: str | None = None) -> Response:
     """The 'check a code' form; ``?code=`` goes to that code's page (works without JS)."""
     if code and code.strip():
@@ -232,7 +236,7 @@ def lookup_form(request: Request, code: str | None = None) -> Response:
     return page(request, "lookup.html", {"input": ""})
 
 
-@router.get("/r/{raw:path}", response_class=HTMLResponse)
+@router.get("/r/{code:path}", response_class=HTMLResponse, responses={200: {"content": HTML}})
 async def public_page(request: Request) -> HTMLResponse:
     """Genuine or not, and why; model, manufacturer, status, recalls, buyer summary.
 
@@ -241,7 +245,7 @@ async def public_page(request: Request) -> HTMLResponse:
     saves); everything else (bad input, typo suggestions, unknown, foreign, recalled, imported)
     runs in the thread pool."""
     url = request.app.state.settings.database_url
-    raw = request.path_params["raw"][:200]  # a plain str: no parameter validation needed
+    raw = request.path_params["code"][:200]  # a plain str: no parameter validation needed
     fast = verification_service.page_fast(url, raw)
     if fast is None:
         return await run_in_threadpool(_public_page_slow, request, url, raw)
@@ -254,7 +258,7 @@ def _public_page_slow(request: Request, url: str, raw: str) -> HTMLResponse:
     return page(request, "public.html", view_context(url, raw, locale), locale=locale)
 
 
-@router.get("/static/{name:path}")
+@router.get("/static/{name:path}", include_in_schema=False)
 def static(name: str) -> FileResponse:
     path = (STATIC_DIR / name).resolve()
     if STATIC_DIR not in path.parents or not path.is_file():
