@@ -31,10 +31,17 @@ class JsonLdResponse(JSONResponse):
     media_type = "application/ld+json"
 
 
+EPCIS_DOCUMENT = {
+    "type": "object", "description": "an EPCIS 2.0 document (GS1's JSON schema)",
+    "required": ["@context", "type", "schemaVersion", "creationDate", "epcisBody"],
+    "properties": {"@context": {"type": "array"}, "type": {"const": "EPCISDocument"},
+                   "schemaVersion": {"type": "string"}, "creationDate": {"type": "string"},
+                   "epcisBody": {"type": "object", "required": ["eventList"], "properties": {
+                       "eventList": {"type": "array", "items": {"type": "object"}}}}}}
+
+
 @router.get("/robots/{code}/epcis", response_class=JsonLdResponse, responses={200: {"content": {
-    "application/ld+json": {"schema": {"type": "object", "required": ["@context", "type",
-                                                                      "epcisBody"],
-                                       "description": "an EPCIS 2.0 document"}}}}})
+    "application/ld+json": {"schema": EPCIS_DOCUMENT}}}})
 def export(code: str, request: Request, session: ReadSession, actor: CurrentActor,
            settings: SettingsDep) -> JsonLdResponse:
     """The unit's events as an EPCIS 2.0 JSON-LD document (legitimate interest or authority)."""
