@@ -118,7 +118,8 @@ def get_health(code: str, request: Request, session: ReadSession,
         "code": unit.code, "at": None, "metrics": {}, "trend": {}, "alerts": []}
 
 
-@router.get("/robots/{code}/telemetry", response_model=TelemetrySeries)
+@router.get("/robots/{code}/telemetry", response_model=TelemetrySeries,
+            response_model_exclude_unset=True)
 def get_telemetry(code: str, request: Request, session: ReadSession, actor: CurrentActor,
                   from_: datetime | None = Query(None, alias="from"),
                   to: datetime | None = None,

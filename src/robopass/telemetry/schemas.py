@@ -52,7 +52,8 @@ class HealthView(BaseModel):
 
 
 class TelemetrySeries(BaseModel):
-    """``points``: raw readings, or per hour/day ``{at, count, <metric>: {min, avg, max}...}``."""
+    """``points``: raw readings, or per hour/day ``{at, count, <metric>: {min, avg, max}...}``;
+    ``next_from`` (raw only, when ``limit`` cut the range) is where the next page starts."""
 
     code: str
     from_: str = Field(alias="from")
@@ -60,3 +61,4 @@ class TelemetrySeries(BaseModel):
     metric: str | None
     resolution: str
     points: list[dict[str, Any]]
+    next_from: str | None = None
