@@ -131,6 +131,10 @@ def test_refusals_follow_from_what_a_route_takes() -> None:
     async def raw(request: Request, actor: CurrentActor) -> dict[str, str]:
         return {}
 
+    @app.get("/always/{anything}", openapi_extra={openapi.ALWAYS_200: True})
+    def always(anything: str) -> dict[str, str]:
+        return {}
+
     assert _statuses(app) == {
         "GET /public": {429},
         "GET /public/{code}": {404, 422, 429},
@@ -138,6 +142,7 @@ def test_refusals_follow_from_what_a_route_takes() -> None:
         "POST /things": {401, 403, 404, 409, 413, 422},
         "GET /maybe": {401, 403, 422, 429},
         "POST /raw": {401, 403, 404, 409, 413, 422},
+        "GET /always/{anything}": {429},
     }
 
 

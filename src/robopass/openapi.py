@@ -13,7 +13,8 @@ later is documented correctly without anyone remembering to):
 - it takes any input (path, query, header or body) → 422;
 - it takes a body → 413;
 - it writes (POST, PUT, PATCH, DELETE) → 409, refused by a rule or state;
-- it answers without a key → 429, the public rate limit.
+- it answers without a key → 429, the public rate limit;
+- it says ``openapi_extra={ALWAYS_200: True}`` (verify, ``/r/``): no 404 or 422.
 
 Every one of these answers carries the error body ``{"error": {"code", "message", ...}}``
 (schema ``Error``). Routes that take the key get the ``bearerAuth`` security scheme (an optional
@@ -69,6 +70,8 @@ ERROR_HEADERS: dict[int, dict[str, Any]] = {
                           "schema": {"type": "integer"}}},
 }
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+#: ``openapi_extra={ALWAYS_200: True}``: a route that answers 200 whatever its input names.
+ALWAYS_200 = "x-always-200"
 SECURITY_SCHEME = "bearerAuth"
 #: FastAPI's own 422 schemas, replaced by ``Error``.
 FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
@@ -118,6 +121,8 @@ def error_statuses(route: APIRoute) -> set[int]:
         statuses.add(413)
     if (route.methods or set()) & WRITE_METHODS:
         statuses.add(409)
+    if (route.openapi_extra or {}).get(ALWAYS_200):  # verify, /r/: the answer says why not
+        statuses -= {404, 422}
     return statuses
 
 
@@ -139,6 +144,7 @@ def _document(operation: dict[str, Any], route: APIRoute) -> None:
         responses[str(status)] = response
     if 422 not in error_statuses(route):  # FastAPI's default 422 on a route taking no input
         responses.pop("422", None)
+    operation["responses"] = dict(sorted(responses.items()))
     key = key_use(route)
     if key is not None:
         operation["security"] = [{SECURITY_SCHEME: []}] + ([{}] if key == "optional" else [])

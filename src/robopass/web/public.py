@@ -236,7 +236,8 @@ def lookup_form(request: Request, code: str | None = None) -> Response:
     return page(request, "lookup.html", {"input": ""})
 
 
-@router.get("/r/{code:path}", response_class=HTMLResponse, responses={200: {"content": HTML}})
+@router.get("/r/{code:path}", response_class=HTMLResponse, responses={200: {"content": HTML}},
+            openapi_extra={"x-always-200": True})
 async def public_page(request: Request) -> HTMLResponse:
     """Genuine or not, and why; model, manufacturer, status, recalls, buyer summary.
 
