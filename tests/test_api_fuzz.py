@@ -5,14 +5,17 @@ the schema, data that does not, and (where the path names something) the seeded 
 unit, model, recall, incident and organisation, so success answers are checked too — and runs
 its conformance checks on every answer: no server error, a documented status, a documented
 content type, a body that matches the documented schema, the documented headers. Every
-operation is fuzzed as the regulator and as a manufacturer of the demo registry (``seed``), so
+operation is fuzzed as the regulator and as a manufacturer of the demo registry (``seed``), on
+SQLite and on PostgreSQL (whose text cannot hold NUL, among other differences), so
 requests get past authentication into validation and the services, and both the entitled and
-the refused answers are checked. Examples per operation are bounded (``FUZZ_EXAMPLES``).
+the refused answers are checked. Examples per operation, role and database are bounded
+(``FUZZ_EXAMPLES``).
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,10 +37,12 @@ from schemathesis.specs.openapi.checks import (
 from robopass import seed as demo_seed
 from robopass.api import create_app
 from robopass.config import Settings
+from robopass.db import dispose_engine
+from tests.conftest import _pg_admin_conn, _pg_url, pg_available, require_service
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, response_headers_conformance]
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 ROLES = ("regulator", "manufacturer")
 
 OPERATIONS = sorted(
@@ -73,10 +78,27 @@ class Fuzzed:
         return st.one_of(strategies)
 
 
-@pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
-    path: Path = tmp_path_factory.mktemp("fuzz") / "demo.db"
-    yield Fuzzed(f"sqlite:///{path}")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fuzzed(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
+    """A seeded demo registry on each backend (PostgreSQL: a database of its own)."""
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("fuzz") / "demo.db"
+        url = f"sqlite:///{path}"
+        yield Fuzzed(url)
+        dispose_engine(url)
+        return
+    require_service(pg_available(), "PostgreSQL on 127.0.0.1:5432")
+    name = f"robopass_fuzz_{uuid.uuid4().hex[:12]}"
+    with _pg_admin_conn() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = _pg_url(name)
+    try:
+        yield Fuzzed(url)
+    finally:
+        dispose_engine(url)
+        with _pg_admin_conn() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -158,3 +158,12 @@ def test_a_body_that_cannot_be_parsed_is_422(client: ApiClient, body: bytes,
             **client.regulator.auth, "content-type": content_type})
         assert r.status_code == 422, (path, r.text)
         assert set(r.json()["error"]) >= {"code", "message"}
+
+
+@pytest.mark.parametrize("raw", ["%0A%20abc", "a%2Fb", "%0D%0A", "CN1%00"])
+def test_r_answers_the_page_for_any_path_segment_as_documented(client: ApiClient,
+                                                                raw: str) -> None:
+    """``/r/{code}`` is documented as always 200 HTML; a newline once matched no route."""
+    r = client.raw.get(f"/r/{raw}")
+    assert r.status_code == 200, r.text[:200]
+    assert r.headers["content-type"].startswith("text/html")

@@ -19,6 +19,7 @@ from babel.dates import format_skeleton
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from robopass import idcode
 from robopass.db import get_engine
@@ -27,6 +28,15 @@ from robopass.verification import service as verification_service
 from robopass.web import i18n
 from robopass.web.i18n import N_
 
+
+class AnythingConvertor(PathConvertor):
+    """``{name:anything}``: like ``path``, newlines too (``path`` is ``.*``, and ``/r/%0A``
+    matched no route: a 404 where every input must get the page)."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("anything", AnythingConvertor())
 router = APIRouter(tags=["public pages"])
 HTML = {"text/html": {"schema": {"type": "string"}}}
 HEALTH = {"application/json": {"schema": {
@@ -236,7 +246,7 @@ def lookup_form(request: Request, code: str | None = None) -> Response:
     return page(request, "lookup.html", {"input": ""})
 
 
-@router.get("/r/{code:path}", response_class=HTMLResponse, responses={200: {"content": HTML}},
+@router.get("/r/{code:anything}", response_class=HTMLResponse, responses={200: {"content": HTML}},
             openapi_extra={"x-always-200": True})
 async def public_page(request: Request) -> HTMLResponse:
     """Genuine or not, and why; model, manufacturer, status, recalls, buyer summary.
