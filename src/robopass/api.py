@@ -62,6 +62,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not parse the body (not UTF-8, bad form…)
+            return _error(422, {"code": "invalid_json", "field": "body",
+                                "message": f"the body could not be parsed: {exc.detail}"})
         code = STATUS_CODES.get(exc.status_code, "error")
         return _error(exc.status_code, {"code": code, "message": str(exc.detail)},
                       getattr(exc, "headers", None))
@@ -78,6 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    from robopass import openapi
+
+    openapi.install(app)
     from robopass import routers
 
     for router in routers.all_routers():

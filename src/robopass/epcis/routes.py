@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from robopass import gate
 from robopass.deps import CurrentActor, ReadSession, SettingsDep, WriteSession
 from robopass.epcis.document import EpcisError, EventRecord, build_document, parse_capture
+from robopass.epcis.schemas import Captured
 from robopass.errors import InvalidInput, PayloadTooLarge
 from robopass.lifecycle import service as lifecycle_service
 from robopass.lifecycle.routes import record
@@ -20,11 +21,28 @@ from robopass.timeutil import utcnow
 router = APIRouter(prefix="/api/v1", tags=["epcis"])
 
 MAX_CAPTURE_BYTES = 20 * 1024 * 1024
+CAPTURE_BODY = {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "description": "an EPCIS 2.0 document"}},
+    "application/ld+json": {"schema": {"type": "object"}}}}
 
 
-@router.get("/robots/{code}/epcis", response_class=JSONResponse)
+class JsonLdResponse(JSONResponse):
+    media_type = "application/ld+json"
+
+
+EPCIS_DOCUMENT = {
+    "type": "object", "description": "an EPCIS 2.0 document (GS1's JSON schema)",
+    "required": ["@context", "type", "schemaVersion", "creationDate", "epcisBody"],
+    "properties": {"@context": {"type": "array"}, "type": {"const": "EPCISDocument"},
+                   "schemaVersion": {"type": "string"}, "creationDate": {"type": "string"},
+                   "epcisBody": {"type": "object", "required": ["eventList"], "properties": {
+                       "eventList": {"type": "array", "items": {"type": "object"}}}}}}
+
+
+@router.get("/robots/{code}/epcis", response_class=JsonLdResponse, responses={200: {"content": {
+    "application/ld+json": {"schema": EPCIS_DOCUMENT}}}})
 def export(code: str, request: Request, session: ReadSession, actor: CurrentActor,
-           settings: SettingsDep) -> JSONResponse:
+           settings: SettingsDep) -> JsonLdResponse:
     """The unit's events as an EPCIS 2.0 JSON-LD document (legitimate interest or authority)."""
     unit = robot_service.get_unit_or_raise(session, code)
     gate.see(session, actor, unit, need="legitimate", audit="read_epcis", path=request.url.path,
@@ -39,10 +57,11 @@ def export(code: str, request: Request, session: ReadSession, actor: CurrentActo
                for i, e in enumerate(events)]
     doc = build_document(robot_uri=f"{base}/r/{unit.code}", events=records,
                          created_at=utcnow(), vocab_base=base)
-    return JSONResponse(doc, media_type="application/ld+json")
+    return JsonLdResponse(doc)
 
 
-@router.post("/epcis/capture", status_code=201)
+@router.post("/epcis/capture", status_code=201, response_model=Captured,
+             openapi_extra={"requestBody": CAPTURE_BODY})
 async def capture(request: Request, actor: CurrentActor, settings: SettingsDep) -> Any:
     """Record the ObjectEvents of an EPCIS 2.0 document through the lifecycle rules, all or
     nothing."""

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from robopass.db import transaction
 from robopass.deps import CurrentActor, ReadSession, WriteSession
 from robopass.incidents import service, trace
+from robopass.incidents.schemas import IncidentRead, IncidentReported, TraceReport, UnitIncidents
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -24,7 +25,7 @@ class IncidentCreate(BaseModel):
     place: str | None = Field(default=None, max_length=500)
 
 
-@router.post("/incidents", status_code=201)
+@router.post("/incidents", status_code=201, response_model=IncidentReported)
 def report_incident(body: IncidentCreate, session: WriteSession,
                     actor: CurrentActor) -> dict[str, Any]:
     """The unit's owner or operator, or the regulator, reports an incident."""
@@ -35,7 +36,7 @@ def report_incident(body: IncidentCreate, session: WriteSession,
         return {"id": incident.id}
 
 
-@router.get("/incidents/{incident_id}")
+@router.get("/incidents/{incident_id}", response_model=IncidentRead)
 def read_incident(incident_id: str, request: Request, session: ReadSession,
                   actor: CurrentActor
                   ) -> dict[str, Any]:
@@ -45,7 +46,7 @@ def read_incident(incident_id: str, request: Request, session: ReadSession,
                                                        path=request.url.path))
 
 
-@router.get("/incidents/{incident_id}/trace")
+@router.get("/incidents/{incident_id}/trace", response_model=TraceReport)
 def trace_incident(incident_id: str, request: Request, session: ReadSession,
                    actor: CurrentActor) -> dict[str, Any]:
     """The trace report: the unit as of the incident and the candidate responsible parties.
@@ -55,7 +56,7 @@ def trace_incident(incident_id: str, request: Request, session: ReadSession,
                                 path=request.url.path)
 
 
-@router.get("/robots/{code}/incidents")
+@router.get("/robots/{code}/incidents", response_model=UnitIncidents)
 def unit_incidents(code: str, session: ReadSession, actor: CurrentActor) -> dict[str, Any]:
     """The unit's incidents this organisation may read."""
     return {"incidents": service.list_for_unit(session, actor=actor, code=code)}

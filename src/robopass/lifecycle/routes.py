@@ -11,7 +11,15 @@ from robopass.db import transaction, write_session
 from robopass.deps import CurrentActor, ReadSession, RegulatorActor, SettingsDep, WriteSession
 from robopass.errors import InvalidInput
 from robopass.lifecycle import attempts, service
-from robopass.lifecycle.schemas import EventBatch, EventBatchResult, EventCreate, EventRead
+from robopass.lifecycle.schemas import (
+    EventBatch,
+    EventBatchResult,
+    EventCreate,
+    EventHistory,
+    EventRead,
+    FraudAlerts,
+    RefusedAttempts,
+)
 from robopass.robots import service as robot_service
 
 router = APIRouter(prefix="/api/v1", tags=["lifecycle"])
@@ -54,7 +62,7 @@ def record_batch(body: EventBatch, request: Request, session: WriteSession, acto
                     status_code=201, media_type="application/json")
 
 
-@router.get("/robots/{code}/events")
+@router.get("/robots/{code}/events", response_model=EventHistory)
 def list_events(code: str, request: Request, session: ReadSession,
                 actor: CurrentActor) -> dict[str, Any]:
     """Legitimate interest or authority; corrections and corrected events included."""
@@ -65,14 +73,14 @@ def list_events(code: str, request: Request, session: ReadSession,
                                           for e in service.history(session, unit.code)]}
 
 
-@router.get("/refused-attempts")
+@router.get("/refused-attempts", response_model=RefusedAttempts)
 def refused_attempts(session: ReadSession, actor: RegulatorActor,
                      limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """Regulator: refused event attempts in its scope, newest first."""
     return {"attempts": attempts.refused_attempts(session, actor=actor, limit=limit)}
 
 
-@router.get("/fraud-alerts")
+@router.get("/fraud-alerts", response_model=FraudAlerts)
 def fraud_alerts(session: ReadSession, actor: RegulatorActor,
                  limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """Regulator: fraud alerts (resale of scrapped units, forged codes) in its scope, newest

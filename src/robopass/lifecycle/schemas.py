@@ -39,3 +39,39 @@ class EventRead(BaseModel):
 
 class EventBatchResult(BaseModel):
     events: list[EventRead]
+
+
+class EventRecorded(EventRead):
+    recorded_at: str | None
+
+
+class EventHistory(BaseModel):
+    code: str
+    events: list[EventRecorded]
+
+
+class RefusedAttemptRead(BaseModel):
+    id: str
+    code_input: str | None
+    type: str | None
+    organization: str | None
+    error_code: str
+    message: str
+    at: str
+
+
+class RefusedAttempts(BaseModel):
+    attempts: list[RefusedAttemptRead]
+
+
+class FraudAlertRead(BaseModel):
+    id: str
+    kind: str
+    code_input: str | None
+    organization: str | None
+    message: str
+    at: str
+
+
+class FraudAlerts(BaseModel):
+    alerts: list[FraudAlertRead]

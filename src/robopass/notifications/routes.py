@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from robopass.db import transaction
 from robopass.deps import CurrentActor, ReadSession, WriteSession
 from robopass.notifications import service
+from robopass.notifications.schemas import Inbox, SubscriptionCreated, Subscriptions
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
@@ -21,7 +22,7 @@ class SubscriptionCreate(BaseModel):
                               "incident, or '*'")
 
 
-@router.post("/subscriptions", status_code=201)
+@router.post("/subscriptions", status_code=201, response_model=SubscriptionCreated)
 def subscribe(body: SubscriptionCreate, session: WriteSession,
               actor: CurrentActor) -> dict[str, Any]:
     """Subscribe a webhook; the signing ``secret`` is shown once."""
@@ -30,7 +31,7 @@ def subscribe(body: SubscriptionCreate, session: WriteSession,
         return {**service.subscription_view(sub), "secret": secret}
 
 
-@router.get("/subscriptions")
+@router.get("/subscriptions", response_model=Subscriptions)
 def list_subscriptions(session: ReadSession, actor: CurrentActor) -> dict[str, Any]:
     return {"subscriptions": [service.subscription_view(s)
                               for s in service.list_subscriptions(session, actor=actor)]}
@@ -42,7 +43,7 @@ def revoke(subscription_id: str, session: WriteSession, actor: CurrentActor) -> 
         service.revoke(session, actor=actor, subscription_id=subscription_id)
 
 
-@router.get("/notifications")
+@router.get("/notifications", response_model=Inbox)
 def inbox(session: ReadSession, actor: CurrentActor, topic: str | None = None,
           before: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """The organisation's notifications (newest first) and their webhook delivery state."""

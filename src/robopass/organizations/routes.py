@@ -17,6 +17,7 @@ from robopass.organizations.schemas import (
     OrganizationRead,
     OrganizationStatusChange,
     OrganizationUpdate,
+    ServiceAuthorization,
     ServiceAuthorizationCreate,
 )
 
@@ -118,7 +119,8 @@ def revoke_key(org_id: str, key_id: str, session: WriteSession, actor: CurrentAc
         auth_service.revoke_key(session, organization_id=org_id, key_id=key_id)
 
 
-@router.post("/service-authorizations", status_code=201)
+@router.post("/service-authorizations", status_code=201,
+             response_model=ServiceAuthorization)
 def authorize_service(body: ServiceAuthorizationCreate, session: WriteSession,
                       actor: CurrentActor) -> dict[str, str | None]:
     """An owner or operator authorises a service provider (SPEC §4, §6)."""

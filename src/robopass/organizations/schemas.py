@@ -91,3 +91,7 @@ class AccreditationRequest(BaseModel):
     scopes: list[Literal["intelligence", "safety"]] = Field(min_length=1, max_length=2)
     valid_until: date
     reason: str | None = Field(default=None, max_length=1000)
+class ServiceAuthorization(BaseModel):
+    id: str
+    provider_id: str
+    code: str | None

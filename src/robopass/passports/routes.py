@@ -8,11 +8,12 @@ from fastapi import APIRouter
 
 from robopass.deps import ReadSession
 from robopass.passports import service
+from robopass.passports.schemas import PassportIssued
 
 router = APIRouter(prefix="/api/v1", tags=["passports"])
 
 
-@router.get("/robots/{code}/passport")
+@router.get("/robots/{code}/passport", response_model=PassportIssued)
 def passport(code: str, session: ReadSession) -> dict[str, Any]:
     """``{passport: "<compact JWS>", history: [...]}``: EdDSA, ``kid`` in the header; verify
     against ``/.well-known/jwks.json`` (retired keys included)."""

@@ -7,7 +7,13 @@ from fastapi import APIRouter, Query
 from robopass.db import transaction
 from robopass.deps import CurrentActor, ReadSession, WriteSession
 from robopass.recalls import closing, service
-from robopass.recalls.schemas import RecallClose, RecallCreate, RecallOpened, RecallProgress
+from robopass.recalls.schemas import (
+    RecallClose,
+    RecallCreate,
+    RecallOpened,
+    RecallProgress,
+    RecallUnits,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["recalls"])
 
@@ -46,7 +52,7 @@ def close_recall(recall_id: str, body: RecallClose, session: WriteSession,
         return service.progress(recall)
 
 
-@router.get("/recalls/{recall_id}/units")
+@router.get("/recalls/{recall_id}/units", response_model=RecallUnits)
 def recall_units(recall_id: str, session: ReadSession, actor: CurrentActor,
                  status: str | None = Query(None, pattern="^(open|remedied)$"),
                  limit: int = Query(1000, ge=1, le=10000),

@@ -48,3 +48,15 @@ class RecallClose(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class RecallUnit(BaseModel):
+    code: str
+    remedied: bool
+    remedied_at: str | None
+    remedy_event: str | None
+
+
+class RecallUnits(BaseModel):
+    id: str
+    units: list[RecallUnit]

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query
 
 from robopass.deps import ReadSession, RegulatorActor
 from robopass.stats import service
+from robopass.stats.schemas import FleetHealth, IncidentStats, Overview, SupplyChain
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
 Province = Query(None, pattern=r"^\d{6}$", description="China division code (province part)")
 Manufacturer = Query(None, max_length=40, description="organisation id of a manufacturer")
 
 
-@router.get("/overview")
+@router.get("/overview", response_model=Overview)
 def overview(session: ReadSession, actor: RegulatorActor, province: str | None = Province,
              manufacturer: str | None = Manufacturer) -> dict[str, Any]:
     """Organisations, models by status, units by status/manufacturer/province, codes per month,
@@ -23,7 +24,7 @@ def overview(session: ReadSession, actor: RegulatorActor, province: str | None =
     return service.overview(session, actor=actor, province=province, manufacturer_id=manufacturer)
 
 
-@router.get("/fleet-health")
+@router.get("/fleet-health", response_model=FleetHealth)
 def fleet_health(session: ReadSession, actor: RegulatorActor, province: str | None = Province,
                  manufacturer: str | None = Manufacturer) -> dict[str, Any]:
     """Battery state-of-health and joint-wear histograms, open health alerts by rule."""
@@ -31,7 +32,7 @@ def fleet_health(session: ReadSession, actor: RegulatorActor, province: str | No
                                 manufacturer_id=manufacturer)
 
 
-@router.get("/incidents")
+@router.get("/incidents", response_model=IncidentStats)
 def incidents(session: ReadSession, actor: RegulatorActor, province: str | None = Province,
               manufacturer: str | None = Manufacturer) -> dict[str, Any]:
     """Incidents by severity and by the most likely responsible party (trace reports)."""
@@ -41,7 +42,7 @@ def incidents(session: ReadSession, actor: RegulatorActor, province: str | None 
         session, actor=actor, province=province, manufacturer_id=manufacturer)}
 
 
-@router.get("/supply-chain")
+@router.get("/supply-chain", response_model=SupplyChain)
 def supply_chain(session: ReadSession, actor: RegulatorActor,
                  province: str | None = Province) -> dict[str, Any]:
     """Key components by supplier and country, concentration (HHI, top-supplier share) per

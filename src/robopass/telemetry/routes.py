@@ -17,7 +17,7 @@ from robopass.errors import InvalidInput, PayloadTooLarge
 from robopass.robots import service as robot_service
 from robopass.telemetry import service
 from robopass.telemetry.readings import BadBody
-from robopass.telemetry.schemas import IngestResult
+from robopass.telemetry.schemas import HealthView, IngestResult, TelemetrySeries
 from robopass.telemetry.settings import get_telemetry_settings
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"])
@@ -104,7 +104,7 @@ def _unit_with_interest(session: Any, actor: Any, code: str, request: Request,
     return unit
 
 
-@router.get("/robots/{code}/health")
+@router.get("/robots/{code}/health", response_model=HealthView)
 def get_health(code: str, request: Request, session: ReadSession,
                actor: CurrentActor) -> dict[str, Any]:
     """``{code, at, metrics, trend, alerts: [{rule, message, since}]}`` (``at`` null before the
@@ -114,7 +114,8 @@ def get_health(code: str, request: Request, session: ReadSession,
         "code": unit.code, "at": None, "metrics": {}, "trend": {}, "alerts": []}
 
 
-@router.get("/robots/{code}/telemetry")
+@router.get("/robots/{code}/telemetry", response_model=TelemetrySeries,
+            response_model_exclude_unset=True)
 def get_telemetry(code: str, request: Request, session: ReadSession, actor: CurrentActor,
                   from_: datetime | None = Query(None, alias="from"),
                   to: datetime | None = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -31,3 +33,32 @@ class IngestResult(BaseModel):
     stored: int
     duplicates: int
     rejected: list[Rejection]
+
+
+class HealthAlert(BaseModel):
+    rule: str
+    message: str
+    since: str | None
+
+
+class HealthView(BaseModel):
+    """The latest reading's metrics (``at`` null before the first), the trend and open alerts."""
+
+    code: str
+    at: str | None
+    metrics: dict[str, Any]
+    trend: dict[str, Any]
+    alerts: list[HealthAlert]
+
+
+class TelemetrySeries(BaseModel):
+    """``points``: raw readings, or per hour/day ``{at, count, <metric>: {min, avg, max}...}``;
+    ``next_from`` (raw only, when ``limit`` cut the range) is where the next page starts."""
+
+    code: str
+    from_: str = Field(alias="from")
+    to: str
+    metric: str | None
+    resolution: str
+    points: list[dict[str, Any]]
+    next_from: str | None = None

@@ -19,6 +19,7 @@ from babel.dates import format_skeleton
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from robopass import idcode
 from robopass.db import get_engine
@@ -27,7 +28,19 @@ from robopass.verification import service as verification_service
 from robopass.web import i18n
 from robopass.web.i18n import N_
 
-router = APIRouter(include_in_schema=False)
+
+class AnythingConvertor(PathConvertor):
+    """``{name:anything}``: like ``path``, newlines too (``path`` is ``.*``, and ``/r/%0A``
+    matched no route: a 404 where every input must get the page)."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("anything", AnythingConvertor())
+router = APIRouter(tags=["public pages"])
+HTML = {"text/html": {"schema": {"type": "string"}}}
+HEALTH = {"application/json": {"schema": {
+    "type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}}}
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_ECHO = 80
 #: Pages load nothing but our own stylesheet; no scripts at all.
@@ -222,14 +235,15 @@ def view_context(url: str, raw: str, locale: str,
     }
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_class=Response, responses={200: {"content": HEALTH}})
 async def healthz() -> Response:
     """Liveness, and the ceiling the verify benchmark is measured against."""
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
-@router.get("/r", response_class=HTMLResponse)
-@router.get("/r/", response_class=HTMLResponse)
+@router.get("/r", response_class=HTMLResponse,
+            responses={303: {"description": "to ``/r/{code}`` when ``code`` is given"}})
+@router.get("/r/", response_class=HTMLResponse, include_in_schema=False)
 def lookup_form(request: Request, code: str | None = None) -> Response:
     """The 'check a code' form; ``?code=`` goes to that code's page (works without JS)."""
     if code and code.strip():
@@ -240,7 +254,8 @@ def lookup_form(request: Request, code: str | None = None) -> Response:
     return page(request, "lookup.html", {"input": ""})
 
 
-@router.get("/r/{raw:path}", response_class=HTMLResponse)
+@router.get("/r/{code:anything}", response_class=HTMLResponse, responses={200: {"content": HTML}},
+            openapi_extra={"x-always-200": True})
 async def public_page(request: Request) -> HTMLResponse:
     """Genuine or not, and why; model, manufacturer, status, recalls, buyer summary.
 
@@ -249,7 +264,7 @@ async def public_page(request: Request) -> HTMLResponse:
     saves); everything else (bad input, typo suggestions, unknown, foreign, recalled, imported)
     runs in the thread pool."""
     url = request.app.state.settings.database_url
-    raw = request.path_params["raw"][:200]  # a plain str: no parameter validation needed
+    raw = request.path_params["code"][:200]  # a plain str: no parameter validation needed
     fast = verification_service.page_fast(url, raw)
     if fast is None:
         return await run_in_threadpool(_public_page_slow, request, url, raw)
@@ -262,7 +277,7 @@ def _public_page_slow(request: Request, url: str, raw: str) -> HTMLResponse:
     return page(request, "public.html", view_context(url, raw, locale), locale=locale)
 
 
-@router.get("/static/{name:path}")
+@router.get("/static/{name:path}", include_in_schema=False)
 def static(name: str) -> FileResponse:
     path = (STATIC_DIR / name).resolve()
     if STATIC_DIR not in path.parents or not path.is_file():
