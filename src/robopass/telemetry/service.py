@@ -27,6 +27,7 @@ import orjson
 from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from robopass import limits
 from robopass.auth.service import Actor
 from robopass.db import dialect_name
 from robopass.ids import new_id
@@ -124,6 +125,9 @@ def decode_body(body: bytes, *, actor: Actor | None, now: datetime | None = None
     now = now or utcnow()
     now_ms = dt_to_ms(now)
     limit = get_telemetry_settings().max_readings if actor is not None else None
+    if limit is not None and limits.too_many_containers(body, readings=limit):
+        raise rd.BadBody(f"the body holds more than {limit} readings' worth of JSON objects "
+                         f"and arrays; send at most {limit} readings per request")
     with _no_gc():
         try:
             batch = rd.decode_fast(body, now_ms=now_ms, skew_ms=SKEW_MS,
