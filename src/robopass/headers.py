@@ -27,7 +27,9 @@ class SecurityHeaders:
 
         async def with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), NOSNIFF]
+                headers = list(message.get("headers", ()))
+                if not any(name.lower() == NOSNIFF[0] for name, _ in headers):
+                    message["headers"] = [*headers, NOSNIFF]
             await send(message)
 
         await self.app(scope, receive, with_headers)
