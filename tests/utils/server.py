@@ -45,7 +45,7 @@ def server_process(db_url: str, *, workers: int = 1, env: dict[str, str] | None 
          "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
         env=proc_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # generous: a loaded machine starts slowly
         while True:
             try:
                 if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
@@ -53,6 +53,8 @@ def server_process(db_url: str, *, workers: int = 1, env: dict[str, str] | None 
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
+                if proc.poll() is None:  # still running: stop it, or reading waits forever
+                    proc.kill()
                 out = proc.stdout.read().decode() if proc.stdout else ""
                 raise RuntimeError(f"server did not start: {out[-2000:]}")
             time.sleep(0.1)
