@@ -37,7 +37,10 @@ def check_details(value: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     if depth(value, limit=MAX_DETAILS_DEPTH) > MAX_DETAILS_DEPTH:
         raise ValueError(f"details may nest at most {MAX_DETAILS_DEPTH} levels deep")
-    size = len(orjson.dumps(value))
+    try:
+        size = len(orjson.dumps(value))
+    except TypeError as exc:  # e.g. a lone surrogate ("\ud800"): not storable text
+        raise ValueError(f"details cannot be stored: {exc}") from exc
     if size > MAX_DETAILS_BYTES:
         raise ValueError(f"details is {size} bytes of JSON; at most {MAX_DETAILS_BYTES}")
     return value
