@@ -22,7 +22,7 @@ def deploy(client: ApiClient, maker: Org, operator: Org, code: str, province: st
     client.event(maker, code, "manufactured", at="2026-03-10T08:00:00Z")
     client.event(maker, code, "sold", at="2026-03-11T08:00:00Z", to_organization=operator.id)
     client.event(operator, code, "deployed", at="2026-03-12T08:00:00Z",
-                 details={"province": province, "city": province[:4] + "00"})
+                 details={"province": province, "city": province[:2] + "0100"})
 
 
 def build(client: ApiClient) -> dict[str, object]:
