@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from robopass import idcode
+from robopass.bodycaps import BodyTooLarge
 from robopass.config import Settings, get_settings
 from robopass.errors import RobopassError
 
@@ -60,6 +61,10 @@ def install_error_handlers(app: FastAPI) -> None:
                                 "message": "input contains a NUL (0x00) character"})
         raise exc
 
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return _error(413, exc.error(), {"Connection": "close"})
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:  # FastAPI could not parse the body (not UTF-8, bad form…)
@@ -93,8 +98,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         # inside the rate limit (added later = outside): limited requests never reach it
         app.add_middleware(PublicFastPath, database_url=settings.database_url)
-    if settings.public_rate_limit > 0:
-        from robopass.ratelimit import PublicRateLimit
+    if settings.public_rate_limit > 0 or settings.sign_in_attempts_per_minute > 0:
+        from robopass.ratelimit import RateLimits
 
-        app.add_middleware(PublicRateLimit, rate=settings.public_rate_limit)
+        app.add_middleware(RateLimits, database_url=settings.database_url,
+                           rate=settings.public_rate_limit,
+                           keyed_rate=settings.keyed_rate_limit,
+                           sign_in_per_minute=settings.sign_in_attempts_per_minute)
+    from robopass.bodycaps import BodyCaps, cap_table
+    from robopass.headers import SecurityHeaders
+
+    # a body over its endpoint's cap is refused before anything reads it
+    app.add_middleware(BodyCaps, caps=cap_table(settings))
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries nosniff
     return app

@@ -1,26 +1,16 @@
-"""ASGI entry point for uvicorn workers: ``robopass.asgi:app``."""
+"""ASGI entry point for uvicorn workers: ``robopass.asgi:app``.
 
-import logging
+A worker does no start-up work beyond building the app: it serves at full speed from its first
+second, which matters when a supervisor restarts one or one is added under load (issue #12.9).
+Workers used to compute the national dashboard aggregates here, in a background thread — a full
+scan of every unit, ~25 CPU-seconds per worker at 10,000,000 units, competing with requests for
+the GIL and the cores for about a minute after every start. The dashboard's figures are now
+computed when a regulator signs in (``stats.service.warm``, in that worker only, and only on a
+registry large enough to need it) or when first asked for.
+"""
 
 from robopass.api import create_app
 from robopass.runtime import tune_gc
 
 app = create_app()
 tune_gc()
-
-
-def _warm_dashboard() -> None:
-    """On a large registry, start computing the national dashboard aggregates at start-up (in a
-    background thread), so the first regulator's page after a restart finds them ready."""
-    from robopass.auth.service import Actor
-    from robopass.stats import service as stats_service
-
-    try:
-        stats_service.warm(app.state.settings.database_url,
-                           Actor(id="startup", name="start-up warm-up",
-                                 roles=frozenset({"regulator"}), country=""))
-    except Exception:  # an uninitialised database must not stop the server from starting
-        logging.getLogger(__name__).warning("dashboard warm-up skipped", exc_info=True)
-
-
-_warm_dashboard()

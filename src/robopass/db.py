@@ -361,6 +361,7 @@ class _WalCheckpointer:
         self._pid = 0
         self._thread: threading.Thread | None = None
         self.checkpoints = 0  # how many ran (tests, diagnostics)
+        self.catch_ups = 0  # how many of them under the writer lock
 
     def poke(self) -> None:
         """A write committed: checkpoint soon (starts this process's thread if needed)."""
@@ -397,6 +398,7 @@ class _WalCheckpointer:
                     self.checkpoint(conn, retries=40)
                     with _sqlite_writer_lock(self._url):
                         frames = self.checkpoint(conn, retries=40)
+                    self.catch_ups += 1
                 else:
                     frames = self.checkpoint(conn)
                 catch_up = frames > self.CATCH_UP_FRAMES

@@ -12,11 +12,41 @@ time (modules, the app, SQLAlchemy's metadata) out of the collector's sight for 
 from __future__ import annotations
 
 import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 GEN0_THRESHOLD = 50_000
+_gc_pauses = 0
+_gc_guard = threading.Lock()
 
 
 def tune_gc() -> None:
     gc.freeze()
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GEN0_THRESHOLD, max(gen1, 20), max(gen2, 100))
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch is parsed and stored: a batch makes
+    hundreds of thousands of short-lived containers (none in cycles), and the collections they
+    trigger cost ~25 % of the CPU. Reference counting still frees everything. Counted, so
+    batches of several threads overlapping leave the collector as they found it."""
+    global _gc_pauses
+    with _gc_guard:
+        if _gc_pauses == 0:
+            _gc_pauses = -1 if not gc.isenabled() else 0  # -1: it was off; leave it off
+        if _gc_pauses >= 0:
+            _gc_pauses += 1
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_guard:
+            if _gc_pauses > 0:
+                _gc_pauses -= 1
+                if _gc_pauses == 0:
+                    gc.enable()
+            else:
+                _gc_pauses = 0

@@ -45,15 +45,16 @@ def server_process(db_url: str, *, workers: int = 1, env: dict[str, str] | None 
          "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
         env=proc_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # generous: a loaded machine starts slowly
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()  # else reading its output would wait for it forever
+                if proc.poll() is None:  # still running: stop it, or reading waits forever
+                    proc.kill()
                 out = proc.stdout.read().decode() if proc.stdout else ""
                 raise RuntimeError(f"server did not start: {out[-2000:]}")
             time.sleep(0.1)

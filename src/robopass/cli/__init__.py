@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from robopass import config
 from robopass.cli import code as code_cli
 
 app = typer.Typer(help="robopass: humanoid robot full-lifecycle registry", no_args_is_help=True,
@@ -46,14 +47,14 @@ DB_HELP = "Database URL (sqlite:///path.db or postgresql://...); default $ROBOPA
 
 
 def db_option() -> str:
-    return os.environ.get("ROBOPASS_DATABASE_URL", "sqlite:///var/robopass.db")
+    return config.database_url()
 
 
 DbOpt = typer.Option(None, "--db", help=DB_HELP)
 
 
 def resolve_db(db: str | None) -> str:
-    return db or db_option()
+    return config.database_url(db)
 
 
 @app.command()
@@ -89,8 +90,11 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
           ) -> None:
     """Serve the API and web UI (with --workers N, each worker on its own SO_REUSEPORT socket)."""
     os.environ["ROBOPASS_DATABASE_URL"] = resolve_db(db)
-    os.environ["ROBOPASS_PUBLIC_URL"] = public_url or os.environ.get(
-        "ROBOPASS_PUBLIC_URL", f"http://{host}:{port}")
+    # the workers read their settings from the environment: pass these on
+    current = config.get_settings()
+    os.environ["ROBOPASS_PUBLIC_URL"] = public_url or (
+        current.public_url if "public_url" in current.model_fields_set
+        else f"http://{host}:{port}")
     if webhooks:
         from robopass.notifications.delivery import start_background_worker
 
@@ -139,6 +143,25 @@ def ledger_verify(db: str | None = DbOpt) -> None:
     else:
         err.print(f"[red]ledger MISMATCH[/red] at entry {report.bad_index}: {report.reason}")
         raise typer.Exit(1)
+    _verify_unit_states(resolve_db(db))
+
+
+def _verify_unit_states(url: str) -> None:
+    """Second half of ``ledger verify``: every unit's row against the fold of its events."""
+    from rich.progress import Progress
+
+    from robopass.db import reading
+    from robopass.ledger import statecheck
+
+    with reading(url) as session, Progress(transient=True, console=err) as bar:
+        task = bar.add_task("re-folding unit states", total=statecheck.count_units(session))
+        checked, differences = statecheck.check_units(
+            session, progress=lambda n: bar.advance(task, n))
+    if differences:
+        for difference in differences:
+            err.print(f"[red]state MISMATCH[/red] {difference}")
+        raise typer.Exit(1)
+    print(f"unit states OK: {checked} units match the fold of their events")
 
 
 import_app = typer.Typer(help="Import data from CSV.", no_args_is_help=True)

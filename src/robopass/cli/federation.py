@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from robopass import config
 
 peer_app = typer.Typer(help="Peer registries of other countries.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -16,7 +17,7 @@ DbOpt = typer.Option(None, "--db", help="Database URL; default $ROBOPASS_DATABAS
 
 
 def _db(db: str | None) -> str:
-    return db or os.environ.get("ROBOPASS_DATABASE_URL", "sqlite:///var/robopass.db")
+    return config.database_url(db)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 
 import typer
+
+from robopass import config
 
 app = typer.Typer(help="Signing keys for tree heads and passports.", no_args_is_help=True)
 DbOpt = typer.Option(None, "--db", help="Database URL; default $ROBOPASS_DATABASE_URL")
 
 
 def _db(db: str | None) -> str:
-    return db or os.environ.get("ROBOPASS_DATABASE_URL", "sqlite:///var/robopass.db")
+    return config.database_url(db)
 
 
 @app.command("rotate")

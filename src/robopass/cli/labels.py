@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from robopass import config
 
 err = Console(stderr=True)
 
@@ -33,7 +34,7 @@ def labels(model: str = typer.Option(..., help="Product model id or 6-character 
     if suffix not in (".pdf", ".svg"):
         err.print("[red]error:[/red] " + escape("--out must end in .pdf or .svg"))
         raise typer.Exit(2)
-    url = db or os.environ.get("ROBOPASS_DATABASE_URL", "sqlite:///var/robopass.db")
+    url = config.database_url(db)
     base = public_url or get_settings().public_url
     try:
         with reading(url) as session:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 
 import typer
+
+from robopass import config
 
 app = typer.Typer(help="Webhook notifications (transactional outbox).", no_args_is_help=True)
 
@@ -15,7 +16,7 @@ DB_HELP = "Database URL (sqlite:///path.db or postgresql://...); default $ROBOPA
 
 
 def _db(db: str | None) -> str:
-    return db or os.environ.get("ROBOPASS_DATABASE_URL", "sqlite:///var/robopass.db")
+    return config.database_url(db)
 
 
 @app.command("deliver")

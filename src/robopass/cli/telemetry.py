@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 from typing import Any
 
 import typer
+
+from robopass import config
 
 ingest_app = typer.Typer(help="Ingest telemetry from a message broker.", no_args_is_help=True)
 telemetry_app = typer.Typer(help="Telemetry storage maintenance.", no_args_is_help=True)
@@ -17,7 +18,7 @@ DB_HELP = "Database URL (sqlite:///path.db or postgresql://...); default $ROBOPA
 
 
 def _db(db: str | None) -> str:
-    return db or os.environ.get("ROBOPASS_DATABASE_URL", "sqlite:///var/robopass.db")
+    return config.database_url(db)
 
 
 def _print(obj: dict[str, Any]) -> None:

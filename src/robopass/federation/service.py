@@ -21,7 +21,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from robopass import idcode
+from robopass import idcode, netguard
 from robopass.errors import Conflict, InvalidInput, NotFound, PeerError
 from robopass.federation.models import ImportedRobot, Peer
 from robopass.ids import new_id
@@ -95,7 +95,8 @@ def fetch_jwks(base_url: str, *, country: str = "peer",
     """GET ``{base_url}/.well-known/jwks.json``; PeerError unless it is a usable JWK Set."""
     from robopass.ledger.heads import InvalidJWK, public_key_from_jwk
 
-    with httpx.Client(timeout=TIMEOUT, transport=transport) as client:
+    with httpx.Client(timeout=TIMEOUT,
+                      transport=transport or netguard.GuardedTransport()) as client:
         _, jwks = _get_json(client, f"{base_url}/.well-known/jwks.json", "its JWKS", country)
     keys = jwks.get("keys") if isinstance(jwks, dict) else None
     if not isinstance(keys, list) or not keys:
@@ -114,6 +115,7 @@ def check_peer(session: Session, *, country: str, base_url: str) -> tuple[str, s
     this registry's own country or a base URL that is not http(s)."""
     country = check_country(country)
     base_url = normalise_base_url(base_url)
+    netguard.check_url(base_url, field="base_url")  # public addresses only (SPEC §12)
     if country == registry_service.country(session):
         raise InvalidInput(f"{country} is this registry's own country", field="country",
                            code="own_country")
@@ -149,7 +151,8 @@ def fetch_robot(peer: Peer, code: str, *,
                 transport: httpx.BaseTransport | None = None) -> RemoteRobot:
     """Ask ``peer`` about ``code``. Raises PeerError (unreachable, timeout, bad answer) or
     PassportError (the passport does not verify against the pinned JWKS)."""
-    with httpx.Client(timeout=TIMEOUT, transport=transport) as client:
+    with httpx.Client(timeout=TIMEOUT,
+                      transport=transport or netguard.GuardedTransport()) as client:
         _, answer = _get_json(client, f"{peer.base_url}/api/v1/verify/{code}",
                               "the verification", peer.country)
         if not isinstance(answer, dict):

@@ -31,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from robopass import regions
+
 EVENT_TYPES = (
     "manufactured", "shipped", "sold", "deployed", "maintenance_started",
     "maintenance_completed", "firmware_updated", "component_replaced", "transferred",
@@ -227,9 +229,23 @@ def check(state: UnitState | None, event: EventInput, actor: ActorFacts,
             raise Refusal("invalid_details", "firmware_updated needs details.firmware (a version "
                           "string of at most 64 characters)", status=422,
                           field="details.firmware")
+    _check_location(event.details)
     if etype == "recall_remedied" and not isinstance(event.details.get("recall_id"), str):
         raise Refusal("invalid_details", "recall_remedied needs details.recall_id", status=422,
                       field="details.recall_id")
+
+
+def _check_location(details: dict[str, Any]) -> None:
+    """``details.province`` / ``details.city``, when given, are a GB/T 2260 location (§12)."""
+    province, city = details.get("province"), details.get("city")
+    if province is None and city is None:
+        return
+    if not isinstance(province, str | None) or not isinstance(city, str | None):
+        raise Refusal("invalid_division", "details.province and details.city are division "
+                      "codes (strings)", status=422, field="details.province")
+    where = regions.location_problem(province, city)
+    if where is not None:
+        raise Refusal("invalid_division", where[1], status=422, field=f"details.{where[0]}")
 
 
 def effect(state: UnitState, event: EventInput, actor_is_regulator: bool = False) -> UnitState:

@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from robopass.limits import Details
+
 
 class EventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -12,7 +14,7 @@ class EventCreate(BaseModel):
     type: str = Field(max_length=40)
     at: datetime | None = Field(default=None, description="RFC 3339; defaults to now")
     to_organization: str | None = Field(default=None, max_length=40)
-    details: dict[str, Any] | None = None
+    details: Details = None  # at most 16 KiB of JSON, 8 levels deep (robopass.limits)
 
 
 class BatchEventCreate(EventCreate):

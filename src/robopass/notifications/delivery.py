@@ -9,6 +9,11 @@ Each round has three steps so no transaction is held open across network I/O:
    after ``backoff_base * 2**(attempts-1)`` seconds (capped), or ``failed`` after
    :data:`MAX_ATTEMPTS`.
 
+Requests go through :class:`robopass.netguard.GuardedTransport`: only to public addresses,
+checked at each attempt and connected to as checked. What went wrong is logged here; the
+subscriber sees only ``delivery failed`` (and its own endpoint's HTTP status), so the outbox
+cannot be used to probe what the server can reach.
+
 A crash between 1 and 3 only delays the delivery until the lease runs out: delivery is at least
 once, and receivers deduplicate on the ``X-Robopass-Id`` header (the notification id).
 """
@@ -16,6 +21,7 @@ once, and receivers deduplicate on the ``X-Robopass-Id`` header (the notificatio
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +31,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
+from robopass import netguard
 from robopass.db import reading, writing
 from robopass.notifications import signing
 from robopass.notifications.models import Delivery, Notification, Subscription
@@ -34,6 +41,10 @@ MAX_ATTEMPTS = 12
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF_S = 6 * 3600.0
 USER_AGENT = "robopass-webhooks/1"
+#: All a subscriber is told about a failed attempt (details go to the server log).
+FAILED = "delivery failed"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -106,10 +117,14 @@ def _send(client: httpx.Client, item: _Claimed) -> tuple[bool, int | None, str |
     try:
         response = client.post(item.url, content=item.body, headers=headers)
     except httpx.HTTPError as exc:
-        return False, None, f"{type(exc).__name__}: {exc}"[:500]
+        log.warning("webhook delivery %s to %s failed: %s: %s", item.delivery_id, item.url,
+                    type(exc).__name__, exc)
+        return False, None, FAILED
     if 200 <= response.status_code < 300:
         return True, response.status_code, None
-    return False, response.status_code, f"HTTP {response.status_code}"
+    log.info("webhook delivery %s to %s answered HTTP %s", item.delivery_id, item.url,
+             response.status_code)
+    return False, response.status_code, f"{FAILED} (HTTP {response.status_code})"
 
 
 def deliver_due(url: str, *, limit: int = 100, timeout: float = 10.0,
@@ -121,7 +136,8 @@ def deliver_due(url: str, *, limit: int = 100, timeout: float = 10.0,
     if not claimed:
         return report
     outcomes: list[tuple[_Claimed, bool, int | None, str | None]] = []
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+                      transport=netguard.GuardedTransport()) as client:
         for item in claimed:
             ok, status, error = _send(client, item)
             outcomes.append((item, ok, status, error))

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import String, cast, insert, select, update
 from sqlalchemy.orm import Session
 
+from robopass import netguard
 from robopass.auth.service import Actor
 from robopass.errors import InvalidInput, NotFound
 from robopass.ids import new_id
@@ -50,6 +51,7 @@ def subscribe(session: Session, *, actor: Actor, url: str,
               topics: list[str]) -> tuple[Subscription, str]:
     """Create a webhook subscription; returns it and its signing secret (shown once)."""
     url = _check_url(url)
+    netguard.check_url(url, field="url")  # no webhooks to the server's own network
     if not topics:
         raise InvalidInput("topics must name at least one topic (or '*')", field="topics")
     for i, topic in enumerate(topics):

@@ -84,11 +84,10 @@ def create(session: Session, *, actor: Actor, name: str, roles: Sequence[str], c
     if unknown:
         raise InvalidInput(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(ROLES)}",
                            field="roles", code="unknown_role")
-    for fname, value in (("province", province), ("city", city),
-                         ("scope_province", scope_province)):
-        if value is not None and not regions.is_valid_division(value):
-            raise InvalidInput(f"{value!r} is not a known administrative division code",
-                               field=fname, code="invalid_division")
+    for fname, where in (("", regions.location_problem(province, city)),
+                         ("scope_province", regions.location_problem(scope_province, None))):
+        if where is not None:
+            raise InvalidInput(where[1], field=fname or where[0], code="invalid_division")
     if scope_province is not None and "regulator" not in roles:
         raise InvalidInput("scope_province is only for regulators", field="scope_province")
     if actor.scope_province is not None:

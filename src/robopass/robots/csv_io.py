@@ -108,10 +108,9 @@ def import_units(session: Session, rows: Iterable[tuple[int, dict[str, str]]], *
                                                    f"match model {parts.model}"))
         if code in seen:
             problems.append(RowError(line, "code", f"duplicate of line {seen[code]}"))
-        for name in ("province", "city"):
-            value = raw.get(name) or None
-            if value and not regions.is_valid_division(value):
-                problems.append(RowError(line, name, f"{value!r} is not a known division code"))
+        where = regions.location_problem(raw.get("province") or None, raw.get("city") or None)
+        if where is not None:
+            problems.append(RowError(line, *where))
         firmware = raw.get("firmware") or None
         if firmware and len(firmware) > 64:
             problems.append(RowError(line, "firmware", "at most 64 characters"))

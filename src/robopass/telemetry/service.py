@@ -11,12 +11,9 @@ server workers parse in parallel and hold the write lock only to store.
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
-import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby, islice
@@ -27,6 +24,7 @@ import orjson
 from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from robopass import limits, runtime
 from robopass.auth.service import Actor
 from robopass.db import dialect_name
 from robopass.ids import new_id
@@ -78,33 +76,8 @@ def _min_ms(actor: Actor | None, now_ms: int) -> int:
 
 # --------------------------------------------------------------------------- storing
 
-_gc_pauses = 0
-_gc_guard = threading.Lock()
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a batch is parsed and stored: a batch makes
-    hundreds of thousands of short-lived containers (none in cycles), and the collections they
-    trigger cost ~25 % of the CPU. Reference counting still frees everything. Counted, so
-    batches of several threads overlapping leave the collector as they found it."""
-    global _gc_pauses
-    with _gc_guard:
-        if _gc_pauses == 0:
-            _gc_pauses = -1 if not gc.isenabled() else 0  # -1: it was off; leave it off
-        if _gc_pauses >= 0:
-            _gc_pauses += 1
-            gc.disable()
-    try:
-        yield
-    finally:
-        with _gc_guard:
-            if _gc_pauses > 0:
-                _gc_pauses -= 1
-                if _gc_pauses == 0:
-                    gc.enable()
-            else:
-                _gc_pauses = 0
+#: The collector is paused while a batch is parsed and stored (robopass.runtime owns GC policy).
+_no_gc = runtime.paused_gc
 
 
 @dataclass(slots=True)
@@ -124,6 +97,9 @@ def decode_body(body: bytes, *, actor: Actor | None, now: datetime | None = None
     now = now or utcnow()
     now_ms = dt_to_ms(now)
     limit = get_telemetry_settings().max_readings if actor is not None else None
+    if limit is not None and limits.too_many_containers(body, readings=limit):
+        raise rd.BadBody(f"the body holds more than {limit} readings' worth of JSON objects "
+                         f"and arrays; send at most {limit} readings per request")
     with _no_gc():
         try:
             batch = rd.decode_fast(body, now_ms=now_ms, skew_ms=SKEW_MS,

@@ -25,7 +25,7 @@ VERIFY_SCHEMA = {"200": {"description": "Always 200", "content": {"application/j
                               "reason_code": {"type": "string"}}}}}}}
 
 
-@router.get("/api/v1/verify/{code}", response_class=Response,
+@router.get("/api/v1/verify/{code:path}", response_class=Response,
             responses={200: VERIFY_SCHEMA["200"]})
 async def verify(code: str, request: Request) -> Response:
     """Public, no key. Always 200 with ``format_valid``/``registered`` and the reason; a peer

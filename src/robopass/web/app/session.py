@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from robopass.auth.models import ApiKey
 from robopass.auth.service import Actor
+from robopass.config import get_settings
 from robopass.db import read_session
 from robopass.organizations.models import Organization
 
@@ -42,21 +42,18 @@ DEFAULT_TTL = 8 * 3600
 
 
 def ttl() -> int:
-    try:
-        return max(1, int(os.environ.get("ROBOPASS_SESSION_TTL", DEFAULT_TTL)))
-    except ValueError:
-        return DEFAULT_TTL
+    return get_settings().session.ttl
 
 
 def secure_for(request: Request) -> bool:
-    forced = os.environ.get("ROBOPASS_SESSION_SECURE", "").lower() in ("1", "true", "yes")
+    forced = get_settings().session.secure
     return forced or request.url.scheme == "https"
 
 
 def _secret(key_hash: str) -> bytes:
     """Signing secret of one key's sessions. ``ROBOPASS_SESSION_SECRET`` (optional, the same in
     every worker) is mixed in so that read access to the database alone cannot forge one."""
-    server = os.environ.get("ROBOPASS_SESSION_SECRET", "").encode()
+    server = get_settings().session.secret.encode()
     return hashlib.sha256(b"robopass-web-session\0" + server + b"\0" + key_hash.encode()
                           ).digest()
 
