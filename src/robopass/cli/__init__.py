@@ -52,12 +52,19 @@ def resolve_db(db: str | None) -> str:
 @app.command()
 def init(db: str | None = DbOpt,
          country: str = typer.Option("CN", help="This registry's country (ISO 3166-1 alpha-2)"),
+         origin: str | None = typer.Option(
+             None, help="Ledger origin (checkpoint origin, note key name, passport iss); "
+                        "default: the public URL's host and path + /ledger"),
+         public_url: str | None = typer.Option(
+             None, help="Public base URL the default origin is derived from; default "
+                        "$ROBOPASS_PUBLIC_URL"),
          as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
     """Create or migrate the schema; on a new database print the regulator's API key once."""
     from robopass.registry import service
 
     try:
-        key = service.initialise(resolve_db(db), country=country)
+        key = service.initialise(resolve_db(db), country=country, origin=origin,
+                                 public_url=public_url or os.environ.get("ROBOPASS_PUBLIC_URL"))
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
