@@ -111,7 +111,7 @@ def vkey(key: NoteKey) -> str:
 
 def parse_vkey(text: str) -> NoteKey:
     """Parse a verifier key; checks the key id against name, type and key."""
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)
     if len(parts) != 3:
         raise NoteError("a verifier key is <name>+<hash>+<base64 key>")
     name, hash_hex, blob_b64 = parts

@@ -1,0 +1,106 @@
+"""The ledger in C2SP formats (SPEC §15): signed checkpoint, verifier key, tiles, bundles.
+
+Reads only. The checkpoint is the latest signed head (so it covers every acknowledged write)
+as a signed note by the log's active Ed25519 key under the name = the registry's origin, with
+the witnesses' latest cosignatures of that same size and root appended. Tiles come straight from
+the stored leaf hashes (level 0) and perfect-subtree roots (level ≥ 1 = tree level 8·L, which
+``ledger_nodes`` keeps since 8 ≥ ``STORED_FROM_LEVEL``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from robopass.errors import NotFound
+from robopass.ledger import checkpoint, keys, merkle, note, service, tiles
+from robopass.ledger.models import LedgerWitness
+from robopass.registry import service as registry_service
+
+_signed: dict[tuple[str, str, int], note.Signature] = {}
+
+
+def log_key(session: Session) -> note.NoteKey:
+    _, private = keys.active(session)
+    return note.NoteKey.of(registry_service.origin(session), private)
+
+
+def vkey(session: Session) -> str:
+    return note.vkey(log_key(session))
+
+
+def current(session: Session) -> tuple[int, bytes]:
+    """(size, root) of the latest signed head — what the checkpoint says."""
+    head = service.latest_tree_head(session)
+    if head is None:
+        return 0, merkle.EMPTY_ROOT
+    return int(head.size), bytes.fromhex(head.root_hash)
+
+
+def signed_body(session: Session, size: int, root: bytes) -> tuple[str, note.Signature]:
+    """The checkpoint body for (size, root) and the log's note signature of it (Ed25519 is
+    deterministic, so every worker signs the same bytes; the last signature is cached)."""
+    origin = registry_service.origin(session)
+    text = checkpoint.body(origin, size, root)
+    kid, private = keys.active(session)
+    cache_key = (kid, text, size)
+    sig = _signed.get(cache_key)
+    if sig is None:
+        sig = note.sign(text, origin, private)
+        _signed.clear()
+        _signed[cache_key] = sig
+    return text, sig
+
+
+def cosignatures(session: Session, size: int, root: bytes) -> list[str]:
+    rows = session.scalars(select(LedgerWitness.cosignature).where(
+        LedgerWitness.cosigned_size == size, LedgerWitness.cosigned_root == root.hex(),
+        LedgerWitness.cosignature.is_not(None)).order_by(LedgerWitness.name))
+    return [line if line.endswith("\n") else line + "\n" for line in rows if line]
+
+
+def checkpoint_text(session: Session) -> str:
+    size, root = current(session)
+    text, sig = signed_body(session, size, root)
+    return text + "\n" + sig.line() + "".join(cosignatures(session, size, root))
+
+
+def _not_found(tile: tiles.Tile, size: int) -> NotFound:
+    return NotFound(f"tile {tile.path()} is beyond the ledger (size {size})", code="no_such_tile",
+                    field="tile")
+
+
+def tile_data(session: Session, tile: tiles.Tile) -> bytes:
+    """The bytes of a hash tile or an entry bundle; NotFound unless the ledger holds it."""
+    size = service.size(session)
+    if tile.width > tiles.width_at(tile.level, tile.index, size):
+        raise _not_found(tile, size)
+    lo = tile.index * tiles.WIDTH
+    hi = lo + tile.width
+    conn = session.connection()
+    raw = conn.connection.dbapi_connection
+    ph = "%s" if conn.dialect.name == "postgresql" else "?"
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        if tile.level == tiles.ENTRIES:
+            cur.execute(f'SELECT leaf FROM ledger_leaves WHERE "index" >= {ph} AND "index" < {ph} '
+                        'ORDER BY "index"', (lo, hi))
+            rows = [r[0].encode() for r in cur.fetchall()]
+            data = tiles.encode_bundle(rows)
+        elif tile.level == 0:
+            cur.execute(f'SELECT leaf_hash FROM ledger_leaves WHERE "index" >= {ph} '
+                        f'AND "index" < {ph} ORDER BY "index"', (lo, hi))
+            rows = [bytes(r[0]) for r in cur.fetchall()]
+            data = b"".join(rows)
+        else:
+            cur.execute(f'SELECT hash FROM ledger_nodes WHERE level = {ph} AND "index" >= {ph} '
+                        f'AND "index" < {ph} ORDER BY "index"',
+                        (tiles.HEIGHT * tile.level, lo, hi))
+            rows = [bytes(r[0]) for r in cur.fetchall()]
+            data = b"".join(rows)
+    finally:
+        cur.close()
+    if len(rows) != tile.width:
+        raise RuntimeError(f"ledger storage is missing hashes of tile {tile.path()}")
+    return data
