@@ -23,6 +23,7 @@ from robopass.cli import labels as labels_cli  # noqa: E402
 from robopass.cli import notify as notify_cli  # noqa: E402
 from robopass.cli import passport as passport_cli  # noqa: E402
 from robopass.cli import telemetry as telemetry_cli  # noqa: E402
+from robopass.cli import witness as witness_cli  # noqa: E402
 
 app.add_typer(passport_cli.app, name="passport")
 app.add_typer(keys_cli.app, name="keys")
@@ -33,6 +34,7 @@ app.add_typer(notify_cli.app, name="notify")
 app.add_typer(telemetry_cli.ingest_app, name="ingest")
 app.add_typer(telemetry_cli.telemetry_app, name="telemetry")
 app.command("simulate")(telemetry_cli.simulate)
+app.add_typer(witness_cli.app, name="witness")
 
 err = Console(stderr=True, soft_wrap=True)
 DB_HELP = "Database URL (sqlite:///path.db or postgresql://...); default $ROBOPASS_DATABASE_URL"
@@ -83,7 +85,10 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
           public_url: str | None = typer.Option(None, help="Public base URL for labels"),
           webhooks: bool = typer.Option(True, help="Deliver webhooks in a background thread"),
           signal_scan: float = typer.Option(300.0, help="Seconds between defect-signal scans "
-                                                        "in a background thread; 0 disables")
+                                                        "in a background thread; 0 disables"),
+          witness_interval: float = typer.Option(
+              1.0, help="Seconds between checks for a new checkpoint to submit to the "
+                        "witnesses (`robopass witness add`); 0 disables")
           ) -> None:
     """Serve the API and web UI (with --workers N, each worker on its own SO_REUSEPORT socket)."""
     os.environ["ROBOPASS_DATABASE_URL"] = resolve_db(db)
@@ -97,6 +102,10 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
         from robopass.signals.watch import start_background_scanner
 
         start_background_scanner(resolve_db(db), interval=signal_scan)
+    if witness_interval > 0:
+        from robopass.ledger.witnessing import start_background_submitter
+
+        start_background_submitter(resolve_db(db), interval=witness_interval)
     from robopass import serving
 
     status = serving.run(host=host, port=port, workers=workers)
@@ -343,7 +352,7 @@ def demo(db: str = typer.Option("sqlite:///var/demo.db", "--db", help=DB_HELP),
     print(f"  Other organisations' keys:         {keys_file}")
     print()
     serve(db=url, host=host, port=port, workers=1, public_url=None, webhooks=True,
-          signal_scan=300.0)
+          signal_scan=300.0, witness_interval=1.0)
 
 
 def main() -> None:

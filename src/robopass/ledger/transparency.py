@@ -59,10 +59,12 @@ def cosignatures(session: Session, size: int, root: bytes) -> list[str]:
     return [line if line.endswith("\n") else line + "\n" for line in rows if line]
 
 
-def checkpoint_text(session: Session) -> str:
+def checkpoint_text(session: Session, *, witnessed: bool = True) -> str:
+    """The signed checkpoint of the latest head; ``witnessed``: with the cosignatures."""
     size, root = current(session)
     text, sig = signed_body(session, size, root)
-    return text + "\n" + sig.line() + "".join(cosignatures(session, size, root))
+    cosigs = cosignatures(session, size, root) if witnessed else []
+    return text + "\n" + sig.line() + "".join(cosigs)
 
 
 def _not_found(tile: tiles.Tile, size: int) -> NotFound:
