@@ -20,6 +20,7 @@ app.add_typer(ledger_app, name="ledger")
 from robopass.cli import federation as federation_cli  # noqa: E402
 from robopass.cli import keys as keys_cli  # noqa: E402
 from robopass.cli import labels as labels_cli  # noqa: E402
+from robopass.cli import monitor as monitor_cli  # noqa: E402
 from robopass.cli import notify as notify_cli  # noqa: E402
 from robopass.cli import passport as passport_cli  # noqa: E402
 from robopass.cli import telemetry as telemetry_cli  # noqa: E402
@@ -35,6 +36,7 @@ app.add_typer(telemetry_cli.ingest_app, name="ingest")
 app.add_typer(telemetry_cli.telemetry_app, name="telemetry")
 app.command("simulate")(telemetry_cli.simulate)
 app.add_typer(witness_cli.app, name="witness")
+app.command("monitor")(monitor_cli.monitor)
 
 err = Console(stderr=True, soft_wrap=True)
 DB_HELP = "Database URL (sqlite:///path.db or postgresql://...); default $ROBOPASS_DATABASE_URL"
