@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 app = typer.Typer(help="Witnesses: cosign logs' checkpoints (tlog-witness), or list this "
                        "registry's witnesses.", no_args_is_help=True)
@@ -77,6 +78,25 @@ def add(name: str = typer.Argument(..., help="The witness's key name"),
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2) from exc
     print(f"witness {name} added; `robopass serve` submits checkpoints to {url}")
+
+
+def offer_peer_witness(session: Session, url: str | None, vkey: str | None) -> str:
+    """For `robopass peer add`: register the peer's witness when both options are given (its
+    name is the vkey's), else say how to. Raises InvalidInput for a bad pair."""
+    from robopass.errors import InvalidInput
+    from robopass.ledger import note, witnessing
+
+    if url is None and vkey is None:
+        return ("Federated registries can witness each other: run `robopass witness serve` "
+                "and pass --witness-url/--witness-vkey here, or `robopass witness add`.")
+    if url is None or vkey is None:
+        raise InvalidInput("--witness-url and --witness-vkey go together", field="witness_url")
+    try:
+        name = note.parse_vkey(vkey).name
+    except note.NoteError as exc:
+        raise InvalidInput(str(exc), field="witness_vkey", code="bad_vkey") from None
+    witnessing.add_witness(session, name=name, url=url, vkey=vkey)
+    return f"witness {name} added: `robopass serve` submits our checkpoints to {url}"
 
 
 @app.command("list")
