@@ -80,3 +80,16 @@ def test_the_vkey_names_the_origin_and_the_active_key(client) -> None:  # type: 
     assert key.name == origin and key.kind == note.ED25519 and key.public in xs
     assert key.id == int.from_bytes(hashlib.sha256(origin.encode() + b"\n\x01" + key.public)
                                     .digest()[:4], "big")
+
+
+def test_passports_and_the_public_page_say_where_to_check(client) -> None:  # type: ignore[no-untyped-def]
+    from robopass.passports.verify import verify_passport
+
+    _, code = client.manufactured_unit()
+    passport = client.get(f"/api/v1/robots/{code}/passport").json()["passport"]
+    claims = verify_passport(passport, client.get("/.well-known/jwks.json").json())
+    vkey = client.get("/api/v1/ledger/vkey").text.strip()
+    assert claims["transparency"]["vkey"] == vkey
+    assert claims["transparency"]["checkpoint"].endswith("/api/v1/ledger/checkpoint")
+    page = client.get(f"/r/{code}").text
+    assert 'href="/api/v1/ledger/checkpoint"' in page and 'href="/api/v1/ledger/vkey"' in page

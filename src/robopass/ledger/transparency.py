@@ -106,3 +106,10 @@ def tile_data(session: Session, tile: tiles.Tile) -> bytes:
     if len(rows) != tile.width:
         raise RuntimeError(f"ledger storage is missing hashes of tile {tile.path()}")
     return data
+
+
+def where_to_check(session: Session, public_url: str) -> dict[str, str]:
+    """Where anyone checks this ledger: the checkpoint URL and the log's verifier key (for
+    passports and the public page)."""
+    return {"checkpoint": f"{public_url.rstrip('/')}/api/v1/ledger/checkpoint",
+            "vkey": vkey(session)}
