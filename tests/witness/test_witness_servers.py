@@ -66,7 +66,14 @@ def test_the_registry_gets_cosignatures_for_each_new_checkpoint(registry: Regist
             wait_for(lambda: at(350), 60, "a cosignature at size 350 after a 409")
             listed = subprocess.run([sys.executable, "-m", "robopass", "witness", "list", "--db",
                                      registry.url], env=env(), capture_output=True, text=True)
+            watched = subprocess.run([sys.executable, "-m", "robopass", "monitor", "--log", base,
+                                      "--vkey", log_vkey, "--witness", wvkey, "--quorum", "1",
+                                      "--state", str(tmp_path / "mon"), "--once"], env=env(),
+                                     capture_output=True, text=True, timeout=120)
     assert "cosigned=350\terror=-" in listed.stdout
+    assert watched.returncode == 0, watched.stderr
+    assert "up to size 350 " in watched.stdout and "cosigned by witness.example/w1" in \
+        watched.stdout
 
 
 def test_a_witness_refuses_an_unknown_log_and_the_registry_keeps_serving(
