@@ -31,6 +31,10 @@ def keygen(name: str = typer.Option(..., help="Witness key name, a schema-less U
     print(key.vkey)
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 @app.command("serve")
 def serve(key: Path = typer.Option(..., help="Private key file from `witness keygen`"),
           logs: Path = typer.Option(..., help="File with one log verifier key a line"),
@@ -48,7 +52,7 @@ def serve(key: Path = typer.Option(..., help="Private key file from `witness key
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     httpd = server.make_server(witness_key, log_keys, FileState(state), host, port)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     print(f"witness {witness_key.name} on http://{host}:{httpd.server_port} for "
           f"{len(log_keys)} log key(s); vkey {witness_key.vkey}", flush=True)
     try:

@@ -9,6 +9,8 @@ the stored leaf hashes (level 0) and perfect-subtree roots (level ≥ 1 = tree l
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -74,17 +76,25 @@ def _not_found(tile: tiles.Tile, size: int) -> NotFound:
 
 def tile_data(session: Session, tile: tiles.Tile) -> bytes:
     """The bytes of a hash tile or an entry bundle; NotFound unless the ledger holds it."""
-    size = service.size(session)
-    if tile.width > tiles.width_at(tile.level, tile.index, size):
-        raise _not_found(tile, size)
-    lo = tile.index * tiles.WIDTH
-    hi = lo + tile.width
     conn = session.connection()
     raw = conn.connection.dbapi_connection
-    ph = "%s" if conn.dialect.name == "postgresql" else "?"
     assert raw is not None
+    return read_tile(raw, conn.dialect.name, tile)
+
+
+def read_tile(raw: Any, dialect: str, tile: tiles.Tile) -> bytes:
+    """:func:`tile_data` on a DBAPI connection: two statements (the ledger size, then one range
+    of leaf hashes, leaves or stored subtree roots), cheap enough for the event loop."""
+    ph = "%s" if dialect == "postgresql" else "?"
     cur = raw.cursor()
     try:
+        cur.execute("SELECT size FROM ledger_state WHERE id = 1")
+        row = cur.fetchone()
+        size = int(row[0]) if row else 0
+        if tile.width > tiles.width_at(tile.level, tile.index, size):
+            raise _not_found(tile, size)
+        lo = tile.index * tiles.WIDTH
+        hi = lo + tile.width
         if tile.level == tiles.ENTRIES:
             cur.execute(f'SELECT leaf FROM ledger_leaves WHERE "index" >= {ph} AND "index" < {ph} '
                         'ORDER BY "index"', (lo, hi))
@@ -106,6 +116,18 @@ def tile_data(session: Session, tile: tiles.Tile) -> bytes:
     if len(rows) != tile.width:
         raise RuntimeError(f"ledger storage is missing hashes of tile {tile.path()}")
     return data
+
+
+def tile_from_pool(url: str, tile: tiles.Tile) -> bytes:
+    """:func:`read_tile` on a pooled connection of the registry at ``url`` (no Session)."""
+    from robopass.db import get_engine
+
+    engine = get_engine(url)
+    connection = engine.raw_connection()
+    try:
+        return read_tile(connection, engine.dialect.name, tile)
+    finally:
+        connection.close()
 
 
 def where_to_check(session: Session, public_url: str) -> dict[str, str]:
