@@ -114,3 +114,32 @@ def test_signature_origin_and_shape_errors(setup) -> None:  # type: ignore[no-un
     assert submit(log.request(4, size=3, proof=[])).status == 400
     assert submit(b"old x\n\n" + log.signed().encode()).status == 400
     assert submit(b"old 0\n" + log.signed().encode()).status == 400
+
+
+def test_concurrent_submissions_never_roll_the_log_back(setup) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    log, _, state, submit = setup
+    log.grow(4)
+    submit(log.request(0))
+    log.grow(60)
+    bodies = [log.request(4, size=s) for s in range(5, 65)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(submit, bodies))
+    assert sum(a.status == 200 for a in answers) == 1
+    assert all(a.status == 409 for a in answers if a.status != 200)
+    winner = 5 + [a.status for a in answers].index(200)
+    assert state.get(ORIGIN) == (winner, log.tree.root(winner))
+
+
+def test_the_key_file_round_trips_and_is_private(tmp_path: Path) -> None:
+    key = keyfile.generate("w.example/k")
+    path = tmp_path / "k.key"
+    keyfile.write(key, path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    again = keyfile.read(path)
+    assert again.vkey == key.vkey and path.read_text().startswith("PRIVATE+KEY+w.example/k+")
+    with pytest.raises(FileExistsError):
+        keyfile.write(key, path)
+    with pytest.raises(note.NoteError):
+        keyfile.decode(path.read_text().replace("w.example/k", "w.example/other"))
