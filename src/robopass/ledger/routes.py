@@ -83,6 +83,5 @@ async def tile(path: str, request: Request) -> Response:
     except tiles.TileError as exc:
         raise NotFound(str(exc), code="bad_tile_path", field="path") from None
     data = transparency.tile_from_pool(request.app.state.settings.database_url, wanted)
-    cache = ("public, max-age=31536000, immutable" if wanted.full
-             else "public, max-age=60")
+    cache = transparency.FULL_TILE_CACHE if wanted.full else transparency.PARTIAL_TILE_CACHE
     return Response(data, media_type=_OCTETS, headers={"Cache-Control": cache})

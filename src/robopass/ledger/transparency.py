@@ -135,3 +135,20 @@ def where_to_check(session: Session, public_url: str) -> dict[str, str]:
     passports and the public page)."""
     return {"checkpoint": f"{public_url.rstrip('/')}/api/v1/ledger/checkpoint",
             "vkey": vkey(session)}
+
+
+TILE_PREFIX = "/api/v1/ledger/tile/"
+FULL_TILE_CACHE = "public, max-age=31536000, immutable"
+PARTIAL_TILE_CACHE = "public, max-age=60"
+
+
+def fast_tile(url: str, path: str) -> tuple[bytes, str] | None:
+    """For the public fast path: ``(bytes, Cache-Control)`` of the tile at request path
+    ``path`` (under :data:`TILE_PREFIX`), or None to let the route answer (a bad path, a tile
+    beyond the ledger: the route's 404 says why)."""
+    try:
+        tile = tiles.parse_path(path[len(TILE_PREFIX):])
+        data = tile_from_pool(url, tile)
+    except (tiles.TileError, NotFound):
+        return None
+    return data, FULL_TILE_CACHE if tile.full else PARTIAL_TILE_CACHE
