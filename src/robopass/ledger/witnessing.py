@@ -117,16 +117,19 @@ def submit_once(url: str, client: httpx.Client,
     outcomes: list[Outcome] = []
     for _attempt in range(3):
         with reading(url) as session:
+            witnesses = list_witnesses(session)
+            if not witnesses:
+                return outcomes
             size, root = transparency.current(session)
-            text = transparency.checkpoint_text(session, witnessed=False)
             jobs = [_Job(w.name, w.url, note.parse_vkey(w.vkey), w.known_size or 0)
-                    for w in list_witnesses(session)
+                    for w in witnesses
                     if (w.cosigned_size, w.cosigned_root) != (size, root.hex()) and ready(w.name)]
+            if not jobs:
+                return outcomes
+            text = transparency.checkpoint_text(session, witnessed=False)
             proofs = {j.old: [bytes.fromhex(h) for h in service.consistency_proof(
                 session, first=j.old, second=size)["hashes"]]
                 for j in jobs if 0 < j.old <= size}
-        if not jobs:
-            return outcomes
         results = [_request(j, size, root, text, proofs.get(j.old, []), client) for j in jobs]
         _store(url, results)
         outcomes.extend(results)
