@@ -54,3 +54,31 @@ def test_go_refuses_a_checkpoint_under_another_key(sqlite_registry: Registry,
         out = subprocess.run([str(verifier), base, wrong, "0"], capture_output=True, text=True,
                              timeout=60)
     assert out.returncode == 1 and "note.Open" in out.stderr
+
+
+def test_go_opens_a_checkpoint_that_carries_a_cosignature(sqlite_registry: Registry,
+                                                           verifier: Path) -> None:
+    from robopass.db import reading, writing
+    from robopass.ledger import note, transparency, witnessing
+    from robopass.ledger.models import LedgerWitness
+    from robopass.witness import keyfile
+
+    fill.append(sqlite_registry.url, 20)
+    wkey = keyfile.generate("witness.example/go")
+    with reading(sqlite_registry.url) as session:
+        size, root = transparency.current(session)
+        text = transparency.checkpoint_text(session, witnessed=False).split("\n\n")[0] + "\n"
+    line = note.cosign(text, wkey.name, wkey.private, 1_800_000_000).line()
+    with writing(sqlite_registry.url) as session:
+        witnessing.add_witness(session, name=wkey.name, url="http://127.0.0.1:9", vkey=wkey.vkey)
+        row = session.get(LedgerWitness, wkey.name)
+        assert row is not None
+        row.cosigned_size, row.cosigned_root, row.cosignature = size, root.hex(), line
+    with running_server(sqlite_registry.url, env={"ROBOPASS_PUBLIC_RATE_LIMIT": "0"}) as base:
+        vkey = httpx.get(f"{base}/api/v1/ledger/vkey").text.strip()
+        served = httpx.get(f"{base}/api/v1/ledger/checkpoint").text
+        out = subprocess.run([str(verifier), base, vkey, "19"], capture_output=True, text=True,
+                             timeout=60)
+    assert served.endswith(line)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0].endswith("sigs=1 unverified=1")
