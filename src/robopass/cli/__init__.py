@@ -77,6 +77,11 @@ def init(db: str | None = DbOpt,
     elif key:
         print("Registry created. The regulator's API key (shown once, keep it safe):")
         print(key)
+        from robopass.db import reading
+
+        with reading(resolve_db(db)) as session:
+            print(f"Ledger origin (checkpoints, note key name, passport iss): "
+                  f"{service.origin(session)}")
     else:
         print("Database already initialised; schema is up to date.")
 
