@@ -23,10 +23,12 @@ from robopass.cli import federation as federation_cli  # noqa: E402
 from robopass.cli import filings as filings_cli  # noqa: E402
 from robopass.cli import keys as keys_cli  # noqa: E402
 from robopass.cli import labels as labels_cli  # noqa: E402
+from robopass.cli import monitor as monitor_cli  # noqa: E402
 from robopass.cli import notify as notify_cli  # noqa: E402
 from robopass.cli import passport as passport_cli  # noqa: E402
 from robopass.cli import policy as policy_cli  # noqa: E402
 from robopass.cli import telemetry as telemetry_cli  # noqa: E402
+from robopass.cli import witness as witness_cli  # noqa: E402
 
 app.add_typer(passport_cli.app, name="passport")
 app.add_typer(filings_cli.app, name="filings")
@@ -41,6 +43,8 @@ app.command("simulate")(telemetry_cli.simulate)
 app.add_typer(compliance_cli.app, name="compliance")
 app.add_typer(policy_cli.policy_app, name="policy")
 app.add_typer(policy_cli.pilot_app, name="pilot")
+app.add_typer(witness_cli.app, name="witness")
+app.command("monitor")(monitor_cli.monitor)
 
 err = Console(stderr=True, soft_wrap=True)
 DB_HELP = "Database URL (sqlite:///path.db or postgresql://...); default $ROBOPASS_DATABASE_URL"
@@ -60,12 +64,19 @@ def resolve_db(db: str | None) -> str:
 @app.command()
 def init(db: str | None = DbOpt,
          country: str = typer.Option("CN", help="This registry's country (ISO 3166-1 alpha-2)"),
+         origin: str | None = typer.Option(
+             None, help="Ledger origin (checkpoint origin, note key name, passport iss); "
+                        "default: the public URL's host and path + /ledger"),
+         public_url: str | None = typer.Option(
+             None, help="Public base URL the default origin is derived from; default "
+                        "$ROBOPASS_PUBLIC_URL"),
          as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
     """Create or migrate the schema; on a new database print the regulator's API key once."""
     from robopass.registry import service
 
     try:
-        key = service.initialise(resolve_db(db), country=country)
+        key = service.initialise(resolve_db(db), country=country, origin=origin,
+                                 public_url=public_url or os.environ.get("ROBOPASS_PUBLIC_URL"))
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -74,6 +85,11 @@ def init(db: str | None = DbOpt,
     elif key:
         print("Registry created. The regulator's API key (shown once, keep it safe):")
         print(key)
+        from robopass.db import reading
+
+        with reading(resolve_db(db)) as session:
+            print(f"Ledger origin (checkpoints, note key name, passport iss): "
+                  f"{service.origin(session)}")
     else:
         print("Database already initialised; schema is up to date.")
 
@@ -86,7 +102,10 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
           signal_scan: float = typer.Option(300.0, help="Seconds between defect-signal scans "
                                                         "in a background thread; 0 disables"),
           compliance_scan: float = typer.Option(300.0, help="Seconds between compliance "
-                                                "scans in a background thread; 0 disables")
+                                                "scans in a background thread; 0 disables"),
+          witness_interval: float = typer.Option(
+              1.0, help="Seconds between checks for a new checkpoint to submit to the "
+                        "witnesses (`robopass witness add`); 0 disables")
           ) -> None:
     """Serve the API and web UI (with --workers N, each worker on its own SO_REUSEPORT socket)."""
     os.environ["ROBOPASS_DATABASE_URL"] = resolve_db(db)
@@ -107,6 +126,10 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
         from robopass.compliance.watch import start_background_scanner as compliance_scanner
 
         compliance_scanner(resolve_db(db), interval=compliance_scan)
+    if witness_interval > 0:
+        from robopass.ledger.witnessing import start_background_submitter
+
+        start_background_submitter(resolve_db(db), interval=witness_interval)
     from robopass import serving
 
     status = serving.run(host=host, port=port, workers=workers)
@@ -388,7 +411,7 @@ def demo(db: str = typer.Option("sqlite:///var/demo.db", "--db", help=DB_HELP),
     # No compliance scan in the background: nothing reports telemetry to a demo snapshot, so a
     # scan minutes later would find every unit silent (`robopass compliance scan` runs one).
     serve(db=url, host=host, port=port, workers=1, public_url=None, webhooks=True,
-          signal_scan=300.0, compliance_scan=0.0)
+          signal_scan=300.0, compliance_scan=0.0, witness_interval=1.0)
 
 
 def main() -> None:

@@ -30,9 +30,13 @@ def add(country: str = typer.Argument(..., help="The peer's country (ISO 3166-1 
         base_url: str = typer.Argument(..., help="The peer's base URL, e.g. https://robopass.de"),
         db: str | None = DbOpt,
         jwks_file: Path | None = typer.Option(None, "--jwks", help="Pin this JWKS file instead "
-                                              "of fetching {base_url}/.well-known/jwks.json")
+                                              "of fetching {base_url}/.well-known/jwks.json"),
+        witness_url: str | None = typer.Option(None, help="The peer's tlog-witness URL: submit "
+                                                          "our checkpoints to it (SPEC §15)"),
+        witness_vkey: str | None = typer.Option(None, help="That witness's verifier key")
         ) -> None:
     """Register a peer registry and pin its JWKS (fetched now, or from --jwks)."""
+    from robopass.cli import witness as witness_cli
     from robopass.db import reading, writing
     from robopass.errors import RobopassError
     from robopass.federation import service
@@ -47,11 +51,13 @@ def add(country: str = typer.Argument(..., help="The peer's country (ISO 3166-1 
         with writing(_db(db)) as session:
             peer = service.add_peer(session, country=country, base_url=base, jwks=jwks)
             kids = [k.get("kid") for k in peer.jwks.get("keys", [])]
+            witness_note = witness_cli.offer_peer_witness(session, witness_url, witness_vkey)
     except RobopassError as exc:
         raise _fail(exc.message) from exc
     except (OSError, ValueError) as exc:
         raise _fail(f"cannot read the JWKS file: {exc}") from exc
     print(f"peer {country} at {base} pinned with {len(kids)} key(s): {', '.join(map(str, kids))}")
+    print(witness_note)
 
 
 @peer_app.command("list")

@@ -229,8 +229,9 @@ def _check_head(head: TreeHead, root: bytes, origin: str, public_keys: dict[str,
     if key is None:
         raise _Bad(int(head.size) - 1, f"head signed with unknown key {head.key_id}")
     try:
-        heads.verify_head({"origin": origin, "size": int(head.size), "root_hash": head.root_hash,
-                           "timestamp": head.timestamp, "key_id": head.key_id,
+        heads.verify_head({"origin": head.origin or origin, "size": int(head.size),
+                           "root_hash": head.root_hash, "timestamp": head.timestamp,
+                           "key_id": head.key_id,
                            "signature": head.signature}, key)
     except Exception as exc:
         raise _Bad(int(head.size) - 1, f"bad signature on the head at size {head.size}") from exc

@@ -4,6 +4,8 @@
 * ``ledger_nodes``: roots of complete perfect subtrees, (level ≥ 1, index) → hash.
 * ``ledger_state``: one row holding the size; PostgreSQL writers lock it (see ``robopass.db``).
 * ``tree_heads``: a signed head per committed batch.
+* ``ledger_witnesses``: the witnesses this registry submits checkpoints to (SPEC §15), with
+  the latest cosignature each returned.
 * ``signing_keys``: Ed25519 keys; retired keys stay published so old signatures verify.
 """
 
@@ -50,6 +52,8 @@ class TreeHead(Base):
                                       primary_key=True, autoincrement=False)
     root_hash: Mapped[str] = mapped_column(String(64))
     timestamp: Mapped[str] = mapped_column(String(40))
+    #: The origin the head was signed under (heads signed before migration 0005 keep theirs).
+    origin: Mapped[str] = mapped_column(String(200))
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(128))
 
@@ -63,3 +67,24 @@ class SigningKey(Base):
     public_x: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LedgerWitness(Base):
+    """A tlog-witness this registry submits its checkpoints to (SPEC §15)."""
+
+    __tablename__ = "ledger_witnesses"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: Submission prefix: ``POST {url}/add-checkpoint``.
+    url: Mapped[str] = mapped_column(String(500))
+    #: The witness's verifier key ``name+hash+base64(0x04 ‖ key)``.
+    vkey: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The size the witness last cosigned (as far as we know); None before the first answer.
+    known_size: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    #: The latest cosignature line and the checkpoint (size, hex root) it covers.
+    cosigned_size: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer,
+                                                                                 "sqlite"))
+    cosigned_root: Mapped[str | None] = mapped_column(String(64))
+    cosignature: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -145,24 +145,41 @@ def append(session: Session, items: Sequence[LeafInput]) -> int:
 
 def sign_head(session: Session, tree_size: int, root: bytes) -> TreeHead:
     kid, private = keys.active(session)
-    signed = heads.sign_head(private, origin=registry_service.origin(session), size=tree_size,
-                             root_hash_hex=root.hex(), timestamp=heads.format_timestamp(utcnow()),
-                             key_id=kid)
+    origin = registry_service.origin(session)
+    signed = heads.sign_head(private, origin=origin, size=tree_size, root_hash_hex=root.hex(),
+                             timestamp=heads.format_timestamp(utcnow()), key_id=kid)
     head = TreeHead(size=tree_size, root_hash=signed["root_hash"], timestamp=signed["timestamp"],
-                    key_id=kid, signature=signed["signature"])
+                    origin=origin, key_id=kid, signature=signed["signature"])
     session.add(head)
     session.flush()
     return head
 
 
+def resign_latest_head(session: Session) -> bool:
+    """Re-sign the latest head under the registry's current origin if it was signed under
+    another (after migration 0005 or a changed origin); True when it did."""
+    head = latest_tree_head(session)
+    if head is None or head.origin == registry_service.origin(session):
+        return False
+    size_, root = int(head.size), bytes.fromhex(head.root_hash)
+    session.delete(head)
+    session.flush()
+    sign_head(session, size_, root)
+    return True
+
+
 def head_dict(session: Session, head: TreeHead) -> dict[str, Any]:
-    return {"origin": registry_service.origin(session), "size": int(head.size),
+    return {"origin": head.origin, "size": int(head.size),
             "root_hash": head.root_hash, "timestamp": head.timestamp, "key_id": head.key_id,
             "signature": head.signature}
 
 
+def latest_tree_head(session: Session) -> TreeHead | None:
+    return session.scalar(select(TreeHead).order_by(TreeHead.size.desc()).limit(1))
+
+
 def latest_head(session: Session) -> dict[str, Any]:
-    head = session.scalar(select(TreeHead).order_by(TreeHead.size.desc()).limit(1))
+    head = latest_tree_head(session)
     if head is None:
         ts = heads.format_timestamp(utcnow())
         kid, private = keys.active(session)

@@ -3,8 +3,9 @@
 Claims: ``iss`` (the ledger origin), ``sub`` (code), ``iat``, ``registry`` (country), ``model``,
 ``manufacturer``, ``status``, ``open_recalls``, ``production_month``, ``summary`` (the buyer
 summary of ``verification.service.buyer_summary``), ``ledger`` ``{size, root_hash}`` (the latest
-signed tree head, which covers every event of the unit) and ``history_digest`` (see
-``passports.verify``). Nothing of the legitimate or authority tier is in it.
+signed tree head, which covers every event of the unit), ``history_digest`` (see
+``passports.verify``) and ``transparency`` ``{checkpoint, vkey}`` (where anyone checks the
+ledger, SPEC §15). Nothing of the legitimate or authority tier is in it.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from robopass.config import get_settings
 from robopass.errors import NotFound
-from robopass.ledger import keys
+from robopass.ledger import keys, transparency
 from robopass.ledger import service as ledger_service
 from robopass.passports.verify import history_digest, sign_passport
 from robopass.registry import service as registry_service
@@ -48,6 +50,7 @@ def claims_for(session: Session, code: str) -> tuple[dict[str, Any], list[dict[s
                                                       imported=bool(unit.imported)),
         "ledger": {"size": int(head["size"]), "root_hash": head["root_hash"]},
         "history_digest": history_digest(summaries),
+        "transparency": transparency.where_to_check(session, get_settings().public_url),
     }
     if unit.imported_from:
         claims["imported_from"] = unit.imported_from

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from robopass.errors import RobopassError
+from robopass.registry import origin as origin_rules
 from robopass.registry.models import Registry
 
 _cache: dict[str, tuple[str, str]] = {}
@@ -34,16 +35,21 @@ def origin(session: Session) -> str:
     return _facts(session)[1]
 
 
-def initialise(url: str, *, country: str = "CN", origin: str | None = None) -> str | None:
+def initialise(url: str, *, country: str = "CN", origin: str | None = None,
+               public_url: str | None = None) -> str | None:
     """Create or migrate the schema; on a new database create the registry and a regulator.
 
-    Returns the regulator's API key (shown once) for a new database, else None.
+    The ledger origin is ``origin`` or derived from ``public_url`` (see
+    :mod:`robopass.registry.origin`). On an existing database the latest tree head is re-signed
+    if a migration gave the registry a new origin. Returns the regulator's API key (shown
+    once) for a new database, else None.
     """
     from robopass import idcode, schema
     from robopass.auth import service as auth_service
     from robopass.db import writing
     from robopass.ids import new_id
     from robopass.ledger import keys
+    from robopass.ledger import service as ledger_service
     from robopass.ledger.models import LedgerState
     from robopass.organizations.models import Organization
     from robopass.timeutil import utcnow
@@ -51,13 +57,16 @@ def initialise(url: str, *, country: str = "CN", origin: str | None = None) -> s
     country = country.upper()
     if country not in idcode.COUNTRIES:
         raise ValueError(f"{country!r} is not an ISO 3166-1 alpha-2 country code")
+    origin = origin_rules.check(origin) if origin else origin_rules.default(country, public_url)
     schema.upgrade(url)
+    _cache.clear()
     with writing(url) as session:
         if session.get(Registry, 1) is not None:
+            ledger_service.resign_latest_head(session)
             return None
         now = utcnow()
-        session.add(Registry(id=1, country=country, origin=origin or f"robopass.{country.lower()}"
-                             "/ledger", created_at=now, next_company_number=1))
+        session.add(Registry(id=1, country=country, origin=origin, created_at=now,
+                             next_company_number=1))
         session.add(LedgerState(id=1, size=0))
         keys.create_key(session)
         regulator = Organization(

@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 from starlette.requests import cookie_parser
 
+from robopass.ledger import transparency
 from robopass.verification import service as verification_service
 from robopass.web import i18n, public
 from robopass.web.skeleton import NotASkeleton, Skeleton, compile_skeleton
@@ -210,6 +211,12 @@ class PublicFastPath:
                                                           reader=self.reader)
                 if answer is not None:
                     await _send(send, orjson.dumps(answer), b"application/json", [])
+                    return
+            elif path.startswith(transparency.TILE_PREFIX):  # C2SP tiles (SPEC §15)
+                tile = transparency.fast_tile(self.url, path)
+                if tile is not None:
+                    await _send(send, tile[0], b"application/octet-stream",
+                                [(b"cache-control", tile[1].encode())])
                     return
         await self.app(scope, receive, send)
 
