@@ -16,6 +16,7 @@ def all_routers() -> list[APIRouter]:
     from robopass.notifications.routes import router as notifications
     from robopass.organizations.routes import router as organizations
     from robopass.passports.routes import router as passports
+    from robopass.statuslist.routes import router as status_list
     from robopass.product_models.routes import router as product_models
     from robopass.recalls.routes import router as recalls
     from robopass.robots.routes import router as robots
@@ -29,4 +30,4 @@ def all_routers() -> list[APIRouter]:
     # The public hot paths (verify, /r/, /healthz) first: routes are matched in order.
     return [verification, web_public, organizations, product_models, robots, lifecycle, epcis,
             ledger, telemetry, passports, labels, recalls, notifications, incidents, maintenance,
-            signals, stats, audit, web_app]
+            signals, stats, audit, status_list, web_app]

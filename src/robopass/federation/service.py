@@ -364,7 +364,8 @@ def admit(session: Session, remote: RemoteRobot, *, owner_id: str | None = None)
                 or f"20{code[12:14]}-{code[14:16]}",
                 plant=parsed.plant, status=facts["status"] or "sold",
                 owner_id=owner_id, issued_at=now, event_count=0,
-                open_recalls=0, imported=True, imported_from=remote.country)
+                open_recalls=0, imported=True, imported_from=remote.country,
+                status_index=registry_service.reserve_status_indexes(session, 1))
     session.add(unit)
     session.flush()
     from robopass.passports.verify import decode_unverified
