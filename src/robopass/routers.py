@@ -16,12 +16,12 @@ def all_routers() -> list[APIRouter]:
     from robopass.notifications.routes import router as notifications
     from robopass.organizations.routes import router as organizations
     from robopass.passports.routes import router as passports
-    from robopass.statuslist.routes import router as status_list
     from robopass.product_models.routes import router as product_models
     from robopass.recalls.routes import router as recalls
     from robopass.robots.routes import router as robots
     from robopass.signals.routes import router as signals
     from robopass.stats.routes import router as stats
+    from robopass.statuslist.routes import router as status_list
     from robopass.telemetry.routes import router as telemetry
     from robopass.verification.routes import router as verification
     from robopass.web.app import router as web_app

@@ -65,18 +65,19 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-_keys: dict[str, Any] = {}
+_keys: dict[tuple[str, bytes], Any] = {}
 
 
 def _signing_key(private: Ed25519PrivateKey, kid: str) -> Any:
-    key = _keys.get(kid)
+    public = private.public_key().public_bytes(serialization.Encoding.Raw,
+                                               serialization.PublicFormat.Raw)
+    key = _keys.get((kid, public))
     if key is None:
         raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                     serialization.NoEncryption())
-        public = private.public_key().public_bytes(serialization.Encoding.Raw,
-                                                   serialization.PublicFormat.Raw)
-        key = _keys[kid] = COSEKey.from_jwk({"kty": "OKP", "crv": "Ed25519", "kid": kid,
-                                             "x": _b64url(public), "d": _b64url(raw)})
+        key = _keys[(kid, public)] = COSEKey.from_jwk({"kty": "OKP", "crv": "Ed25519",
+                                                       "kid": kid, "x": _b64url(public),
+                                                       "d": _b64url(raw)})
     return key
 
 

@@ -24,9 +24,15 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from robopass.canonical import canonical_json
-from robopass.passports.verify import PassportError, _b64encode, _split, _json, _b64decode
-from robopass.passports.verify import _find_key
 from robopass.ledger.heads import InvalidJWK, public_key_from_jwk
+from robopass.passports.verify import (
+    PassportError,
+    _b64decode,
+    _b64encode,
+    _find_key,
+    _json,
+    _split,
+)
 
 BITS = 2
 VALID, INVALID, SUSPENDED, RECALL = 0, 1, 2, 3
