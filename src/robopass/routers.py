@@ -8,6 +8,7 @@ from fastapi import APIRouter
 def all_routers() -> list[APIRouter]:
     from robopass.audit.routes import router as audit
     from robopass.epcis.routes import router as epcis
+    from robopass.federation.routes import router as federation
     from robopass.incidents.routes import router as incidents
     from robopass.labels.routes import router as labels
     from robopass.ledger.routes import router as ledger
@@ -30,4 +31,5 @@ def all_routers() -> list[APIRouter]:
     # The public hot paths (verify, /r/, /healthz) first: routes are matched in order.
     return [verification, web_public, organizations, product_models, robots, lifecycle, epcis,
             ledger, telemetry, passports, labels, recalls, notifications, incidents, maintenance,
-            signals, stats, audit, status_list, web_app]
+            signals, stats, audit, status_list, federation,
+            web_app]

@@ -152,7 +152,7 @@ def _tp_event(**fields: Any) -> dict[str, Any]:
 
 
 def test_mapping_covers_exactly_the_spec_event_types() -> None:
-    assert len(EVENT_TYPES) == 17
+    assert len(EVENT_TYPES) == 18
     assert set(EVENT_MAPPING) == set(EVENT_TYPES)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-#: Every lifecycle event type of SPEC §4, in table order.
+#: Every lifecycle event type of SPEC §4, in table order, and ``exported`` (SPEC §16).
 EVENT_TYPES: Final[tuple[str, ...]] = (
     "manufactured",
     "shipped",
@@ -34,6 +34,7 @@ EVENT_TYPES: Final[tuple[str, ...]] = (
     "recycled",
     "scrapped",
     "correction",
+    "exported",
 )
 
 #: Event types after which the unit is terminal: an open recall no longer overrides the
@@ -123,6 +124,8 @@ EVENT_MAPPING: Final[Mapping[str, EventMapping]] = MappingProxyType(
         "recycled": EventMapping("OBSERVE", _reg("recycled"), _cbv("destroyed")),
         "scrapped": EventMapping("OBSERVE", _cbv("destroying"), _cbv("destroyed")),
         "correction": EventMapping("OBSERVE", _reg("correction"), None),
+        # SPEC §16: recorded at the origin when a peer registry imported the robot.
+        "exported": EventMapping("OBSERVE", _reg("exported"), None),
     }
 )
 

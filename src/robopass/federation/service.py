@@ -303,6 +303,11 @@ def fetch_for_import(session: Session, code: str, *,
     if status in TERMINAL_STATUSES:
         raise Conflict(f"the {peer.country} registry says {code} was {status}: a {status} robot "
                        "may not be admitted", code="terminal_abroad", status_abroad=status)
+    lives_in = remote.claims.get("exported_to")
+    if lives_in:
+        raise Conflict(f"the {peer.country} registry says {code} was exported to {lives_in} and "
+                       f"lives there: ask the {lives_in} registry", code="lives_elsewhere",
+                       lives_in=lives_in)
     if remote.history is None:
         raise PassportError("the peer sent no event summaries for the history digest",
                             reason="history_mismatch")
@@ -375,6 +380,10 @@ def admit(session: Session, remote: RemoteRobot, *, owner_id: str | None = None)
                               kid=str(header.get("kid")), history_digest=claims["history_digest"],
                               history=remote.history, claims=claims, imported_at=now))
     session.flush()
+    # SPEC §16: the origin is told, through the outbox, in this same transaction.
+    from robopass.federation import handover
+
+    handover.queue_export_notice(session, unit)
     return unit
 
 

@@ -23,6 +23,7 @@ from robopass.auth.service import Actor
 from robopass.components import service as component_service
 from robopass.db import bulk_insert, db_timestamp
 from robopass.errors import RobopassError
+from robopass.federation import handover
 from robopass.ids import new_id
 from robopass.ledger import service as ledger_service
 from robopass.lifecycle import rules
@@ -82,7 +83,7 @@ class _Working:
 _STATE_COLUMNS = ("code", "status", "manufacturer_id", "owner_id", "operator_id",
                   "status_before_suspension", "suspended_by_authority", "recycler_id",
                   "firmware", "open_recalls", "province", "city", "last_event_at",
-                  "production_month", "event_count")
+                  "production_month", "event_count", "exported_to")
 _UnitRow = namedtuple("_UnitRow", _STATE_COLUMNS)  # type: ignore[misc]
 
 
@@ -217,6 +218,11 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
                                                            frozenset()),
                                      details=details)
             _check_scope(actor, w)
+            # SPEC §16 hand-over (crossborder): an exported unit takes only corrections here.
+            exported = handover.exported_refusal(
+                rows[code].exported_to if w is not None and code else None, req.type)
+            if exported:
+                raise rules.Refusal("exported_unit", exported, field="code")
             rules.check(w.state if w else None, event, facts)
             assert code is not None and w is not None
             at = _check_time(req.at, now, w)
@@ -300,6 +306,10 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
         working[code].state = replay_state(session, code)
     _write_states(session, working)
     _tell_new_parties_of_recalls(session, working)
+    # SPEC §16 hand-over (crossborder): an imported unit's end is reported to its origin.
+    handover.queue_terminal_reports(session, {
+        code: (w.state.status, w.last_at or now) for code, w in working.items()
+        if w.changed and w.state.status in rules.TERMINAL and w.initial.status != w.state.status})
     return out
 
 

@@ -33,7 +33,7 @@ BATTERY_BANDS = ((80.0, "good"), (70.0, "fair"), (0.0, "poor"))
 _LOOKUP = (
     select(Unit.status, ProductModel.name, ProductModel.model_code, ProductModel.status,
            Organization.name, Organization.company_code, Organization.country,
-           Unit.open_recalls, Unit.production_month, Unit.imported_from)
+           Unit.open_recalls, Unit.production_month, Unit.imported_from, Unit.exported_to)
     .join(ProductModel, ProductModel.id == Unit.model_id)
     .join(Organization, Organization.id == Unit.manufacturer_id))
 
@@ -78,7 +78,8 @@ def suggest_correction(session: Session, code: str) -> str | None:
 
 
 _FAST_SQL = ("SELECT u.status, m.name, m.model_code, m.status, o.name, o.company_code, "
-             "o.country, u.open_recalls, u.production_month, u.imported_from FROM units u "
+             "o.country, u.open_recalls, u.production_month, u.imported_from, u.exported_to "
+             "FROM units u "
              "JOIN product_models m ON m.id = u.model_id "
              "JOIN organizations o ON o.id = u.manufacturer_id WHERE u.code = ")
 _own_country: dict[str, str] = {}
@@ -201,7 +202,7 @@ def verify_fast(url: str, raw: str, *, federate: bool = True) -> dict[str, Any]:
 def _registered(code: str, row: tuple[Any, ...], own: str,
                 recalls: list[dict[str, Any]]) -> dict[str, Any]:
     (status, model_name, model_code, model_status, maker, company, country, n_recalls, month,
-     imported_from) = row
+     imported_from, exported_to) = row
     result: dict[str, Any] = {
         "code": code, "format_valid": True, "registered": True, "status": status,
         "model": {"name": model_name, "model_code": model_code, "status": model_status},
@@ -209,6 +210,9 @@ def _registered(code: str, row: tuple[Any, ...], own: str,
         "open_recalls": recalls, "production_month": month, "registry": own}
     if imported_from:
         result["imported_from"] = imported_from
+    if exported_to:  # SPEC §16: the robot lives in that registry now
+        result["exported_to"] = exported_to
+        result["lives_in"] = exported_to
     if model_status in ("suspended", "revoked"):
         result.update(reason=f"the product model's filing is {model_status}",
                       reason_code=f"model_{model_status}")
@@ -403,10 +407,10 @@ def page_fast(url: str, raw: str, *, reader: PinnedReader | None = None
             row = _fetchone(connection, engine.dialect.name, sql, (code,) * binds)
         finally:
             connection.close()
-    if row is None or row[7] or row[9]:  # unknown, open recalls, imported
+    if row is None or row[7] or row[9] or row[10]:  # unknown, open recalls, imported, exported
         return None
-    owners, maintenance, incidents, soh = row[10:]
-    return _registered(code, row[:10], own, []), {
+    owners, maintenance, incidents, soh = row[11:]
+    return _registered(code, row[:11], own, []), {
         "production_month": row[8],
         "owners": int(owners or 0),
         "maintenance_count": int(maintenance or 0),
