@@ -3,8 +3,8 @@
 The full mapping table, and the reasons behind each choice, are in the docstring of
 :mod:`robopass.epcis.document`; this module holds the data (:data:`EVENT_MAPPING`) and the
 small, pure helpers that turn it into EPCIS values and back. Registry-specific vocabulary URIs
-are built from a ``vocab_base`` (the registry's public base URL, without a trailing slash):
-``{vocab_base}/voc/bizstep/{event type}`` and ``{vocab_base}/voc/disp/{state}``.
+are built from a ``vocab_base`` — in the API always :data:`VOCAB_BASE`, one fixed namespace for
+every deployment: ``{vocab_base}/voc/bizstep/{event type}`` and ``{vocab_base}/voc/disp/{state}``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
+
+#: The registry vocabulary's base, identical in every deployment (SPEC §16): bizStep and
+#: disposition URIs are ``{VOCAB_BASE}/voc/bizstep/X`` / ``{VOCAB_BASE}/voc/disp/X`` and the
+#: ``robopass`` JSON-LD prefix is bound to ``{VOCAB_BASE}/voc/``, whatever the server's address,
+#: so a document exported by one registry is understood by every other. A namespace name, not
+#: a web address anything is fetched from (documented in docs/passports-and-federation.md).
+VOCAB_BASE: Final[str] = "https://w3id.org/robopass"
 
 #: Every lifecycle event type of SPEC §4, in table order, and ``exported`` (SPEC §16).
 EVENT_TYPES: Final[tuple[str, ...]] = (
