@@ -29,8 +29,11 @@ def _recall_spans(session: Session, code: str) -> list[tuple[datetime, datetime 
                            .join(Recall, Recall.id == RecallUnit.recall_id)
                            .outerjoin(Event, Event.id == RecallUnit.remedy_event_id)
                            .where(RecallUnit.code == code))
-    return [(as_utc(opened), as_utc(recorded or remedied) if (recorded or remedied) else None)
-            for opened, remedied, recorded in rows]
+    spans: list[tuple[datetime, datetime | None]] = []
+    for opened, remedied, recorded in rows:
+        closed = recorded or remedied
+        spans.append((as_utc(opened), as_utc(closed) if closed is not None else None))
+    return spans
 
 
 def recalled_as_of(spans: list[tuple[datetime, datetime | None]], instant: datetime) -> bool:
