@@ -80,14 +80,16 @@ def test_passport_qr_decodes_independently_and_verifies_offline(client, tmp_path
     robot = client.get(f"/api/v1/verify/{code}").json()
     assert claims[1] == head["origin"] and claims[2] == code
     assert abs(claims[6] - time.time()) < 120
-    assert claims["model"] == {"code": code[6:12], "name": robot["model"]["name"]}
-    assert claims["manufacturer"]["name"] == robot["manufacturer"]["name"]
-    assert claims["level"] == int(code[18]) and claims["production_month"] == "2026-03"
+    assert claims["mdl"] == {"c": code[6:12], "n": robot["model"]["name"]}
+    assert claims["mfr"] == {"n": robot["manufacturer"]["name"], "cc": "CN"}
+    assert claims["lvl"] == int(code[18]) and claims["pm"] == "2026-03"
     ref = claims[65535]["status_list"]
     assert isinstance(ref["idx"], int) and ref["uri"].endswith("/api/v1/status-list")
     # the protected header holds alg -8 (EdDSA) and the kid of a JWKS key
     verified = offline.verify_offline(text, jwks)
     assert verified.kid in {k["kid"] for k in jwks["keys"]} and verified.claims["sub"] == code
+    assert verified.claims["model"]["name"] == robot["model"]["name"]
+    assert verified.claims["production_month"] == "2026-03"
     # the label form: the page URL with the passport as its fragment
     assert offline.verify_offline(f"https://example.org/r/{code}#{text}", jwks).claims[
         "sub"] == code

@@ -7,19 +7,24 @@ bytes) → zlib → base45 → the text ``RP1:<base45>``, which fits a QR code i
 its page URL, ``{public_url}/r/{code}#RP1:…``: a phone opens the page (the fragment never
 reaches the server), an offline verifier reads the fragment.
 
-Claims (CBOR map; integer keys are the registered CWT claims, text keys ours):
+Claims (a CBOR map; integer keys are registered CWT claims, the short text keys are ours —
+short because every byte costs QR modules on a 37 mm label, as the EU DCC's ``v``/``dn`` do;
+:func:`claims_view` names them in full):
 
-====================  =======================================================================
-``1`` (iss)           the registry's origin (its ledger origin, e.g. ``robopass.cn/ledger``)
-``2`` (sub)           the 29-character code
-``6`` (iat)           seconds since the epoch when the passport was issued
-``"model"``           ``{"code": <6-char model code>, "name": ...}``
-``"manufacturer"``    ``{"name", "company_code", "country"}``
-``"level"``           evaluated intelligence level (the code's level digit, an integer)
-``"production_month"`` ``YYYY-MM``
-``65535`` (status)    ``{"status_list": {"idx": <int>, "uri": <status list URI>}}`` — the CWT
-                      ``status`` claim of the IETF Token Status List draft
-====================  =======================================================================
+=========  =========================  =====================================================
+key        named                      value
+=========  =========================  =====================================================
+``1``      ``iss``                    the registry's origin (e.g. ``robopass.cn/ledger``)
+``2``      ``sub``                    the 29-character code
+``6``      ``iat``                    seconds since the epoch when it was issued
+``"mdl"``  ``model``                  ``{"c": <6-char model code>, "n": <model name>}``
+``"mfr"``  ``manufacturer``           ``{"n": <name>, "cc": <country>}``
+``"lvl"``  ``level``                  evaluated intelligence level (an integer)
+``"pm"``   ``production_month``       ``YYYY-MM``
+``65535``  ``status``                 ``{"status_list": {"idx": <int>, "uri": <list URI>}}``
+                                      (the CWT ``status`` claim of the IETF Token Status
+                                      List draft)
+=========  =========================  =====================================================
 
 Libraries: ``cwt`` signs and verifies the COSE_Sign1 (it uses ``cbor2`` and ``cryptography``),
 ``base45`` (RFC 9285) does the text form. The tests decode with ``pycose`` and a base45 decoder
@@ -43,7 +48,7 @@ from cwt import COSE, COSEKey
 from robopass.passports.verify import PassportError, _find_key
 
 __all__ = ["PREFIX", "OfflinePassport", "claims_view", "decode_unverified", "extract",
-           "sign_offline", "verify_offline"]
+           "sign_offline", "verify_offline", "wire_claims"]
 
 PREFIX = "RP1:"
 ISS, SUB, IAT, STATUS = 1, 2, 6, 65535
@@ -140,10 +145,33 @@ def _sign1_parts(message: bytes) -> tuple[dict[Any, Any], bytes]:
     return protected, item[2]
 
 
+_NAMES: dict[Any, str] = {ISS: "iss", SUB: "sub", IAT: "iat", STATUS: "status",
+                          "mdl": "model", "mfr": "manufacturer", "lvl": "level",
+                          "pm": "production_month"}
+_INNER = {"c": "code", "n": "name", "cc": "country"}
+
+
 def claims_view(raw: Mapping[Any, Any]) -> dict[str, Any]:
-    """The CBOR claims with the registered keys named (``iss``, ``sub``, ``iat``, ``status``)."""
-    names = {ISS: "iss", SUB: "sub", IAT: "iat", STATUS: "status"}
-    return {names.get(k, str(k)): v for k, v in raw.items()}
+    """The CBOR claims with every key named in full (``iss``, ``sub``, ``iat``, ``model``
+    ``{code, name}``, ``manufacturer`` ``{name, country}``, ``level``, ``production_month``,
+    ``status``); unknown keys are kept as text."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = _NAMES.get(key, str(key))
+        if name in ("model", "manufacturer") and isinstance(value, dict):
+            value = {_INNER.get(k, str(k)): v for k, v in value.items()}
+        out[name] = value
+    return out
+
+
+def wire_claims(*, iss: str, sub: str, iat: int, model_code: str | None,
+                model_name: str | None, manufacturer: str | None, country: str | None,
+                level: int, production_month: str, status_idx: int, status_uri: str
+                ) -> dict[Any, Any]:
+    """The CBOR claim map (short keys, see the module docstring)."""
+    return {ISS: iss, SUB: sub, IAT: iat, "mdl": {"c": model_code, "n": model_name},
+            "mfr": {"n": manufacturer, "cc": country}, "lvl": level, "pm": production_month,
+            STATUS: {"status_list": {"idx": status_idx, "uri": status_uri}}}
 
 
 def decode_unverified(text: str) -> tuple[dict[Any, Any], dict[str, Any]]:

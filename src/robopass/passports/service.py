@@ -90,18 +90,12 @@ def offline_claims(session: Session, code: str, *, public_url: str) -> dict[Any,
         raise Conflict(f"{unit.code} has no status-list index", code="no_status_index")
     model = facts["model"] or {}
     maker = facts["manufacturer"] or {}
-    return {
-        offline.ISS: registry_service.origin(session),
-        offline.SUB: unit.code,
-        offline.IAT: int(utcnow().timestamp()),
-        "model": {"code": model.get("model_code"), "name": model.get("name")},
-        "manufacturer": {"name": maker.get("name"), "company_code": maker.get("company_code"),
-                         "country": maker.get("country")},
-        "level": int(unit.code[18]),
-        "production_month": unit.production_month,
-        offline.STATUS: {"status_list": {"idx": int(unit.status_index),
-                                         "uri": statuslist_service.uri_for(public_url)}},
-    }
+    return offline.wire_claims(
+        iss=registry_service.origin(session), sub=unit.code, iat=int(utcnow().timestamp()),
+        model_code=model.get("model_code"), model_name=model.get("name"),
+        manufacturer=maker.get("name"), country=maker.get("country"),
+        level=int(unit.code[18]), production_month=unit.production_month,
+        status_idx=int(unit.status_index), status_uri=statuslist_service.uri_for(public_url))
 
 
 def issue_offline(session: Session, code: str, *, public_url: str) -> str:
