@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from robopass import canonical
-from robopass.errors import Conflict, Forbidden, NotFound, Unauthorized
+from robopass.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from robopass.federation import messages
 from robopass.federation.models import Peer, PeerMessage
 from robopass.ids import new_id
@@ -135,7 +135,11 @@ def _record(session: Session, unit: Unit, *, event_type: str, org: Organization,
 
 
 def _sender(session: Session, token: str) -> tuple[Peer, dict[str, Any]]:
-    claimed = messages.peek(token)
+    try:
+        claimed = messages.peek(token)
+    except messages.MessageError as exc:
+        raise InvalidInput(f"the body is not a hand-over message: {exc}", field="body",
+                           code="invalid_message") from exc
     country = claimed.get("iss")
     peer = session.get(Peer, country) if isinstance(country, str) else None
     if peer is None:
