@@ -10,6 +10,7 @@ def all_routers() -> list[APIRouter]:
     from robopass.compliance.routes import router as compliance
     from robopass.decisions.routes import router as decisions
     from robopass.epcis.routes import router as epcis
+    from robopass.federation.routes import router as federation
     from robopass.incidents.routes import router as incidents
     from robopass.labels.routes import router as labels
     from robopass.ledger.routes import router as ledger
@@ -25,6 +26,7 @@ def all_routers() -> list[APIRouter]:
     from robopass.robots.routes import router as robots
     from robopass.signals.routes import router as signals
     from robopass.stats.routes import router as stats
+    from robopass.statuslist.routes import router as status_list
     from robopass.telemetry.routes import router as telemetry
     from robopass.verification.routes import router as verification
     from robopass.web.app import router as web_app
@@ -33,4 +35,5 @@ def all_routers() -> list[APIRouter]:
     # The public hot paths (verify, /r/, /healthz) first: routes are matched in order.
     return [verification, web_public, organizations, product_models, robots, lifecycle, epcis,
             ledger, telemetry, passports, labels, recalls, notifications, incidents, maintenance,
-            signals, stats, audit, decisions, policies, pilots, compliance, web_app]
+            signals, stats, audit, decisions, policies, pilots, compliance, status_list,
+            federation, web_app]

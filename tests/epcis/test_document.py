@@ -152,7 +152,7 @@ def _tp_event(**fields: Any) -> dict[str, Any]:
 
 
 def test_mapping_covers_exactly_the_spec_event_types() -> None:
-    assert len(EVENT_TYPES) == 17
+    assert len(EVENT_TYPES) == 18
     assert set(EVENT_MAPPING) == set(EVENT_TYPES)
 
 
@@ -222,7 +222,8 @@ def test_full_history_validates_against_gs1_schema(validator: Any) -> None:
     _assert_valid(validator, document)
     assert document["sender"] == "urn:robopass:registry:CN"
     corrected = document["epcisBody"]["eventList"][2]
-    correction = document["epcisBody"]["eventList"][-1]
+    [correction] = [e for e in document["epcisBody"]["eventList"]
+                    if e["robopass:eventType"] == "correction"]
     assert corrected["errorDeclaration"] == {
         "declarationTime": correction["recordTime"],
         "reason": "incorrect_data",
@@ -254,7 +255,8 @@ def test_odd_inputs_still_validate(validator: Any) -> None:
 
 def test_document_shape() -> None:
     document = _build([_record("maintenance_started", 1), _record("deployed", 2)])
-    assert document["@context"] == [EPCIS_CONTEXT_URL, {"robopass": f"{BASE}/voc/"}]
+    assert document["@context"] == [EPCIS_CONTEXT_URL, {
+        "robopass": f"{BASE}/voc/", "robopass:details": {"@type": "@json"}}]
     assert document["type"] == "EPCISDocument"
     assert document["schemaVersion"] == "2.0"
     assert "sender" not in document
@@ -283,7 +285,8 @@ def test_build_refuses_bad_arguments() -> None:
         _build([], robot_uri="CN A1B2")
     with pytest.raises(ValueError, match="unknown event type"):
         _record("exploded")
-    assert _build([], vocab_base=BASE + "/")["@context"][1] == {"robopass": f"{BASE}/voc/"}
+    assert _build([], vocab_base=BASE + "/")["@context"][1] == {
+        "robopass": f"{BASE}/voc/", "robopass:details": {"@type": "@json"}}
 
 
 # --- round trip -----------------------------------------------------------------------------

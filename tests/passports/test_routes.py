@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from robopass.cli import app
@@ -108,3 +109,40 @@ def test_cli_rejects_tampered_and_forged(client, tmp_path: Path) -> None:  # typ
     result = runner.invoke(app, ["passport", "verify", str(tmp_path / "missing.json"), "--jwks",
                                  str(tmp_path / "other.json")])
     assert result.exit_code == 2 and "cannot read" in result.output
+
+
+def test_passport_expires_and_cli_prints_its_age(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from robopass.passports.verify import PassportError, sign_passport
+
+    _, code = client.manufactured_unit()
+    body = client.get(f"/api/v1/robots/{code}/passport").json()
+    jwks = client.get("/.well-known/jwks.json").json()
+    claims = verify_passport(body["passport"], jwks)
+    assert claims["exp"] == claims["iat"] + 86_400
+    assert claims["status_list"]["uri"].endswith("/api/v1/status-list")
+    (tmp_path / "jwks.json").write_text(json.dumps(jwks))
+    (tmp_path / "p.json").write_text(json.dumps(body))
+    result = runner.invoke(app, ["passport", "verify", str(tmp_path / "p.json"), "--jwks",
+                                 str(tmp_path / "jwks.json")])
+    assert result.exit_code == 0, result.output
+    assert "issued " in result.output and " ago; passes as current until " in result.output
+    # a day later it no longer passes as current
+    with pytest.raises(PassportError) as exc:
+        verify_passport(body["passport"], jwks, now=time.time() + 86_401)
+    assert exc.value.reason == "expired"
+    # an old passport (signed two days ago) replays: refused, unless read as a record
+    from robopass.db import reading
+    from robopass.ledger import keys
+
+    with reading(client.registry.url) as session:
+        kid, private = keys.active(session)
+    old = dict(claims, iat=claims["iat"] - 2 * 86_400, exp=claims["exp"] - 2 * 86_400)
+    (tmp_path / "old.jwt").write_text(sign_passport(private, kid, old))
+    result = runner.invoke(app, ["passport", "verify", str(tmp_path / "old.jwt"), "--jwks",
+                                 str(tmp_path / "jwks.json")])
+    assert result.exit_code == 1 and "expired" in result.output
+    result = runner.invoke(app, ["passport", "verify", str(tmp_path / "old.jwt"), "--jwks",
+                                 str(tmp_path / "jwks.json"), "--allow-expired"])
+    assert result.exit_code == 0 and "EXPIRED" in result.output and "2 d 0 h ago" in result.output

@@ -118,6 +118,9 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
         from robopass.notifications.delivery import start_background_worker
 
         start_background_worker(resolve_db(db))
+        from robopass.federation import delivery as handover_delivery  # SPEC §16 hand-over
+
+        handover_delivery.start_background_worker(resolve_db(db))
     if signal_scan > 0:
         from robopass.signals.watch import start_background_scanner
 

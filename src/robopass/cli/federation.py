@@ -102,3 +102,45 @@ def import_robot(code: str = typer.Argument(..., help="The peer's robot code"),
     else:
         print(f"imported {result['code']} from {result['imported_from']} "
               f"(status {result['status']}, history digest {result['history_digest']})")
+
+
+@peer_app.command("deliver")
+def deliver(db: str | None = DbOpt,
+            loop: bool = typer.Option(False, "--loop", help="Keep delivering until stopped"),
+            interval: float = typer.Option(5.0, help="Seconds between rounds with --loop"),
+            as_json: bool = typer.Option(False, "--json", help="Print the round's counts")
+            ) -> None:
+    """Send due hand-over messages to peer registries (``robopass serve`` does this in the
+    background); a peer that does not answer is retried later with backoff."""
+    import threading
+
+    from robopass.federation import delivery
+
+    url = _db(db)
+    if loop:
+        delivery.run_worker(url, stop=threading.Event(), interval=interval)
+        return
+    report = delivery.deliver_due(url)
+    if as_json:
+        print(json.dumps(report.as_dict()))
+    else:
+        print(f"attempted {report.attempted}, delivered {report.delivered}, "
+              f"retrying {report.retrying}, failed {report.failed}")
+    for line in report.errors:
+        err.print(escape(line))
+
+
+@peer_app.command("outbox")
+def outbox(db: str | None = DbOpt,
+           code: str | None = typer.Option(None, help="Only messages about this code")) -> None:
+    """Hand-over messages queued for peers, one JSON line each."""
+    from robopass.db import reading
+    from robopass.federation import handover
+    from robopass.timeutil import rfc3339
+
+    with reading(_db(db)) as session:
+        for m in handover.outbox(session, code=code):
+            print(json.dumps({"id": m.id, "country": m.country, "kind": m.kind, "code": m.code,
+                              "status": m.status, "attempts": m.attempts,
+                              "last_error": m.last_error,
+                              "delivered_at": rfc3339(m.delivered_at)}))

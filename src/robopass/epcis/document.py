@@ -33,6 +33,7 @@ the event alone).
 | recycled              | OBSERVE | voc/bizstep/recycled         | destroyed          |
 | scrapped              | OBSERVE | destroying                   | destroyed          |
 | correction            | OBSERVE | voc/bizstep/correction       | —                  |
+| exported              | OBSERVE | voc/bizstep/exported         | —                  |
 
 Open recall: when ``EventRecord.recalled`` is true (the unit had at least one open, unremedied
 recall right after the event) the disposition is CBV ``recalled`` ("non-sellable because of
@@ -122,6 +123,7 @@ from robopass.epcis.vocabulary import (
     ACTIONS,
     EVENT_MAPPING,
     EVENT_TYPES,
+    VOCAB_BASE,
     EventMapping,
     biz_step_value,
     disposition_value,
@@ -152,6 +154,8 @@ __all__ = [
     "build_document",
     "event_uri",
     "parse_capture",
+    "parse_party_uri",
+    "party_uri",
     "robot_code_from_epc",
 ]
 
@@ -207,6 +211,9 @@ class EventRecord:
     recalled: bool = False
     #: a ``correction`` event voids this one
     corrected: bool = False
+    #: portable URI of the ``to_organization`` (see :func:`party_uri`), sent as the CBV
+    #: ``owning_party`` (ownership changes) or ``possessing_party`` (deployment) destination
+    to_party: str | None = None
 
     def __post_init__(self) -> None:
         if self.type not in EVENT_MAPPING:
@@ -228,9 +235,45 @@ class CapturedEvent:
     at: datetime | None
     to_organization: str | None
     details: dict[str, Any] = field(default_factory=dict)
+    #: the CBV ``destinationList`` party (``owning_party`` / ``possessing_party``) URI, when
+    #: the document names one; the caller resolves it to an organisation (it wins over
+    #: ``robopass:toOrganization``, an id only meaningful in the exporting registry)
+    to_party: str | None = None
+    #: where ``to_party`` was found, for error messages
+    to_party_path: str | None = None
 
 
 # --- export ---------------------------------------------------------------------------------
+
+
+#: Event types whose ``to_organization`` travels as a CBV destination party.
+PARTY_TYPES: Final[dict[str, str]] = {"shipped": "owning_party", "sold": "owning_party",
+                                      "transferred": "owning_party",
+                                      "deployed": "possessing_party"}
+_PARTY_RE = re.compile(r"urn:robopass:party:([A-Z]{2}):([^\s:]+)", re.ASCII)
+
+
+def party_uri(*, country: str, uscc: str | None, registration_number: str | None,
+              organization_id: str) -> str:
+    """A portable URI for an organisation, the same in every registry that knows it:
+    ``urn:robopass:party:{country}:{USCC or registration number, percent-encoded}``; an
+    organisation with neither is ``urn:robopass:org:{id}`` (meaningful in its registry only)."""
+    number = uscc or registration_number
+    if number:
+        return f"urn:robopass:party:{country}:{quote(number, safe='')}"
+    return f"urn:robopass:org:{quote(organization_id, safe='')}"
+
+
+def parse_party_uri(uri: str) -> tuple[str, str] | tuple[None, str] | None:
+    """``(country, number)`` of a party URI, ``(None, id)`` of a local org URI, else None."""
+    from urllib.parse import unquote
+
+    match = _PARTY_RE.fullmatch(uri)
+    if match:
+        return match.group(1), unquote(match.group(2))
+    if uri.startswith("urn:robopass:org:") and len(uri) > len("urn:robopass:org:"):
+        return None, unquote(uri[len("urn:robopass:org:"):])
+    return None
 
 
 def event_uri(vocab_base: str, event_id: str) -> str:
@@ -259,13 +302,14 @@ def _object_event(
     *,
     robot_uri: str,
     base: str,
+    ids: str,
     correction: EventRecord | None,
 ) -> dict[str, Any]:
     mapping = EVENT_MAPPING[event.type]
     event_time, zone = _timestamp(event.at)
     out: dict[str, Any] = {
         "type": "ObjectEvent",
-        "eventID": event_uri(base, event.id),
+        "eventID": event_uri(ids, event.id),
         "action": mapping.action,
         "bizStep": biz_step_value(event.type, base),
     }
@@ -282,11 +326,14 @@ def _object_event(
     biz_location = event.details.get(DETAILS_BIZ_LOCATION)
     if is_uri(biz_location):
         out["bizLocation"] = {"id": biz_location}
+    party_type = PARTY_TYPES.get(event.type)
+    if party_type is not None and event.to_party is not None and is_uri(event.to_party):
+        out["destinationList"] = [{"type": party_type, "destination": event.to_party}]
     if event.corrected and correction is not None:
         out["errorDeclaration"] = {
             "declarationTime": _timestamp(correction.recorded_at)[0],
             "reason": "incorrect_data",
-            "correctiveEventIDs": [event_uri(base, correction.id)],
+            "correctiveEventIDs": [event_uri(ids, correction.id)],
         }
     out[f"{PREFIX}:{EXT_EVENT_TYPE}"] = event.type
     out[f"{PREFIX}:{EXT_EVENT_ID}"] = event.id
@@ -309,16 +356,20 @@ def build_document(
     robot_uri: str,
     events: Sequence[EventRecord],
     created_at: datetime,
-    vocab_base: str,
+    vocab_base: str = VOCAB_BASE,
     sender: str | None = None,
+    event_base: str | None = None,
 ) -> dict[str, Any]:
     """An EPCIS 2.0 ``EPCISDocument`` with one ObjectEvent per event, in the given order.
 
-    ``robot_uri`` is ``{public base URL}/r/{code}``; ``vocab_base`` is the registry's base URL
-    (namespace of the ``robopass`` prefix and of the non-CBV vocabulary). Naive datetimes are
-    taken as UTC. Raises ValueError for an invalid ``robot_uri`` or ``vocab_base``.
+    ``robot_uri`` is ``{public base URL}/r/{code}``; ``vocab_base`` is the namespace of the
+    ``robopass`` prefix and of the non-CBV vocabulary (:data:`VOCAB_BASE` in every
+    deployment); ``event_base`` (default ``vocab_base``) is where ``eventID``s live — the
+    registry's public base URL. Naive datetimes are taken as UTC. Raises ValueError for an
+    invalid ``robot_uri``, ``vocab_base`` or ``event_base``.
     """
     base = normalize_vocab_base(vocab_base)
+    ids = normalize_vocab_base(event_base) if event_base is not None else base
     if not is_uri(robot_uri):
         raise ValueError(f"robot_uri is not an absolute URI: {robot_uri!r}")
     corrections: dict[str, EventRecord] = {}
@@ -327,7 +378,9 @@ def build_document(
         if event.type == "correction" and isinstance(corrects, str):
             corrections.setdefault(corrects, event)
     document: dict[str, Any] = {
-        "@context": [EPCIS_CONTEXT_URL, {PREFIX: vocab_namespace(base)}],
+        # robopass:details is a JSON literal: JSON-LD processing keeps it whole (@json)
+        "@context": [EPCIS_CONTEXT_URL, {PREFIX: vocab_namespace(base),
+                                         f"{PREFIX}:{EXT_DETAILS}": {"@type": "@json"}}],
         "type": "EPCISDocument",
         "schemaVersion": SCHEMA_VERSION,
         "creationDate": _timestamp(created_at)[0],
@@ -336,7 +389,8 @@ def build_document(
         document["sender"] = sender
     document["epcisBody"] = {
         "eventList": [
-            _object_event(e, robot_uri=robot_uri, base=base, correction=corrections.get(e.id))
+            _object_event(e, robot_uri=robot_uri, base=base, ids=ids,
+                          correction=corrections.get(e.id))
             for e in events
         ]
     }
@@ -473,7 +527,7 @@ def _check_context(doc: Mapping[str, Any], namespace: str) -> set[str]:
 
 def _parse_event(
     event: Any, path: str, *, base: str, ext: _Extensions
-) -> tuple[list[str], str, datetime, str | None, dict[str, Any]]:
+) -> tuple[list[str], str, datetime, str | None, dict[str, Any], tuple[str, str] | None]:
     if not isinstance(event, dict):
         raise EpcisError(path, f"an event must be an object, got {_json_type(event)}")
     if "type" not in event:
@@ -611,6 +665,7 @@ def _parse_event(
                 f"{_show(value)} disagrees with details.corrects {_show(details['corrects'])}",
             )
 
+    party = _destination_party(event, path)
     to_organization: str | None = None
     found = ext.get(event, EXT_TO_ORGANIZATION)
     if found is not None:
@@ -621,10 +676,38 @@ def _parse_event(
                 f"must be an organisation id string or null, got {_json_type(value)}",
             )
         to_organization = value
-    return codes, event_type, at, to_organization, details
+    return codes, event_type, at, to_organization, details, party
 
 
-def parse_capture(doc: Any, *, vocab_base: str) -> list[CapturedEvent]:
+def _destination_party(event: Mapping[str, Any], path: str) -> tuple[str, str] | None:
+    """The first CBV ``owning_party`` (else ``possessing_party``) destination: (URI, path)."""
+    if "destinationList" not in event:
+        return None
+    items = event["destinationList"]
+    if not isinstance(items, list):
+        raise EpcisError(f"{path}.destinationList", f"must be an array, got {_json_type(items)}")
+    found: dict[str, tuple[str, str]] = {}
+    for index, item in enumerate(items):
+        where = f"{path}.destinationList[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str) \
+                or not is_uri(item.get("destination")):
+            raise EpcisError(where, "must be {type, destination: URI}")
+        kind = _PARTY_FORMS.get(item["type"])
+        if kind is not None and kind not in found:
+            found[kind] = (item["destination"], f"{where}.destination")
+    return found.get("owning_party") or found.get("possessing_party")
+
+
+#: CBV source/destination types we read, in their bare, web-URI and URN spellings.
+_PARTY_FORMS: Final[dict[str, str]] = {
+    spelled: kind
+    for kind in ("owning_party", "possessing_party")
+    for spelled in (kind, f"https://ref.gs1.org/cbv/SDT-{kind}",
+                    f"urn:epcglobal:cbv:sdt:{kind}")
+}
+
+
+def parse_capture(doc: Any, *, vocab_base: str = VOCAB_BASE) -> list[CapturedEvent]:
     """Read an ``EPCISDocument`` into captured events (one per robot EPC per ObjectEvent).
 
     Raises :class:`EpcisError` (a ValueError with ``path``) on the first problem; never any
@@ -663,7 +746,7 @@ def parse_capture(doc: Any, *, vocab_base: str) -> list[CapturedEvent]:
     captured: list[CapturedEvent] = []
     for index, event in enumerate(events):
         path = f"epcisBody.eventList[{index}]"
-        codes, event_type, at, to_organization, details = _parse_event(
+        codes, event_type, at, to_organization, details, party = _parse_event(
             event, path, base=base, ext=ext
         )
         if len(captured) + len(codes) > MAX_CAPTURE_EVENTS:
@@ -679,6 +762,8 @@ def parse_capture(doc: Any, *, vocab_base: str) -> list[CapturedEvent]:
                     at=at,
                     to_organization=to_organization,
                     details=dict(details) if len(codes) > 1 else details,
+                    to_party=party[0] if party else None,
+                    to_party_path=party[1] if party else None,
                 )
             )
     return captured

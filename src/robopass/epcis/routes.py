@@ -10,8 +10,10 @@ from fastapi.responses import JSONResponse
 
 from robopass import gate
 from robopass.deps import CurrentActor, ReadSession, SettingsDep, WriteSession
-from robopass.epcis.document import EpcisError, EventRecord, build_document, parse_capture
+from robopass.epcis import service as epcis_service
+from robopass.epcis.document import EpcisError, build_document, parse_capture
 from robopass.epcis.schemas import Captured
+from robopass.epcis.vocabulary import VOCAB_BASE
 from robopass.errors import InvalidInput, PayloadTooLarge
 from robopass.lifecycle import service as lifecycle_service
 from robopass.lifecycle.routes import record
@@ -49,14 +51,10 @@ def export(code: str, request: Request, session: ReadSession, actor: CurrentActo
              message="EPCIS export needs legitimate interest or authority")
     events = lifecycle_service.history(session, unit.code)
     base = settings.public_url.rstrip("/")
-    records = [EventRecord(id=e.id, code=e.code, type=e.type, at=e.at, recorded_at=e.recorded_at,
-                           organization=e.organization_id, to_organization=e.to_organization_id,
-                           details=e.details or {}, ledger_index=e.ledger_index,
-                           recalled=bool(unit.open_recalls) and i == len(events) - 1,
-                           corrected=bool(e.corrected))
-               for i, e in enumerate(events)]
-    doc = build_document(robot_uri=f"{base}/r/{unit.code}", events=records,
-                         created_at=utcnow(), vocab_base=base)
+    # the fixed vocabulary namespace (SPEC §16), event ids under our own address
+    doc = build_document(robot_uri=f"{base}/r/{unit.code}",
+                         events=epcis_service.records(session, events),
+                         created_at=utcnow(), vocab_base=VOCAB_BASE, event_base=base)
     return JsonLdResponse(doc)
 
 
@@ -73,19 +71,18 @@ async def capture(request: Request, actor: CurrentActor, settings: SettingsDep) 
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"body is not JSON: {exc}", field="body", code="invalid_json") from exc
     try:
-        captured = parse_capture(doc, vocab_base=settings.public_url.rstrip("/"))
+        captured = parse_capture(doc, vocab_base=VOCAB_BASE)
     except EpcisError as exc:
         raise InvalidInput(exc.message, field=exc.path or "document",
                            code="invalid_epcis") from exc
-    requests = [lifecycle_service.EventRequest(code=c.code, type=c.type, at=c.at,
-                                               to_organization=c.to_organization,
-                                               details=dict(c.details))
-                for c in captured]
     from starlette.concurrency import run_in_threadpool
 
-    from robopass.db import write_session
+    from robopass.db import reading, write_session
 
     def _record() -> list[dict[str, Any]]:
+        with reading(settings.database_url) as session:  # parties → local organisations
+            resolved = epcis_service.capture_requests(session, captured)
+        requests = [lifecycle_service.EventRequest(**r) for r in resolved]
         with write_session(settings.database_url) as session:
             return record(request, session, actor, requests, batch=True)
 

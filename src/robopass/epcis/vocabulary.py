@@ -3,8 +3,8 @@
 The full mapping table, and the reasons behind each choice, are in the docstring of
 :mod:`robopass.epcis.document`; this module holds the data (:data:`EVENT_MAPPING`) and the
 small, pure helpers that turn it into EPCIS values and back. Registry-specific vocabulary URIs
-are built from a ``vocab_base`` (the registry's public base URL, without a trailing slash):
-``{vocab_base}/voc/bizstep/{event type}`` and ``{vocab_base}/voc/disp/{state}``.
+are built from a ``vocab_base`` — in the API always :data:`VOCAB_BASE`, one fixed namespace for
+every deployment: ``{vocab_base}/voc/bizstep/{event type}`` and ``{vocab_base}/voc/disp/{state}``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-#: Every lifecycle event type of SPEC §4, in table order.
+#: The registry vocabulary's base, identical in every deployment (SPEC §16): bizStep and
+#: disposition URIs are ``{VOCAB_BASE}/voc/bizstep/X`` / ``{VOCAB_BASE}/voc/disp/X`` and the
+#: ``robopass`` JSON-LD prefix is bound to ``{VOCAB_BASE}/voc/``, whatever the server's address,
+#: so a document exported by one registry is understood by every other. A namespace name, not
+#: a web address anything is fetched from (documented in docs/passports-and-federation.md).
+VOCAB_BASE: Final[str] = "https://w3id.org/robopass"
+
+#: Every lifecycle event type of SPEC §4, in table order, and ``exported`` (SPEC §16).
 EVENT_TYPES: Final[tuple[str, ...]] = (
     "manufactured",
     "shipped",
@@ -34,6 +41,7 @@ EVENT_TYPES: Final[tuple[str, ...]] = (
     "recycled",
     "scrapped",
     "correction",
+    "exported",
 )
 
 #: Event types after which the unit is terminal: an open recall no longer overrides the
@@ -123,6 +131,8 @@ EVENT_MAPPING: Final[Mapping[str, EventMapping]] = MappingProxyType(
         "recycled": EventMapping("OBSERVE", _reg("recycled"), _cbv("destroyed")),
         "scrapped": EventMapping("OBSERVE", _cbv("destroying"), _cbv("destroyed")),
         "correction": EventMapping("OBSERVE", _reg("correction"), None),
+        # SPEC §16: recorded at the origin when a peer registry imported the robot.
+        "exported": EventMapping("OBSERVE", _reg("exported"), None),
     }
 )
 

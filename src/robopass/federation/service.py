@@ -306,6 +306,11 @@ def fetch_for_import(session: Session, code: str, *,
     if status in TERMINAL_STATUSES:
         raise Conflict(f"the {peer.country} registry says {code} was {status}: a {status} robot "
                        "may not be admitted", code="terminal_abroad", status_abroad=status)
+    lives_in = remote.claims.get("exported_to")
+    if lives_in:
+        raise Conflict(f"the {peer.country} registry says {code} was exported to {lives_in} and "
+                       f"lives there: ask the {lives_in} registry", code="lives_elsewhere",
+                       lives_in=lives_in)
     if remote.history is None:
         raise PassportError("the peer sent no event summaries for the history digest",
                             reason="history_mismatch")
@@ -367,7 +372,8 @@ def admit(session: Session, remote: RemoteRobot, *, owner_id: str | None = None)
                 or f"20{code[12:14]}-{code[14:16]}",
                 plant=parsed.plant, status=facts["status"] or "sold",
                 owner_id=owner_id, issued_at=now, event_count=0,
-                open_recalls=0, imported=True, imported_from=remote.country)
+                open_recalls=0, imported=True, imported_from=remote.country,
+                status_index=registry_service.reserve_status_indexes(session, 1))
     session.add(unit)
     session.flush()
     from robopass.passports.verify import decode_unverified
@@ -377,6 +383,10 @@ def admit(session: Session, remote: RemoteRobot, *, owner_id: str | None = None)
                               kid=str(header.get("kid")), history_digest=claims["history_digest"],
                               history=remote.history, claims=claims, imported_at=now))
     session.flush()
+    # SPEC §16: the origin is told, through the outbox, in this same transaction.
+    from robopass.federation import handover
+
+    handover.queue_export_notice(session, unit)
     return unit
 
 

@@ -20,11 +20,13 @@ from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
 import segno
+import segno.consts
 
 from robopass import idcode
 from robopass.labels import cjk_font
 
-__all__ = ["label_png", "label_svg", "public_url_for", "sheet_pdf", "sheet_svg"]
+__all__ = ["LabelTooDense", "label_png", "label_svg", "passport_qr_facts", "public_url_for",
+           "sheet_pdf", "sheet_svg"]
 log = logging.getLogger(__name__)
 
 MM = 72 / 25.4  # PDF points per millimetre
@@ -45,9 +47,50 @@ def public_url_for(public_url: str, code: str) -> str:
     return f"{public_url.rstrip('/')}/r/{code}"
 
 
-def _matrix(url: str) -> list[list[bool]]:
-    qr = segno.make(url, error="m", micro=False)
+#: Passport labels (SPEC §16): the QR holds ``{public_url}/r/{code}#RP1:…`` — a phone opens the
+#: page, an offline verifier reads the fragment. It needs a QR of about version 12–14, so these
+#: labels use the 21-up A4 stock of 70 × 42.3 mm (3 × 7) and never print a module smaller than
+#: :data:`MIN_MODULE_MM` (measured sizes: docs/passports-and-federation.md).
+PASSPORT_LABEL_H_MM = 42.3
+PASSPORT_ROWS = 7
+MIN_MODULE_MM = 0.5
+
+
+class LabelTooDense(ValueError):
+    """The passport QR would need modules smaller than :data:`MIN_MODULE_MM` on the label."""
+
+
+def _matrix(url: str, passport: str | None = None) -> list[list[bool]]:
+    if passport is None:
+        qr = segno.make(url, error="m", micro=False)
+    else:
+        # two segments: the URL in byte mode, the base45 passport in the denser alphanumeric
+        # mode; error level L at least (segno raises it when that costs no extra modules)
+        qr = _passport_qr(url, passport)
     return [[bool(v) for v in row] for row in qr.matrix_iter(scale=1, border=0)]
+
+
+def _passport_qr(url: str, passport: str) -> segno.QRCode:
+    segments = [(f"{url}#", segno.consts.MODE_BYTE),
+                (passport, segno.consts.MODE_ALPHANUMERIC)]
+    # segno documents a list of (content, mode) segments; its type hints say str only
+    return segno.make_qr(segments, error="l")  # type: ignore[arg-type]
+
+
+def passport_qr_facts(url: str, passport: str) -> dict[str, float | int | str]:
+    """Version, error level, modules and the module size printed on a passport label."""
+    qr = _passport_qr(url, passport)
+    modules = int(qr.symbol_size(border=0)[0])
+    size = _passport_qr_mm(modules)
+    return {"version": int(qr.version), "error": str(qr.error), "modules": modules,
+            "qr_mm": round(size, 2), "module_mm": round(size / modules, 3),
+            "characters": len(url) + 1 + len(passport)}
+
+
+def _passport_qr_mm(modules: int) -> float:
+    """The QR's printed size: as large as the label height allows with a 4-module quiet zone
+    above and below, at most 38 mm."""
+    return min(38.0, PASSPORT_LABEL_H_MM * modules / (modules + 8))
 
 
 def _lines(code: str) -> tuple[str, str]:
@@ -73,17 +116,27 @@ def _qr_path(matrix: list[list[bool]], x0: float, y0: float, module: float) -> s
     return "".join(parts)
 
 
-def _label_group(code: str, url: str, x: float, y: float) -> str:
-    """SVG elements of one 70 × 37 mm label at (x, y), units in mm."""
-    matrix = _matrix(url)
+def _label_group(code: str, url: str, x: float, y: float,
+                 passport: str | None = None) -> str:
+    """SVG elements of one 70 × 37 mm label (70 × 42.3 mm with a passport) at (x, y), in mm."""
+    matrix = _matrix(url, passport)
     qr_size = 29.0  # at 3.5 mm from the edges: a quiet zone of more than 4 modules
+    margin, height = 3.5, LABEL_H_MM
+    if passport is not None:
+        height = PASSPORT_LABEL_H_MM
+        qr_size = _passport_qr_mm(len(matrix))
+        if qr_size / len(matrix) < MIN_MODULE_MM:
+            raise LabelTooDense(f"the passport QR of {code} needs {len(matrix)} modules: "
+                                f"{qr_size / len(matrix):.2f} mm each on this label, under "
+                                f"{MIN_MODULE_MM} mm")
+        margin = (height - qr_size) / 2
     module = qr_size / len(matrix)
     first, second = _lines(code)
-    tx = x + 3.5 + qr_size + 3
+    tx = x + margin + qr_size + 2.5
     return (
-        f'<rect x="{x:.3f}" y="{y:.3f}" width="{LABEL_W_MM}" height="{LABEL_H_MM}" '
+        f'<rect x="{x:.3f}" y="{y:.3f}" width="{LABEL_W_MM}" height="{height}" '
         f'fill="#fff"/>'
-        f'<path d="{_qr_path(matrix, x + 3.5, y + 3.5, module)}" fill="#000"/>'
+        f'<path d="{_qr_path(matrix, x + margin, y + margin, module)}" fill="#000"/>'
         f'<text x="{tx:.3f}" y="{y + 8:.3f}" font-family="Helvetica, Arial, sans-serif" '
         f'font-size="3.2" font-weight="bold">robopass</text>'
         f'<text x="{tx:.3f}" y="{y + 16:.3f}" font-family="Courier New, Courier, monospace" '
@@ -95,27 +148,32 @@ def _label_group(code: str, url: str, x: float, y: float) -> str:
     )
 
 
-def label_svg(code: str, public_url: str) -> str:
-    """A 70 × 37 mm SVG label for a (valid) code."""
+def label_svg(code: str, public_url: str, passport: str | None = None) -> str:
+    """A 70 × 37 mm SVG label for a (valid) code; with ``passport`` (``RP1:…``) a 70 × 42.3 mm
+    label whose QR carries it as the page URL's fragment. Raises LabelTooDense."""
     code = idcode.validate(code)
     url = public_url_for(public_url, code)
+    height = LABEL_H_MM if passport is None else PASSPORT_LABEL_H_MM
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{LABEL_W_MM}mm" '
-            f'height="{LABEL_H_MM}mm" viewBox="0 0 {LABEL_W_MM} {LABEL_H_MM}" role="img" '
+            f'height="{height}mm" viewBox="0 0 {LABEL_W_MM} {height}" role="img" '
             f'aria-label="{escape(idcode.format(code))}">'
             f'<title>{escape(idcode.format(code))}</title>'
-            f'{_label_group(code, url, 0, 0)}</svg>')
+            f'{_label_group(code, url, 0, 0, passport)}</svg>')
 
 
-def sheet_svg(codes: Sequence[str], public_url: str) -> str:
-    """All labels on one A4-wide SVG, 3 per row (print on 24-up stock, 8 rows a page)."""
+def sheet_svg(codes: Sequence[str], public_url: str,
+              passports: Sequence[str] | None = None) -> str:
+    """All labels on one A4-wide SVG, 3 per row (print on 24-up stock, 8 rows a page; with
+    ``passports``, one per code, on 21-up stock of 70 × 42.3 mm, 7 rows a page)."""
     codes = [idcode.validate(c) for c in codes]
     rows = max(1, -(-len(codes) // COLS))
-    height = rows * LABEL_H_MM
+    label_h = LABEL_H_MM if passports is None else PASSPORT_LABEL_H_MM
+    height = rows * label_h
     groups = []
     for i, code in enumerate(codes):
         r, c = divmod(i, COLS)
         groups.append(_label_group(code, public_url_for(public_url, code), c * LABEL_W_MM,
-                                   r * LABEL_H_MM))
+                                   r * label_h, passports[i] if passports else None))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{A4_W_MM}mm" height="{height}mm" '
             f'viewBox="0 0 {A4_W_MM} {height}"><title>robopass labels ({len(codes)})</title>'
             + "".join(groups) + "</svg>")

@@ -35,7 +35,7 @@ _STATE_COLUMNS = ("code", "status", "manufacturer_id", "owner_id", "operator_id"
                   "status_before_suspension", "suspended_by_authority", "recycler_id",
                   "firmware", "open_recalls", "province", "city", "last_event_at",
                   "production_month", "event_count", "issued_at", "model_id", "scenario",
-                  "pilot_id", "policy_version")
+                  "pilot_id", "policy_version", "exported_to")
 _UnitRow = namedtuple("_UnitRow", _STATE_COLUMNS)  # type: ignore[misc]
 
 
@@ -84,7 +84,7 @@ def load_units(session: Session, codes: list[str]) -> dict[str, UnitRecord]:
         out[row.code] = UnitRecord(state=state, model_id=row.model_id,
                                    last_at=_utc(row.last_event_at), issued_at=issued,
                                    month_start=_month_start(row.production_month),
-                                   seq=row.event_count)
+                                   seq=row.event_count, exported_to=row.exported_to)
     return out
 
 

@@ -49,6 +49,8 @@ class UnitRecord:
     issued_at: datetime
     month_start: datetime
     seq: int
+    #: set when a peer registry imported the robot (SPEC §16): only corrections are taken here
+    exported_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +215,9 @@ def _plan_one(facts: BatchFacts, recorder: Recorder, plan: Plan, index: int,
                              authorised_provider=_granted(facts, code, w))
     _check_scope(recorder, w)
     unit = facts.units.get(code) if code else None
+    exported = exported_refusal(unit.exported_to if unit else None, req.type)
+    if exported:  # SPEC §16 hand-over: the robot lives in another registry now
+        raise rules.Refusal("exported_unit", exported, field="code")
     model = facts.models.get(unit.model_id) if unit else None
     rules.check(w.state if w else None, event, actor, model.status if model else None)
     assert code is not None and w is not None and unit is not None
@@ -243,6 +248,15 @@ def _granted(facts: BatchFacts, code: str | None, w: UnitPlan | None) -> bool:
     mine = grants.get(code or "", set())
     return w.state.owner_id in mine or w.state.operator_id in mine or bool(
         {w.state.owner_id, w.state.operator_id} & grants.get("*", set()))
+
+
+def exported_refusal(exported_to: str | None, event_type: str) -> str | None:
+    """Why a local event on a unit is refused because a peer registry imported it (SPEC §16),
+    else None. Corrections stay possible (they fix the record of the time it lived here)."""
+    if exported_to and event_type != "correction":
+        return (f"this robot was exported to the {exported_to} registry, where it lives now; "
+                f"record its events there (only corrections are taken here)")
+    return None
 
 
 def _check_scope(recorder: Recorder, w: UnitPlan | None) -> None:

@@ -22,6 +22,7 @@ from robopass.auth.service import Actor
 from robopass.components import service as component_service
 from robopass.db import bulk_insert, db_timestamp
 from robopass.errors import RobopassError
+from robopass.federation import handover
 from robopass.ids import new_id
 from robopass.ledger import service as ledger_service
 from robopass.lifecycle import facts as lifecycle_facts
@@ -184,6 +185,10 @@ def _apply(session: Session, *, actor: Actor, plan: Plan, requests: Sequence[Eve
         plan.units[code].state = replay_state(session, code)
     _write_states(session, plan.units)
     _tell_new_parties_of_recalls(session, plan.units)
+    # SPEC §16 hand-over: an imported unit's end is reported to its origin registry.
+    handover.queue_terminal_reports(session, {
+        code: (w.state.status, w.last_at or now) for code, w in plan.units.items()
+        if w.changed and w.state.status in rules.TERMINAL and w.initial.status != w.state.status})
     return out
 
 

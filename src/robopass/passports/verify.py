@@ -12,6 +12,10 @@ compact serialisation) where
 * the signature is Ed25519 over the ASCII bytes ``BASE64URL(header) "." BASE64URL(payload)``
   (RFC 8037).
 
+Since SPEC §16 a passport also carries ``exp`` (``iat`` + one day: after it the passport no
+longer passes as current) and ``status_list`` ``{idx, uri}`` (the robot's entry in the
+registry's status list, see :mod:`robopass.statuslist.token`).
+
 Required claims: ``iss`` (ledger origin), ``sub`` (the 29-character code), ``iat`` (seconds since
 the epoch), ``model``, ``manufacturer``, ``status``, ``open_recalls``, ``ledger`` ``{size,
 root_hash}``, ``history_digest``. Retired keys stay in the JWKS, so a passport signed before a
@@ -31,6 +35,7 @@ import binascii
 import hashlib
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -119,12 +124,17 @@ def _find_key(jwks: Mapping[str, Any], kid: str) -> Mapping[str, Any]:
 
 def verify_passport(token: str, jwks: Mapping[str, Any], *,
                     expected_sub: str | None = None,
-                    expected_iss: str | None = None) -> dict[str, Any]:
+                    expected_iss: str | None = None,
+                    now: float | None = None, allow_expired: bool = False) -> dict[str, Any]:
     """Check the passport's shape and signature against ``jwks``; return its claims.
+
+    A passport with an ``exp`` claim (every one issued since SPEC §16) is refused after it,
+    unless ``allow_expired`` (reading an old passport as a historical record); ``now`` is
+    seconds since the epoch (default: the clock).
 
     Raises :class:`PassportError` with ``reason`` one of ``malformed``, ``unsupported_alg``,
     ``bad_jwks``, ``unknown_key``, ``bad_signature``, ``missing_claim``, ``invalid_claim``,
-    ``wrong_subject``, ``wrong_issuer``."""
+    ``wrong_subject``, ``wrong_issuer``, ``expired``."""
     parts = _split(token)
     header = _json(_b64decode(parts[0], "header"), "header")
     if header.get("alg") != "EdDSA":
@@ -159,6 +169,15 @@ def verify_passport(token: str, jwks: Mapping[str, Any], *,
                             reason="invalid_claim")
     if type(claims["iat"]) is not int:
         raise PassportError("claim iat must be an integer", reason="invalid_claim")
+    exp = claims.get("exp")
+    if exp is not None:
+        if type(exp) is not int:
+            raise PassportError("claim exp must be an integer", reason="invalid_claim")
+        current = time.time() if now is None else now
+        if not allow_expired and current > exp:
+            raise PassportError(f"the passport expired {int(current - exp)} s ago (issued "
+                                f"{int(current - claims['iat'])} s ago): it shows the robot "
+                                "as it was, not as it is; fetch a new one", reason="expired")
     if expected_sub is not None and claims["sub"] != expected_sub:
         raise PassportError(f"the passport is for {claims['sub']}, not {expected_sub}",
                             reason="wrong_subject")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from robopass.errors import RobopassError
@@ -33,6 +34,19 @@ def country(session: Session) -> str:
 
 def origin(session: Session) -> str:
     return _facts(session)[1]
+
+
+def reserve_status_indexes(session: Session, count: int) -> int:
+    """Reserve ``count`` consecutive status-list indexes (SPEC §16); returns the first.
+
+    One ``UPDATE … RETURNING`` of the registry row: it holds that row's lock until the
+    caller's transaction ends (PostgreSQL), and SQLite serialises writers anyway, so two
+    issuances never share an index (the unique constraint on ``units.status_index`` is the
+    last line of defence)."""
+    end = session.execute(update(Registry).where(Registry.id == 1)
+                          .values(next_status_index=Registry.next_status_index + count)
+                          .returning(Registry.next_status_index)).scalar_one()
+    return int(end) - count
 
 
 def initialise(url: str, *, country: str = "CN", origin: str | None = None,

@@ -145,11 +145,13 @@ def _write(session: Session, rows: list[_Row]) -> None:
     now = utcnow()
     stamp, at = db_timestamp(session, now), rfc3339(now)
     units = []
-    for r in rows:
+    # status-list positions (SPEC §16), fixed here as at issuance
+    first_index = registry_service.reserve_status_indexes(session, len(rows))
+    for i, r in enumerate(rows):
         month = f"{r.parts.production_year:04d}-{r.parts.production_month:02d}"
         units.append((r.code, r.model.id, r.model.manufacturer_id, month, r.parts.plant, "coded",
                       False, r.model.manufacturer_id, stamp, 0, 0, False,
-                      int(r.model.version or 1)))
+                      int(r.model.version or 1), first_index + i))
     bulk_insert(session, "units", UNIT_INSERT_COLUMNS, units)
     for r in rows:
         if r.province or r.city or r.firmware:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from robopass.db import Base, UTCDateTime
@@ -26,6 +26,10 @@ UNIT_STATUSES = (
     "scrapped",
 )
 TERMINAL_STATUSES = frozenset({"recycled", "scrapped"})
+
+
+#: Units whose status-list value is not 0 by their own state (model state aside).
+LISTED_WHERE = "status IN ('suspended', 'recycled', 'scrapped') OR open_recalls > 0"
 
 
 class CodeCounter(Base):
@@ -55,6 +59,10 @@ class Unit(Base):
         Index("ix_units_scenario", "scenario", "province",
               sqlite_where=text("scenario IS NOT NULL"),
               postgresql_where=text("scenario IS NOT NULL")),
+        # The status list (SPEC §16) reads only the units whose list value is not 0 ("valid"):
+        # this predicate is the one ``statuslist.service`` queries with.
+        Index("ix_units_status_listed", "status_index", sqlite_where=text(LISTED_WHERE),
+              postgresql_where=text(LISTED_WHERE)),
         # Room on each page for HOT updates: recalls and events rewrite unit rows in bulk.
         {"postgresql_with": {"fillfactor": 80}},
     )
@@ -91,3 +99,9 @@ class Unit(Base):
     scenario: Mapped[str | None] = mapped_column(String(24))
     pilot_id: Mapped[str | None] = mapped_column(String(40))
     policy_version: Mapped[int | None] = mapped_column(Integer)
+    #: Position in the registry's status list (SPEC §16), fixed at issuance (or import).
+    status_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    #: Set at the origin when a peer registry imported the robot (SPEC §16 hand-over): the
+    #: robot lives in that country's registry now and takes no further local events but
+    #: corrections.
+    exported_to: Mapped[str | None] = mapped_column(String(2))

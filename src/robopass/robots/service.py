@@ -102,10 +102,12 @@ def issue_codes(session: Session, *, actor: Actor, model_id: str, count: int, pl
     stamp = db_timestamp(session, now)
     maker = model.manufacturer_id
     version = int(model.version or 1)
+    # Status-list positions (SPEC §16), fixed here for good: one counter advance per batch.
+    first_index = registry_service.reserve_status_indexes(session, len(codes))
     bulk_insert(session, "units", UNIT_INSERT_COLUMNS, [
         (code, model.id, maker, month_text, plant, "coded", False, maker, stamp, 0, 0, False,
-         version)
-        for code in codes])
+         version, first_index + i)
+        for i, code in enumerate(codes)])
     at = rfc3339(now)
     dumps = orjson.dumps
     # Issuance records hold registry-made strings only, so orjson in sorted key order is JCS.
@@ -122,7 +124,8 @@ def issue_codes(session: Session, *, actor: Actor, model_id: str, count: int, pl
 
 UNIT_INSERT_COLUMNS = ("code", "model_id", "manufacturer_id", "production_month", "plant",
                        "status", "suspended_by_authority", "owner_id", "issued_at",
-                       "event_count", "open_recalls", "imported", "model_version")
+                       "event_count", "open_recalls", "imported", "model_version",
+                       "status_index")
 
 
 def _level_digit(model: ProductModel) -> int:

@@ -35,12 +35,12 @@ _LOOKUP = (
            Organization.name, Organization.company_code, Organization.country,
            Unit.open_recalls, Unit.production_month, Unit.imported_from,
            ProductModel.evaluated_level, ModelEvaluation.lab_name, ModelEvaluation.evaluated_at,
-           Unit.scenario)
+           Unit.scenario, Unit.exported_to)
     .join(ProductModel, ProductModel.id == Unit.model_id)
     .join(Organization, Organization.id == Unit.manufacturer_id)
     .outerjoin(ModelEvaluation, ModelEvaluation.id == ProductModel.evaluation_id))
 #: Columns of _LOOKUP (and _FAST_SQL) that _registered reads.
-_FACTS = 14
+_FACTS = 15
 
 
 def open_recalls(session: Session, code: str) -> list[dict[str, Any]]:
@@ -84,7 +84,8 @@ def suggest_correction(session: Session, code: str) -> str | None:
 
 _FAST_SQL = ("SELECT u.status, m.name, m.model_code, m.status, o.name, o.company_code, "
              "o.country, u.open_recalls, u.production_month, u.imported_from, "
-             "m.evaluated_level, e.lab_name, e.evaluated_at, u.scenario FROM units u "
+             "m.evaluated_level, e.lab_name, e.evaluated_at, u.scenario, u.exported_to "
+             "FROM units u "
              "JOIN product_models m ON m.id = u.model_id "
              "JOIN organizations o ON o.id = u.manufacturer_id "
              "LEFT OUTER JOIN model_evaluations e ON e.id = m.evaluation_id WHERE u.code = ")
@@ -208,7 +209,7 @@ def verify_fast(url: str, raw: str, *, federate: bool = True) -> dict[str, Any]:
 def _registered(code: str, row: tuple[Any, ...], own: str,
                 recalls: list[dict[str, Any]]) -> dict[str, Any]:
     (status, model_name, model_code, model_status, maker, company, country, n_recalls, month,
-     imported_from, level, lab, evaluated_at, scenario) = row
+     imported_from, level, lab, evaluated_at, scenario, exported_to) = row
     # The evaluation the model's approval rested on (SPEC §13): level, lab and date; None
     # for models approved before evaluations existed.
     evaluation = None if lab is None else {
@@ -224,6 +225,9 @@ def _registered(code: str, row: tuple[Any, ...], own: str,
         "scenario": scenario}
     if imported_from:
         result["imported_from"] = imported_from
+    if exported_to:  # SPEC §16: the robot lives in that registry now
+        result["exported_to"] = exported_to
+        result["lives_in"] = exported_to
     if model_status in ("suspended", "revoked"):
         result.update(reason=f"the product model's filing is {model_status}",
                       reason_code=f"model_{model_status}")
@@ -418,7 +422,7 @@ def page_fast(url: str, raw: str, *, reader: PinnedReader | None = None
             row = _fetchone(connection, engine.dialect.name, sql, (code,) * binds)
         finally:
             connection.close()
-    if row is None or row[7] or row[9]:  # unknown, open recalls, imported
+    if row is None or row[7] or row[9] or row[14]:  # unknown, open recalls, imported, exported
         return None
     owners, maintenance, incidents, soh = row[_FACTS:]
     return _registered(code, row[:_FACTS], own, []), {
