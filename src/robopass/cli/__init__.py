@@ -90,6 +90,9 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
         from robopass.signals.watch import start_background_scanner
 
         start_background_scanner(resolve_db(db), interval=signal_scan)
+    from robopass.telemetry.staging import start_background_folder
+
+    start_background_folder(resolve_db(db))  # live telemetry staged → chunks
     from robopass import serving
 
     status = serving.run(host=host, port=port, workers=workers)
