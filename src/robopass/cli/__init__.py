@@ -90,9 +90,12 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
         from robopass.signals.watch import start_background_scanner
 
         start_background_scanner(resolve_db(db), interval=signal_scan)
+    from robopass.telemetry.settings import get_telemetry_settings
     from robopass.telemetry.staging import start_background_folder
 
-    start_background_folder(resolve_db(db))  # live telemetry staged → chunks
+    if get_telemetry_settings().fold_interval_s > 0:  # live telemetry staged → chunks
+        start_background_folder(resolve_db(db),
+                                interval=get_telemetry_settings().fold_interval_s)
     from robopass import serving
 
     status = serving.run(host=host, port=port, workers=workers)

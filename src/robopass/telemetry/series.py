@@ -125,12 +125,16 @@ def _staged(session: Session, sid: int, start_ms: int, end_ms: int) -> list[chun
 
 
 def raw_readings(session: Session, *, sid: int, start_ms: int, end_ms: int,
-                 limit: int | None = None) -> list[chunks.Raw]:
+                 limit: int | None = None,
+                 staged: list[chunks.Raw] | None = None) -> list[chunks.Raw]:
     """Stored readings of one unit with ``start_ms <= at < end_ms``, oldest first; with
     ``limit``, the first ``limit`` of them. Reads the chunks whose earliest reading lies in
     ``[hour of start, end)`` in key order, an hour at a time (chunks of one hour may overlap
     in time: each hour is sorted before it is used). Staged readings are merged in."""
-    staged = _staged(session, sid, start_ms, end_ms)
+    if staged is None:  # (a caller reading many units passes their staged readings)
+        staged = _staged(session, sid, start_ms, end_ms)
+    else:
+        staged = [r for r in staged if start_ms <= r.at < end_ms]
     out = _chunk_readings(session, sid=sid, start_ms=start_ms, end_ms=end_ms, limit=limit)
     if staged:
         have = {r.at for r in out}

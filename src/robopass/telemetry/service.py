@@ -97,6 +97,17 @@ class Decoded:
     items: list[Any] | None
     rejected: list[dict[str, Any]]
     now: datetime
+    #: The units' facts read before the write transaction (:func:`read_facts`), or None.
+    facts: dict[str, tuple[Any, ...]] | None = None
+
+
+def read_facts(session: Session, decoded: Decoded) -> None:
+    """Read the units' status, owner, operator and sid in a read session, before the write
+    transaction, so the single SQLite writer does not hold its lock for them. A unit's sid
+    never changes; a status or ownership change committed between this read and the write
+    orders the batch before that change (as if it had been stored a moment earlier)."""
+    if decoded.batch is not None and len(decoded.batch):
+        decoded.facts = unit_facts(session, sorted(set(decoded.batch.codes)))
 
 
 def decode_body(body: bytes, *, actor: Actor | None, now: datetime | None = None) -> Decoded:
@@ -120,7 +131,7 @@ def store_decoded(session: Session, decoded: Decoded, *,
     """Store what :func:`decode_body` returned: ``{stored, duplicates, rejected}``."""
     if decoded.batch is not None:
         with _no_gc():
-            return store_rows(session, decoded.batch, actor=actor)
+            return store_rows(session, decoded.batch, actor=actor, facts=decoded.facts)
     return store_readings(session, decoded.items or [], actor=actor, now=decoded.now,
                           _rejected=decoded.rejected)
 
@@ -132,7 +143,8 @@ def store_body(session: Session, body: bytes, *, actor: Actor | None,
 
 
 def store_rows(session: Session, rows: rd.Batch | list[rd.Row], *, actor: Actor | None,
-               notify: bool = True) -> dict[str, Any]:
+               notify: bool = True,
+               facts: dict[str, tuple[Any, ...]] | None = None) -> dict[str, Any]:
     """Store readings already validated by ``readings.decode_fast`` or ``readings.validate``."""
     batch = rows if isinstance(rows, rd.Batch) else rd.Batch.from_rows(rows)
     rejected: list[dict[str, Any]] = []
@@ -140,7 +152,8 @@ def store_rows(session: Session, rows: rd.Batch | list[rd.Row], *, actor: Actor 
     n = len(batch)
     for start in range(0, n, CHUNK):
         part = batch if n <= CHUNK else batch.take(range(start, min(n, start + CHUNK)))
-        s, d = _store_rows(session, part, actor=actor, rejected=rejected, notify=notify)
+        s, d = _store_rows(session, part, actor=actor, rejected=rejected, notify=notify,
+                           facts=facts)
         stored += s
         duplicates += d
     rejected.sort(key=lambda r: r["index"])
@@ -205,31 +218,26 @@ def _query(session: Session, sql: str, params: list[Any]) -> list[tuple[Any, ...
 STAGE_BELOW_PER_UNIT = 8
 
 
-def _unit_facts(session: Session, codes: list[str]
-                ) -> tuple[dict[str, tuple[Any, ...]], dict[str, dict[str, Any]]]:
-    """code → (status, owner_id, operator_id, sid|None), and (SQLite, where the write lock is
-    already held) the existing snapshots' state in the same query."""
+def unit_facts(session: Session, codes: list[str]) -> dict[str, tuple[Any, ...]]:
+    """code → (status, owner_id, operator_id, sid|None)."""
     facts: dict[str, tuple[Any, ...]] = {}
-    snaps: dict[str, dict[str, Any]] = {}
-    with_snap = dialect_name(session) != "postgresql"
-    cols = ", ".join(f"s.{c}" for c in (_STATE if with_snap else ("sid",)))
     for start in range(0, len(codes), 900):
         part = codes[start:start + 900]
-        rows = _query(session, f"SELECT u.code, u.status, u.owner_id, u.operator_id, {cols} "
-                               "FROM units u LEFT JOIN telemetry_units s ON s.code = u.code "
-                               f"WHERE u.code IN ({', '.join('?' * len(part))})", part)
-        for row in rows:
-            facts[row[0]] = (row[1], row[2], row[3], row[4])
-            if with_snap and row[4] is not None:
-                snaps[row[0]] = dict(zip(_STATE, row[4:], strict=True))
-    return facts, snaps
+        for row in _query(session, "SELECT u.code, u.status, u.owner_id, u.operator_id, s.sid "
+                                   "FROM units u LEFT JOIN telemetry_units s ON s.code = u.code "
+                                   f"WHERE u.code IN ({', '.join('?' * len(part))})", part):
+            facts[row[0]] = row[1:]
+    return facts
 
 
-def _load_snapshots(session: Session, codes: list[str], missing: list[str]
-                    ) -> dict[str, dict[str, Any]]:
+def _load_snapshots(session: Session, codes: list[str],
+                    facts: dict[str, tuple[Any, ...]]) -> dict[str, dict[str, Any]]:
     """Create snapshot rows (and sids) for first-time units, then load every snapshot's
-    state, locked on PostgreSQL in ``sid`` order so concurrent batches cannot deadlock."""
+    state by sid, locked on PostgreSQL in ``sid`` order so concurrent batches cannot
+    deadlock."""
     pg = dialect_name(session) == "postgresql"
+    missing = [c for c in codes if facts[c][3] is None]
+    sids = [facts[c][3] for c in codes if facts[c][3] is not None]
     if missing:
         values = [{"code": c} for c in sorted(missing)]
         if pg:
@@ -237,14 +245,20 @@ def _load_snapshots(session: Session, codes: list[str], missing: list[str]
 
             session.execute(pg_insert(Snap).on_conflict_do_nothing(index_elements=["code"]),
                             values)
-        else:
-            session.execute(insert(Snap), values)
+        else:  # another writer may have created some since the facts were read
+            session.execute(insert(Snap).prefix_with("OR IGNORE"), values)
+        for start in range(0, len(missing), 900):
+            part = missing[start:start + 900]
+            sids.extend(row[0] for row in _query(
+                session, f"SELECT sid FROM telemetry_units WHERE code IN "
+                         f"({', '.join('?' * len(part))})", part))
+    if pg:
+        sids.sort()
     snaps: dict[str, dict[str, Any]] = {}
-    wanted = codes if pg else missing
-    for start in range(0, len(wanted), 900):
-        part = wanted[start:start + 900]
+    for start in range(0, len(sids), 900):
+        part = sids[start:start + 900]
         rows = _query(session, f"SELECT {', '.join(_STATE)} FROM telemetry_units "
-                               f"WHERE code IN ({', '.join('?' * len(part))})"
+                               f"WHERE sid IN ({', '.join('?' * len(part))})"
                                + (" ORDER BY sid FOR UPDATE" if pg else ""), part)
         for row in rows:
             snaps[row[1]] = dict(zip(_STATE, row, strict=True))
@@ -269,9 +283,11 @@ def _allowed(facts: dict[str, tuple[Any, ...]], codes: list[str],
 
 
 def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
-                rejected: list[dict[str, Any]], notify: bool) -> tuple[int, int]:
+                rejected: list[dict[str, Any]], notify: bool,
+                facts: dict[str, tuple[Any, ...]] | None = None) -> tuple[int, int]:
     codes = sorted(set(batch.codes))
-    facts, known = _unit_facts(session, codes)
+    if facts is None or not facts.keys() >= set(codes):
+        facts = unit_facts(session, codes)
     allowed = _allowed(facts, codes, actor)
     ok_codes = [c for c in codes if allowed[c] is None]
     if len(ok_codes) != len(codes):
@@ -285,13 +301,7 @@ def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
         batch = batch.take(keep)
     if not len(batch):
         return 0, 0
-    missing = [c for c in ok_codes if facts[c][3] is None]
-    snaps = _load_snapshots(session, ok_codes, missing)
-    if dialect_name(session) != "postgresql":
-        # SQLite: the facts query already read the existing snapshots (BEGIN IMMEDIATE: no race)
-        for code in ok_codes:
-            if code not in snaps:
-                snaps[code] = known[code]
+    snaps = _load_snapshots(session, ok_codes, facts)
     _register_layouts(session, batch.layouts)
     stored = _new_positions(session, batch, snaps)
     count = _write(session, batch, snaps, stored)

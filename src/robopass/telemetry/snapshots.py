@@ -133,7 +133,13 @@ def update(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
                                 *values[6:], snap["sid"], ats[top]))
             snap["at"] = ats[top]
             keys = snap["alert_keys"]
-            if keys is None or keys != "[]" or not _fine(values):
+            if keys == "[]" and _fine(values):
+                pass  # nothing broken before or now: the live common case
+            elif None not in (values[0], values[2], values[4], values[6]) and keys == orjson.dumps(
+                    rules.broken_keys(values[0], values[2], values[4],
+                                      orjson.loads(values[6]))).decode():
+                pass  # the same rules broken as before: the open alerts stay as they are
+            else:
                 check[code] = fresh
             if len(fresh) != len(pos):
                 late_units[code] = ats[pos[0]]
@@ -301,25 +307,31 @@ def _late_alerts(session: Session, snaps: dict[str, dict[str, Any]],
     codes = [c for c in late if snaps[c]["alert_keys"] not in (None, "[]")]
     if not codes:
         return
-    from robopass.telemetry import series  # reads: chunks and staged readings
+    from robopass.telemetry import series, staging  # reads: chunks and staged readings
 
     table: Table = TelemetryAlert.__table__  # type: ignore[assignment]
+    alerts: dict[str, list[Any]] = {}
+    for start in range(0, len(codes), 900):
+        for row in session.execute(select(table.c.code, table.c.id, table.c.rule, table.c.key,
+                                          table.c.since)
+                                   .where(table.c.code.in_(codes[start:start + 900]),
+                                          table.c.closed_at.is_(None))):
+            alerts.setdefault(row.code, []).append(row)
+    if not alerts:
+        return
+    staged = staging.readings_of(session.connection(), {snaps[c]["sid"] for c in alerts})
     moved: list[dict[str, Any]] = []
-    for code in codes:
-        alerts = session.execute(select(table.c.id, table.c.rule, table.c.key, table.c.since)
-                                 .where(table.c.code == code, table.c.closed_at.is_(None))).all()
-        if not alerts:
-            continue
+    for code, rows in alerts.items():
         snap = snaps[code]
-        lo = min(late[code], *[series.dt_to_ms(a.since) for a in alerts])
+        lo = min(late[code], *[series.dt_to_ms(a.since) for a in rows])
         raws = series.raw_readings(session, sid=snap["sid"], start_ms=lo,
-                                   end_ms=snap["at"] + 1)
+                                   end_ms=snap["at"] + 1, staged=staged.get(snap["sid"], []))
         points = [(r.at, r.battery_soh, r.accuracy, r.max_joint_wear,
                    orjson.loads(r.fault_codes) if r.fault_codes else None) for r in raws]
-        for aid, rule, key, since in alerts:
-            start = run_start(rule, key, points)
-            if start is not None and start != series.dt_to_ms(since):
-                moved.append({"b_id": aid, "since": ms_to_dt(start)})
+        for _code, aid, rule, key, since in rows:
+            first = run_start(rule, key, points)
+            if first is not None and first != series.dt_to_ms(since):
+                moved.append({"b_id": aid, "since": ms_to_dt(first)})
     if moved:
         session.execute(sql_update(table).where(table.c.id == bindparam("b_id")), moved)
 

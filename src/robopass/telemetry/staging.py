@@ -106,14 +106,22 @@ def readings_of(conn: Connection, sids: set[int], *, start_ms: int | None = None
     cur.execute("SELECT sids, data FROM telemetry_staging ORDER BY id")
     lo = -1 << 62 if start_ms is None else start_ms
     hi = 1 << 62 if end_ms is None else end_ms
+    one = next(iter(sids)) if len(sids) == 1 else None
     for blob, data in cur.fetchall():
-        if not any(has_sid(blob, s) for s in sids):
-            continue
+        if one is not None:
+            if not has_sid(blob, one):
+                continue
+        else:
+            row_sids = array("i")
+            row_sids.frombytes(bytes(blob))
+            if sids.isdisjoint(row_sids):
+                continue
         cols = unpack(bytes(data))
         sid_col, at_col = cols[0], cols[1]
-        for k, sid in enumerate(sid_col):
-            if sid in sids and lo <= at_col[k] < hi:
-                out.setdefault(sid, []).append(chunks.Raw(*[col[k] for col in cols[1:]]))
+        for k in [k for k, sid in enumerate(sid_col) if sid in sids]:
+            if lo <= at_col[k] < hi:
+                out.setdefault(sid_col[k], []).append(
+                    chunks.Raw(*[col[k] for col in cols[1:]]))
     return out
 
 
