@@ -341,34 +341,46 @@ def _new_positions(session: Session, batch: rd.Batch,
         else:
             late[code] = pos
     if late:
-        conn = session.connection()
-        staged = staging.readings_of(conn, {snaps[c]["sid"] for c in late})  # staging first
+        have = {snaps[c]["sid"]: set() for c in late}  # type: dict[int, set[int]]
+        staged = staging.readings_of(session.connection(), set(have))  # staging first
+        for sid, raws in staged.items():
+            have[sid].update(r.at for r in raws)
+        by_hour: dict[int, list[tuple[int, int, int, int | None]]] = {}
         for code, pos in late.items():
             snap = snaps[code]
-            have = {r.at for r in staged.get(snap["sid"], ())}
             old = [i for i in pos if ats[i] <= snap["at"]]
             for part in chunks.split_by_hour(old, ats):
-                have |= _stored_times(session, snap["sid"], ats[part[0]], ats[part[-1]],
-                                      snap["chunk_span"])
-            keep = [i for i in pos if ats[i] not in have] if have else pos
+                lo, hi = ats[part[0]], ats[part[-1]]
+                by_hour.setdefault(chunks.hour_of(lo), []).append(
+                    (snap["sid"], lo, hi, snap["chunk_span"]))
+        for hour, parts in by_hour.items():
+            _stored_times(session, hour, parts, have)
+        for code, pos in late.items():
+            times = have[snaps[code]["sid"]]
+            keep = [i for i in pos if ats[i] not in times] if times else pos
             if keep:
                 out[code] = keep
     return out
 
 
-def _stored_times(session: Session, sid: int, lo: int, hi: int,
-                  chunk_span: int | None) -> set[int]:
-    """Times stored in chunks of one unit between ``lo`` and ``hi`` (one clock hour). A
-    stored reading at ``t`` is in a chunk with ``at <= t <= last_at`` and ``at >= t -
-    chunk_span`` (the unit's longest chunk), so only those chunks are read."""
-    hour = chunks.hour_of(lo)
-    floor = hour if chunk_span is None else max(hour, lo - chunk_span)
-    have: set[int] = set()
-    for (data,) in _query(session, "SELECT data FROM telemetry_chunks WHERE sid = ? "
-                                   "AND at >= ? AND at <= ? AND last_at >= ?",
-                          [sid, floor, hi, lo]):
-        have.update(chunks.times(bytes(data)))
-    return have
+def _stored_times(session: Session, hour: int,
+                  parts: list[tuple[int, int, int, int | None]],
+                  have: dict[int, set[int]]) -> None:
+    """Add to ``have[sid]`` the times stored in chunks for late readings of one clock hour
+    (``parts``: ``(sid, lo, hi, chunk_span)``), one query per 900 units. A stored reading at
+    ``t`` is in a chunk with ``at <= t <= last_at`` and ``at >= t - chunk_span`` (the unit's
+    longest chunk), so only such chunks are read."""
+    for start in range(0, len(parts), 900):
+        group = parts[start:start + 900]
+        floor = min(hour if span is None else max(hour, lo - span) for _, lo, _, span in group)
+        hi = max(p[2] for p in group)
+        lo = min(p[1] for p in group)
+        sids = sorted({p[0] for p in group})
+        for sid, data in _query(session, "SELECT sid, data FROM telemetry_chunks WHERE sid IN "
+                                         f"({', '.join('?' * len(sids))}) AND at >= ? "
+                                         "AND at <= ? AND last_at >= ?",
+                                [*sids, floor, hi, lo]):
+            have[sid].update(chunks.times(bytes(data)))
 
 
 def _write(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],

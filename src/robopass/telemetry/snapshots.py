@@ -116,7 +116,7 @@ def update(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
     extra: dict[str, dict[str, Any]] = {}
     trend_days: dict[str, dict[int, tuple[int, float | None, float | None]]] = {}
     check: dict[str, list[int]] = {}  # units whose alerts must be evaluated: fresh positions
-    late_units: dict[str, int] = {}  # unit -> its earliest late reading
+    late_units: dict[str, list[int]] = {}  # unit -> positions of its late readings
     for code, pos in stored.items():
         snap = snaps[code]
         old_at = snap["at"]
@@ -142,9 +142,9 @@ def update(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
             else:
                 check[code] = fresh
             if len(fresh) != len(pos):
-                late_units[code] = ats[pos[0]]
+                late_units[code] = [i for i in pos if ats[i] <= old_at]
         else:
-            late_units[code] = ats[pos[0]]
+            late_units[code] = pos
         # trend: only readings that can change it (a new day, or earlier than a day's point)
         td, tla = snap["trend_day"], snap["trend_last_at"]
         for i in pos:
@@ -179,7 +179,7 @@ def update(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
     if check:
         _alerts(session, batch, snaps, check, facts, notify=notify, extra=extra)
     if late_units:
-        _late_alerts(session, snaps, late_units)
+        _late_alerts(session, batch, snaps, late_units)
     if extra:
         _write_extra(session, extra, trends)
 
@@ -300,38 +300,52 @@ def _alerts(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
         _notify(session, opened, facts)
 
 
-def _late_alerts(session: Session, snaps: dict[str, dict[str, Any]],
-                 late: dict[str, int]) -> None:
-    """Late readings re-evaluate their units' open alerts: ``since`` becomes the first
-    reading of the run that breaks the rule up to the latest reading, late ones included."""
+def _late_alerts(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
+                 late: dict[str, list[int]]) -> None:
+    """Late readings re-evaluate their units' open alerts. ``since`` is the first reading of
+    the run that breaks the rule up to the latest reading, so a late reading can only move it
+    earlier (it breaks the rule, before ``since``: the run is re-read back from it) or later
+    (it does not break it, after ``since``: the run is re-read from it on). Other late
+    readings change nothing and read nothing."""
     codes = [c for c in late if snaps[c]["alert_keys"] not in (None, "[]")]
     if not codes:
         return
     from robopass.telemetry import series, staging  # reads: chunks and staged readings
 
     table: Table = TelemetryAlert.__table__  # type: ignore[assignment]
-    alerts: dict[str, list[Any]] = {}
+    work: list[tuple[str, str, str, str, int, int, int]] = []  # code, id, rule, key, since, lo, hi
     for start in range(0, len(codes), 900):
-        for row in session.execute(select(table.c.code, table.c.id, table.c.rule, table.c.key,
-                                          table.c.since)
-                                   .where(table.c.code.in_(codes[start:start + 900]),
-                                          table.c.closed_at.is_(None))):
-            alerts.setdefault(row.code, []).append(row)
-    if not alerts:
+        for code, aid, rule, key, since_dt in session.execute(
+                select(table.c.code, table.c.id, table.c.rule, table.c.key, table.c.since)
+                .where(table.c.code.in_(codes[start:start + 900]),
+                       table.c.closed_at.is_(None))):
+            since = series.dt_to_ms(since_dt)
+            earlier = later = None
+            for i in late[code]:
+                hit = breaks(rule, key, batch.soh[i], batch.acc[i], batch.max_wear[i],
+                             batch.faults[i])
+                at = batch.ats[i]
+                if hit and at < since:
+                    earlier = at if earlier is None else min(earlier, at)
+                elif hit is False and at > since:
+                    later = at if later is None else max(later, at)
+            if later is not None:  # the run now starts after the latest such reading
+                work.append((code, aid, rule, key, since, later, snaps[code]["at"] + 1))
+            elif earlier is not None:  # the run may reach back to it
+                work.append((code, aid, rule, key, since, earlier, since + 1))
+    if not work:
         return
-    staged = staging.readings_of(session.connection(), {snaps[c]["sid"] for c in alerts})
+    staged = staging.readings_of(session.connection(), {snaps[w[0]]["sid"] for w in work})
     moved: list[dict[str, Any]] = []
-    for code, rows in alerts.items():
-        snap = snaps[code]
-        lo = min(late[code], *[series.dt_to_ms(a.since) for a in rows])
-        raws = series.raw_readings(session, sid=snap["sid"], start_ms=lo,
-                                   end_ms=snap["at"] + 1, staged=staged.get(snap["sid"], []))
+    for code, aid, rule, key, since, lo, hi in work:
+        sid = snaps[code]["sid"]
+        raws = series.raw_readings(session, sid=sid, start_ms=lo, end_ms=hi,
+                                   staged=staged.get(sid, []))
         points = [(r.at, r.battery_soh, r.accuracy, r.max_joint_wear,
                    orjson.loads(r.fault_codes) if r.fault_codes else None) for r in raws]
-        for _code, aid, rule, key, since in rows:
-            first = run_start(rule, key, points)
-            if first is not None and first != series.dt_to_ms(since):
-                moved.append({"b_id": aid, "since": ms_to_dt(first)})
+        first = run_start(rule, key, points)
+        if first is not None and first != since:
+            moved.append({"b_id": aid, "since": ms_to_dt(first)})
     if moved:
         session.execute(sql_update(table).where(table.c.id == bindparam("b_id")), moved)
 
