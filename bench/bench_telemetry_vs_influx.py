@@ -55,6 +55,8 @@ bind-address = "127.0.0.1:{rpc}"
   bind-address = "127.0.0.1:{port}"
   log-enabled = false
   max-body-size = 0
+[coordinator]
+  write-timeout = "300s"
 [monitor]
   store-enabled = false
 [continuous_queries]

@@ -167,12 +167,7 @@ def update(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
             snap.update(changed)
             extra[code] = snap
     if metric_rows:
-        sql = ("UPDATE telemetry_units SET at = ?, "
-               + ", ".join(f"{c} = COALESCE(?, {c})" for c in SNAP_COLUMNS)
-               + " WHERE sid = ? AND (at IS NULL OR at < ?)")
-        if dialect_name(session) == "postgresql":
-            sql = sql.replace("?", "%s")
-        cursor(session).executemany(sql, metric_rows)
+        _write_metrics(session, metric_rows)
     trends = _merge_trends(session, snaps, trend_days) if trend_days else {}
     for code in trends:
         extra[code] = snaps[code]
@@ -182,6 +177,30 @@ def update(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
         _late_alerts(session, batch, snaps, late_units)
     if extra:
         _write_extra(session, extra, trends)
+
+
+_PG_TYPES = ("bigint", "float8", "bigint", "float8", "float8", "float8", "text", "text",
+             "text", "int", "bigint")
+
+
+def _write_metrics(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """One statement per batch: ``(at, *metrics, sid, at)`` rows; a metric the newer reading
+    lacks keeps its value, and only a newer measurement moves the snapshot. SQLite: one
+    ``executemany`` (in process, no round trips); PostgreSQL: one ``UPDATE … FROM unnest``
+    of column arrays (an ``executemany`` would be a round trip per unit)."""
+    cur = cursor(session)
+    if dialect_name(session) != "postgresql":
+        cur.executemany("UPDATE telemetry_units SET at = ?, "
+                        + ", ".join(f"{c} = COALESCE(?, {c})" for c in SNAP_COLUMNS)
+                        + " WHERE sid = ? AND (at IS NULL OR at < ?)", rows)
+        return
+    names = ("at", *SNAP_COLUMNS, "sid")
+    cols = [list(c) for c in zip(*rows, strict=True)][:len(names)]
+    unnest = ", ".join(f"%s::{t}[]" for t in _PG_TYPES[:len(names)])
+    cur.execute("UPDATE telemetry_units u SET at = n.at, "
+                + ", ".join(f"{c} = COALESCE(n.{c}, u.{c})" for c in SNAP_COLUMNS)
+                + f" FROM unnest({unnest}) AS n({', '.join(names)}) "
+                "WHERE u.sid = n.sid AND (u.at IS NULL OR u.at < n.at)", cols)
 
 
 def _newest_non_null(cols: Sequence[Sequence[Any]], fresh: list[int]) -> list[Any]:

@@ -41,7 +41,7 @@ VERSION = 1
 #: no folder thread runs, e.g. an MQTT ingestor alone).
 MAX_BACKLOG = 64
 #: Staged rows folded per transaction (one transaction holds the SQLite writer lock).
-FOLD_ROWS = 32
+FOLD_ROWS = 8
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
@@ -159,8 +159,16 @@ def fold(conn: Connection, *, rows: int = FOLD_ROWS) -> int:
             span = max(span, last - first)
         spans.append((span, sid, span))
     spans.sort(key=itemgetter(1))  # row locks in sid order, as ingest takes them
-    cur.executemany(_q(conn, "UPDATE telemetry_units SET chunk_span = ? WHERE sid = ? AND "
-                             "(chunk_span IS NULL OR chunk_span < ?)"), spans)
+    if _pg(conn):  # one statement, not a round trip per unit; row locks in sid order first
+        cur.execute("SELECT sid FROM telemetry_units WHERE sid = ANY(%s) ORDER BY sid "
+                    "FOR UPDATE", ([x[1] for x in spans],))
+        cur.execute("UPDATE telemetry_units u SET chunk_span = n.span FROM "
+                    "unnest(%s::bigint[], %s::int[]) WITH ORDINALITY AS n(span, sid, k) "
+                    "WHERE u.sid = n.sid AND (u.chunk_span IS NULL OR u.chunk_span < n.span)",
+                    ([x[0] for x in spans], [x[1] for x in spans]))
+    else:
+        cur.executemany("UPDATE telemetry_units SET chunk_span = ? WHERE sid = ? AND "
+                        "(chunk_span IS NULL OR chunk_span < ?)", spans)
     write_chunks(conn, chunk_rows)
     ids = [row[0] for row in taken]
     cur.execute(_q(conn, f"DELETE FROM telemetry_staging WHERE id IN "
