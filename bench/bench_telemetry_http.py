@@ -32,7 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import new_registry, server_cpu_seconds, units_and_key  # noqa: E402
+from common import (  # noqa: E402
+    RssSampler,
+    new_registry,
+    server_cpu_seconds,
+    units_and_key,
+)
 
 TARGETS = {"sqlite": 200_000, "postgresql": 100_000}
 
@@ -132,6 +137,7 @@ def main() -> None:
         warm.request("POST", "/api/v1/telemetry", body=b"[]", headers=headers)
         warm.getresponse().read()
         threads = [threading.Thread(target=worker) for _ in range(args.connections)]
+        rss = RssSampler(server.pid)
         cpu_before = server_cpu_seconds(server.pid)
         client_before = resource.getrusage(resource.RUSAGE_SELF)
         load_before = os.getloadavg()[0]
@@ -142,6 +148,7 @@ def main() -> None:
             t.join()
         elapsed = time.perf_counter() - started
         server_cpu = server_cpu_seconds(server.pid) - cpu_before
+        rss.stop()
         client_after = resource.getrusage(resource.RUSAGE_SELF)
         client_cpu = (client_after.ru_utime - client_before.ru_utime
                       + client_after.ru_stime - client_before.ru_stime)
@@ -159,6 +166,8 @@ def main() -> None:
             "capacity_per_core_readings_per_s": round(stored[0] / server_cpu) if server_cpu
             else None,
             "server_cores_busy": round(server_cpu / elapsed, 2),
+            # every process of the server (supervisor, workers), summed, sampled every 50 ms
+            "server_rss_peak_mb": rss.peak_mb,
             "client_cores_busy": round(client_cpu / elapsed, 2),
             "load_average_before": round(load_before, 2),
             "target": {"readings_per_s": TARGETS[args.backend]},

@@ -150,3 +150,48 @@ def server_cpu_seconds(pgid: int) -> float:
         if int(fields[2]) == pgid:  # field 5 (pgrp), counted after "pid (comm)"
             total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def group_rss_bytes(pgid: int) -> int:
+    """Resident memory of every process in a process group, summed (from /proc)."""
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[21]) * page  # rss (pages), field 24 counted after "pid (comm)"
+    return total
+
+
+class RssSampler:
+    """Samples :func:`group_rss_bytes` of a process group in a thread; ``peak_mb`` after
+    :meth:`stop`."""
+
+    def __init__(self, pgid: int, interval: float = 0.05) -> None:
+        import threading
+
+        self.peak = 0
+        self._stop = threading.Event()
+        self._pgid, self._interval = pgid, interval
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, group_rss_bytes(self._pgid))
+            self._stop.wait(self._interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, group_rss_bytes(self._pgid))
+
+    @property
+    def peak_mb(self) -> float:
+        return round(self.peak / 2**20, 1)

@@ -27,6 +27,9 @@ class TelemetrySettings(BaseSettings):
     #: Raw readings are kept this many days (then only hourly aggregates); 0 keeps them forever.
     #: Readings older than this are refused from clients (their hour may already be final).
     raw_retention_days: int = 90
+    #: Seconds between folds of staged live readings into chunks by ``robopass serve``'s
+    #: background thread (0: no thread; ingest still folds past a backlog).
+    fold_interval_s: float = 1.0
     #: Hourly aggregates are kept this many days; 0 keeps them forever.
     hourly_retention_days: int = 0
 

@@ -133,6 +133,12 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
         from robopass.ledger.witnessing import start_background_submitter
 
         start_background_submitter(resolve_db(db), interval=witness_interval)
+    from robopass.telemetry.settings import get_telemetry_settings
+    from robopass.telemetry.staging import start_background_folder
+
+    if get_telemetry_settings().fold_interval_s > 0:  # live telemetry staged → chunks
+        start_background_folder(resolve_db(db),
+                                interval=get_telemetry_settings().fold_interval_s)
     from robopass import serving
 
     status = serving.run(host=host, port=port, workers=workers)

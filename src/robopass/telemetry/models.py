@@ -8,6 +8,8 @@
   spans two clock hours); a 4-byte ``sid`` instead of the 29-character code keeps the key
   short; PostgreSQL partitions it by ``at`` (docs/telemetry.md). Each reading ``(sid, at)`` is
   stored once: ingest drops duplicates before it builds chunks.
+* ``telemetry_staging``: live batches appended whole at ingest, folded into chunks by a
+  background folder (``telemetry.staging``); readers merge them in, so reads stay exact.
 * ``telemetry_joint_layouts``: the joint names behind the packed ``joint_wear`` of readings.
 * ``telemetry_hourly``: mergeable hourly aggregates (count, sum, min, max), kept long after raw
   readings are deleted by retention.
@@ -44,6 +46,9 @@ class TelemetryUnit(Base):
     trend: Mapped[str | None] = mapped_column(Text)
     #: The last day (epoch ms // 86,400,000) in ``trend``.
     trend_day: Mapped[int | None] = mapped_column(BigInteger)
+    #: Epoch ms of the trend's point for ``trend_day`` (None: read it from ``trend``), so a
+    #: live reading later in the same day needs no trend work.
+    trend_last_at: Mapped[int | None] = mapped_column(BigInteger)
     #: JSON list of the open alerts' ``"rule|key"``, so a batch that changes nothing about
     #: alerts costs no alert query (None: unknown, ask the alerts table).
     alert_keys: Mapped[str | None] = mapped_column(Text)
@@ -66,6 +71,20 @@ class TelemetryChunk(Base):
     #: How many readings it holds.
     n: Mapped[int] = mapped_column(Integer)
     #: The readings' columns, msgpack (``telemetry.chunks``).
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TelemetryStaging(Base):
+    """A staged live batch, appended at ingest and folded into chunks later
+    (``telemetry.staging``)."""
+
+    __tablename__ = "telemetry_staging"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    n: Mapped[int] = mapped_column(Integer)
+    #: The distinct sids of its readings, sorted, little-endian int32.
+    sids: Mapped[bytes] = mapped_column(LargeBinary)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 

@@ -50,6 +50,8 @@ def _varint(buf: bytearray | bytes, i: int) -> tuple[int, int]:
     """A variable byte integer at ``buf[i:]``: ``(value, index after it)``."""
     value, mult = 0, 1
     while True:
+        if i >= len(buf):
+            raise MqttError("truncated variable byte integer")
         byte = buf[i]
         value += (byte & 0x7F) * mult
         i += 1
@@ -108,17 +110,26 @@ def parse(buf: bytearray | bytes, start: int = 0, *, v5: bool = True
         kind = first >> 4
         if kind == PUBLISH:
             qos = (first >> 1) & 3
+            if qos == 3 or i + 2 > stop:
+                raise MqttError("malformed PUBLISH")
             tlen = (buf[i] << 8) | buf[i + 1]
-            topic = bytes(buf[i + 2:i + 2 + tlen]).decode("utf-8", "replace")
             j = i + 2 + tlen
+            topic = bytes(buf[i + 2:j]).decode("utf-8", "replace")
             packet_id = 0
             if qos:
+                if j + 2 > stop:
+                    raise MqttError("malformed PUBLISH")
                 packet_id = (buf[j] << 8) | buf[j + 1]
-                acks.append(packet_id)
                 j += 2
             if v5:  # properties (a subscriber with Topic Alias Maximum 0 needs none of them)
-                size, j = _varint(buf, j)
+                if j >= stop:
+                    raise MqttError("malformed PUBLISH")
+                size, j = _varint(buf[:stop], j)
                 j += size
+            if j > stop:
+                raise MqttError("malformed PUBLISH")
+            if qos:
+                acks.append(packet_id)
             messages.append((topic, bytes(buf[j:stop]), packet_id))
         else:
             others.append(kind)

@@ -478,7 +478,11 @@ def _columns(items: list[_Reading], *, now_ms: int, skew_ms: int, min_ms: int,
     metrics = [r.metrics for r in items]
     if _EMPTY in metrics:
         raise NotFast("empty metrics")
-    wears = [m.joint_wear or None for m in metrics]
+    raw_wears = [m.joint_wear for m in metrics]
+    if {} in raw_wears and _EMPTY in [msgspec.structs.replace(m, joint_wear=None)
+                                     for m in metrics if m.joint_wear == {}]:
+        raise NotFast("no metric but an empty joint_wear")  # the exact path rejects it
+    wears = [w or None for w in raw_wears]
     if None in wears:
         max_wear = [None if w is None else max(w.values()) for w in wears]
     else:

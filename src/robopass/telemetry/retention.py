@@ -90,6 +90,8 @@ def downsample(url: str, *, now: datetime | None = None) -> RetentionReport:
     now_ms = service.dt_to_ms(now or service.utcnow())
     until = now_ms - now_ms % HOUR_MS
     report = RetentionReport()
+    with write_session(url) as session, transaction(session, ledger=False):
+        service.fold_staged(session)  # so each unit's hours read chunks only
     sids = _all_sids(url, dirty_only=True)
     for start in range(0, len(sids), UNITS_PER_TRANSACTION):
         with write_session(url) as session, transaction(session, ledger=False):

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from robopass import gate
-from robopass.db import is_sqlite, transaction, write_session
+from robopass.db import is_sqlite, reading, transaction, write_session
 from robopass.deps import CurrentActor, ReadSession
 from robopass.errors import InvalidInput, PayloadTooLarge
 from robopass.robots import service as robot_service
@@ -79,6 +79,8 @@ def _ingest(url: str, body: bytes, actor: Any) -> dict[str, Any]:
             decoded = service.decode_body(body, actor=actor)
         except BadBody as exc:
             raise InvalidInput(str(exc), field="body", code="malformed_body") from exc
+        with reading(url) as session:  # outside the write lock
+            service.read_facts(session, decoded)
         with write_session(url) as session, transaction(session, ledger=False):
             return service.store_decoded(session, decoded, actor=actor)
 

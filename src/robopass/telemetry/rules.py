@@ -42,6 +42,21 @@ def evaluate(snapshot: dict[str, Any]) -> dict[tuple[str, str], tuple[str, float
     return out
 
 
+def broken_keys(soh: float | None, accuracy: float | None, max_joint_wear: float | None,
+                faults: list[str] | None) -> list[str]:
+    """The sorted ``"rule|key"`` of :func:`evaluate` from the few values that decide which
+    rules are broken (no messages built): the live path compares them with the open alerts'
+    keys and evaluates in full only when they differ."""
+    out = [f"new_fault_code|{f}" for f in faults or ()]
+    if soh is not None and soh < BATTERY_SOH_MIN:
+        out.append("battery_soh_low|")
+    if max_joint_wear is not None and max_joint_wear > JOINT_WEAR_MAX:
+        out.append("joint_wear_high|")
+    if accuracy is not None and accuracy < ACCURACY_MIN:
+        out.append("accuracy_low|")
+    return sorted(out)
+
+
 def merge_trend(points: list[list[Any]], new: dict[int, tuple[int, float | None, float | None]]
                 ) -> list[list[Any]]:
     """Merge per-day first readings ``{day: (at_ms, soh, max_wear)}`` into ``points``.

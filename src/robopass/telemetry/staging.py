@@ -1,0 +1,222 @@
+"""Live readings staged append-only, folded into chunks later (SPEC §7, §10).
+
+On the live shape (one reading per unit per batch) a chunk per reading made every reading an
+insert into the middle of the ``(sid, at)`` key, under the single SQLite writer lock. A live
+batch is instead appended as ONE row of ``telemetry_staging`` (its readings' columns packed
+with msgpack, like a chunk, plus the sorted set of its units' sids), in the ingest
+transaction: acknowledged means committed, so a staged reading survives ``kill -9``.
+
+A folder (:func:`fold`: a thread of ``robopass serve``, and the ingest path itself when the
+backlog passes :data:`MAX_BACKLOG` rows) moves staged rows into chunks in one transaction
+(delete staged rows, insert their chunks), so each reading is always in exactly one place.
+Readers are exact without waiting for it: they merge a unit's staged readings
+(:func:`readings_of`) with its chunks, and drop a time seen twice (on PostgreSQL a fold can
+commit between the two reads; staging is read first, so a reading is never missed).
+
+Row format: ``data`` is a msgpack array ``[1, sid[], at[], battery_soh[], ...]`` (the
+chunk columns of :data:`chunks.FIELDS`, with each reading's sid first); ``sids`` the sorted
+distinct sids as little-endian int32 (a reader skips rows without its unit unopened).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from array import array
+from bisect import bisect_left
+from collections.abc import Sequence
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection
+
+from robopass.telemetry import chunks
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+#: Staged rows past which an ingest folds before it returns (bounds reads and memory when
+#: no folder thread runs, e.g. an MQTT ingestor alone).
+MAX_BACKLOG = 64
+#: Staged rows folded per transaction (one transaction holds the SQLite writer lock).
+FOLD_ROWS = 8
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode = msgspec.msgpack.Decoder().decode
+
+
+def _pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _cursor(conn: Connection) -> Any:
+    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
+def _q(conn: Connection, sql: str) -> str:
+    return sql.replace("?", "%s") if _pg(conn) else sql
+
+
+def pack(sids: Sequence[int], columns: Sequence[Sequence[Any]]) -> tuple[bytes, bytes]:
+    """``(sids blob, data)`` of readings given column by column (``sids`` one per reading,
+    ``columns`` in :data:`chunks.FIELDS` order)."""
+    data = _encode([VERSION, list(sids), *[list(col) for col in columns]])
+    return array("i", sorted(set(sids))).tobytes(), data
+
+
+def unpack(data: bytes) -> list[list[Any]]:
+    """``[sid[], at[], battery_soh[], ...]`` of a staged row."""
+    try:
+        value = _decode(data)
+    except msgspec.DecodeError as exc:
+        raise chunks.ChunkError(f"unreadable staged telemetry: {exc}") from exc
+    if not isinstance(value, list) or not value or value[0] != VERSION \
+            or len(value) != len(chunks.FIELDS) + 2:
+        raise chunks.ChunkError("unknown staged telemetry format")
+    return value[1:]
+
+
+def has_sid(blob: bytes, sid: int) -> bool:
+    sids = array("i")
+    sids.frombytes(bytes(blob))
+    k = bisect_left(sids, sid)
+    return k < len(sids) and sids[k] == sid
+
+
+def stage(conn: Connection, sids: Sequence[int], columns: Sequence[Sequence[Any]]) -> int:
+    """Append one staged row; returns how many rows are staged now (this one included)."""
+    blob, data = pack(sids, columns)
+    cur = _cursor(conn)
+    cur.execute(_q(conn, "INSERT INTO telemetry_staging (n, sids, data) VALUES (?, ?, ?)"),
+                (len(sids), blob, data))
+    cur.execute("SELECT count(*) FROM telemetry_staging")
+    return int(cur.fetchone()[0])
+
+
+def readings_of(conn: Connection, sids: set[int], *, start_ms: int | None = None,
+                end_ms: int | None = None) -> dict[int, list[chunks.Raw]]:
+    """Staged readings of the units ``sids`` (with ``start_ms <= at < end_ms`` when given),
+    unsorted. Rows without any of the units are not unpacked."""
+    out: dict[int, list[chunks.Raw]] = {}
+    if not sids:
+        return out
+    cur = _cursor(conn)
+    cur.execute("SELECT sids, data FROM telemetry_staging ORDER BY id")
+    lo = -1 << 62 if start_ms is None else start_ms
+    hi = 1 << 62 if end_ms is None else end_ms
+    one = next(iter(sids)) if len(sids) == 1 else None
+    for blob, data in cur.fetchall():
+        if one is not None:
+            if not has_sid(blob, one):
+                continue
+        else:
+            row_sids = array("i")
+            row_sids.frombytes(bytes(blob))
+            if sids.isdisjoint(row_sids):
+                continue
+        cols = unpack(bytes(data))
+        sid_col, at_col = cols[0], cols[1]
+        for k in [k for k, sid in enumerate(sid_col) if sid in sids]:
+            if lo <= at_col[k] < hi:
+                out.setdefault(sid_col[k], []).append(
+                    chunks.Raw(*[col[k] for col in cols[1:]]))
+    return out
+
+
+def backlog(conn: Connection) -> int:
+    cur = _cursor(conn)
+    cur.execute("SELECT count(*) FROM telemetry_staging")
+    return int(cur.fetchone()[0])
+
+
+def fold(conn: Connection, *, rows: int = FOLD_ROWS) -> int:
+    """Move up to ``rows`` of the oldest staged rows into chunks (one chunk per unit and
+    clock hour of them), in the caller's transaction; returns how many readings moved. On
+    PostgreSQL concurrent folders take different rows (``SKIP LOCKED``)."""
+    cur = _cursor(conn)
+    lock = " FOR UPDATE SKIP LOCKED" if _pg(conn) else ""
+    cur.execute(_q(conn, f"SELECT id, data FROM telemetry_staging ORDER BY id LIMIT ?{lock}"),
+                (rows,))
+    taken = cur.fetchall()
+    if not taken:
+        return 0
+    columns: list[list[Any]] = [[] for _ in range(len(chunks.FIELDS) + 1)]
+    for _, data in taken:
+        for col, part in zip(columns, unpack(bytes(data)), strict=True):
+            col.extend(part)
+    sid_col, ats = columns[0], columns[1]
+    chunk_columns = columns[1:]
+    by_sid = sorted(range(len(sid_col)), key=sid_col.__getitem__)
+    chunk_rows: list[tuple[int, int, int, int, bytes]] = []
+    spans: list[tuple[int, int, int]] = []
+    for sid, run in groupby(by_sid, key=sid_col.__getitem__):
+        span = -1
+        for part in chunks.split_by_hour(list(run), ats):
+            first, last = ats[part[0]], ats[part[-1]]
+            chunk_rows.append((sid, first, last, len(part), chunks.encode(chunk_columns, part)))
+            span = max(span, last - first)
+        spans.append((span, sid, span))
+    spans.sort(key=itemgetter(1))  # row locks in sid order, as ingest takes them
+    if _pg(conn):  # one statement, not a round trip per unit; row locks in sid order first
+        cur.execute("SELECT sid FROM telemetry_units WHERE sid = ANY(%s) ORDER BY sid "
+                    "FOR UPDATE", ([x[1] for x in spans],))
+        cur.execute("UPDATE telemetry_units u SET chunk_span = n.span FROM "
+                    "unnest(%s::bigint[], %s::int[]) WITH ORDINALITY AS n(span, sid, k) "
+                    "WHERE u.sid = n.sid AND (u.chunk_span IS NULL OR u.chunk_span < n.span)",
+                    ([x[0] for x in spans], [x[1] for x in spans]))
+    else:
+        cur.executemany("UPDATE telemetry_units SET chunk_span = ? WHERE sid = ? AND "
+                        "(chunk_span IS NULL OR chunk_span < ?)", spans)
+    write_chunks(conn, chunk_rows)
+    ids = [row[0] for row in taken]
+    cur.execute(_q(conn, f"DELETE FROM telemetry_staging WHERE id IN "
+                         f"({', '.join('?' * len(ids))})"), ids)
+    return len(sid_col)
+
+
+def write_chunks(conn: Connection, rows: list[tuple[int, int, int, int, bytes]]) -> None:
+    """Insert chunk rows ``(sid, at, last_at, n, data)``: COPY on PostgreSQL."""
+    if not rows:
+        return
+    cur = _cursor(conn)
+    if _pg(conn):
+        with cur.copy("COPY telemetry_chunks (sid, at, last_at, n, data) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        cur.executemany("INSERT INTO telemetry_chunks (sid, at, last_at, n, data) "
+                        "VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def fold_all(conn: Connection) -> int:
+    """Fold every staged row (in the caller's transaction)."""
+    total = 0
+    while moved := fold(conn, rows=FOLD_ROWS):
+        total += moved
+    return total
+
+
+def run_folder(url: str, *, stop: threading.Event, interval: float = 1.0) -> None:
+    """Fold staged readings of ``url`` every ``interval`` seconds until ``stop`` is set."""
+    from robopass.db import transaction, write_session
+
+    while not stop.wait(interval):
+        try:
+            while not stop.is_set():
+                with write_session(url) as session, transaction(session, ledger=False):
+                    moved = fold(session.connection())
+                if not moved:
+                    break
+        except Exception:  # a failed fold leaves the rows staged; the next one retries
+            log.exception("telemetry fold failed")
+
+
+def start_background_folder(url: str, *, interval: float = 1.0) -> threading.Event:
+    """Start a daemon thread folding staged readings of ``url``; set the event to stop it."""
+    stop = threading.Event()
+    threading.Thread(target=run_folder, args=(url,), kwargs={"stop": stop,
+                                                            "interval": interval},
+                     name="robopass-telemetry-fold", daemon=True).start()
+    return stop
