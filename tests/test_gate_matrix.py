@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.utils.api import model_body
+from tests.utils.api import evaluation_body, model_body
 from tests.utils.routes import api_routes
 
 ACTORS = ("anonymous", "bad_key", "maker", "other_maker", "owner", "other_operator",
@@ -48,14 +48,18 @@ ADMITS: dict[str, set[str]] = {
     "model_decide": {"regulator", "regulator_in"},
     "model_codes": {"maker"},
     "org_create": {"regulator", "regulator_in"},
+    "org_decide": {"regulator", "regulator_in"},
+    "accredited_lab": set(),  # none of the actors here is an accredited testing lab
+    "pilot_open": {"regulator", "regulator_in"},
+    "national": {"regulator"},
     "web": set(),
     "web_public": set(ACTORS),
 }
 
 #: (method, path) → rule. Every route served must be here.
 RULES: dict[tuple[str, str], str] = {
-    ("GET", "/api/v1/verify/{code}"): "public",
-    ("GET", "/r"): "public", ("GET", "/r/"): "public", ("GET", "/r/{raw:path}"): "public",
+    ("GET", "/api/v1/verify/{code:path}"): "public",
+    ("GET", "/r"): "public", ("GET", "/r/"): "public", ("GET", "/r/{code:anything}"): "public",
     ("GET", "/healthz"): "public", ("GET", "/static/{name:path}"): "public",
     ("GET", "/.well-known/jwks.json"): "public",
     ("GET", "/api/v1/ledger/head"): "public", ("GET", "/api/v1/ledger/entries"): "public",
@@ -125,6 +129,45 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/app/portal/codes"): "web", ("POST", "/app/portal/intake"): "web",
     ("GET", "/app/incidents/{incident_id}/trace"): "web",
     ("GET", "/app/units/{raw}"): "web",
+    # SPEC §13 filings and decisions
+    ("PATCH", "/api/v1/organizations/{org_id}"): "org_decide",
+    ("POST", "/api/v1/organizations/{org_id}/suspend"): "org_decide",
+    ("POST", "/api/v1/organizations/{org_id}/reinstate"): "org_decide",
+    ("POST", "/api/v1/organizations/{org_id}/deregister"): "org_decide",
+    ("POST", "/api/v1/organizations/{org_id}/accreditation"): "org_decide",
+    ("POST", "/api/v1/models/{model_id}/evaluations"): "accredited_lab",
+    ("GET", "/api/v1/models/{model_id}/evaluations"): "key",
+    ("POST", "/api/v1/models/{model_id}/amendments"): "model_codes",
+    ("GET", "/api/v1/models/{model_id}/versions"): "key",
+    ("POST", "/api/v1/models/{model_id}/amendments/{amendment_id}/approve"): "model_decide",
+    ("POST", "/api/v1/models/{model_id}/amendments/{amendment_id}/reject"): "model_decide",
+    ("POST", "/api/v1/recalls/{recall_id}/close"): "recall",
+    ("GET", "/api/v1/decisions"): "key",
+    # SPEC §14 regulation
+    ("PUT", "/api/v1/policies/{scenario}"): "regulator",
+    ("GET", "/api/v1/policies"): "public",
+    ("GET", "/api/v1/policies/{scenario}/versions"): "public",
+    ("POST", "/api/v1/pilots"): "pilot_open",
+    ("POST", "/api/v1/pilots/{pilot_id}/end"): "regulator",
+    ("GET", "/api/v1/pilots"): "public",
+    ("GET", "/api/v1/pilots/{pilot_id}"): "public",
+    ("GET", "/api/v1/compliance/findings"): "key",
+    ("POST", "/api/v1/compliance/scan"): "national",
+    ("GET", "/api/v1/stats/regulation"): "regulator",
+    # SPEC §15, §16 transparency, passports, hand-over (peers sign their own messages)
+    ("GET", "/api/v1/ledger/checkpoint"): "public",
+    ("GET", "/api/v1/ledger/vkey"): "public",
+    ("GET", "/api/v1/ledger/tile/{path:path}"): "public",
+    ("GET", "/api/v1/robots/{code}/passport.qr"): "public",
+    ("GET", "/api/v1/status-list"): "public",
+    ("POST", "/api/v1/federation/handover"): "public",
+    # the browser's pages and forms (SPEC §9)
+    ("GET", "/app/act/{name}"): "web", ("POST", "/app/act/{name}"): "web",
+    ("GET", "/app/models"): "web", ("GET", "/app/models/{model_id}"): "web",
+    ("GET", "/app/organizations"): "web", ("GET", "/app/policies"): "web",
+    ("GET", "/app/pilots"): "web", ("GET", "/app/recalls"): "web",
+    ("GET", "/app/recalls/{recall_id}"): "web", ("GET", "/app/signals"): "web",
+    ("GET", "/app/search"): "web",
 }
 
 def test_every_served_route_has_a_rule(sqlite_client) -> None:  # type: ignore[no-untyped-def]
@@ -146,6 +189,7 @@ def _world(client: Any) -> dict[str, Any]:
     owner = c.org("operator", province="110000", city="110100")
     other_operator = c.org("operator", province="310000", city="310100")
     provider = c.org("service_provider", province="110000", city="110100")
+    lab = c.org("testing_lab", province="110000", city="110100")
     reg_in = c.org("regulator", scope_province="110000")
     reg_out = c.org("regulator", scope_province="310000")
     model_id = c.approved_model(maker)
@@ -153,7 +197,7 @@ def _world(client: Any) -> dict[str, Any]:
     c.event(maker, code, "manufactured", at="2026-03-10T08:00:00Z")
     c.event(maker, code, "sold", to_organization=owner.id, at="2026-03-11T08:00:00Z")
     c.event(owner, code, "deployed", at="2026-03-12T08:00:00Z",
-            details={"province": "110000", "city": "110100"})
+            details={"scenario": "industrial", "province": "110000", "city": "110100"})
     r = c.post("/api/v1/incidents", {"code": code, "at": "2026-03-13T08:00:00Z",
                                      "type": "malfunction", "severity": "minor",
                                      "description": "arm stopped"}, owner)
@@ -173,7 +217,7 @@ def _world(client: Any) -> dict[str, Any]:
               "regulator_in": reg_in, "regulator_out": reg_out}
     return {"actors": actors, "code": code, "spare": spare, "model_id": model_id,
             "incident_id": incident_id, "recall_id": recall_id, "signal_id": signal_id,
-            "maker": maker, "owner": owner, "provider": provider}
+            "maker": maker, "owner": owner, "provider": provider, "lab": lab}
 
 
 def _insert_signal(url: str, model_id: str, maker_id: str, code: str) -> str:
@@ -196,8 +240,13 @@ def _path(template: str, w: dict[str, Any]) -> str:
               "incident_id": w["incident_id"], "recall_id": w["recall_id"],
               "signal_id": w["signal_id"], "model_id": w["model_id"],
               "org_id": w["maker"].id, "key_id": "key_nonexistent",
+              "amendment_id": "amd_nonexistent", "pilot_id": "pil_nonexistent",
+              "scenario": "industrial", "path:path": "0/000", "name": "event-sold",
               "subscription_id": "sub_nonexistent", "name:path": "app.css", "fmt": "svg"}
     out = template
+    if template.startswith("/api/v1/organizations/{org_id}/") and template.rsplit("/", 1)[1] in (
+            "suspend", "reinstate", "deregister", "accreditation"):
+        out = out.replace("{org_id}", w["lab"].id)  # not the maker: the later calls need it
     for name, value in values.items():
         out = out.replace("{" + name + "}", value)
     return out + QUERIES.get(template, "").replace("{model_id}", w["model_id"])
@@ -234,6 +283,23 @@ def _bodies(w: dict[str, Any]) -> dict[tuple[str, str], Callable[[], Any]]:
         ("POST", "/api/v1/subscriptions"): lambda: {"url": "https://example.org/hook",
                                                     "topics": ["recall"]},
         ("POST", "/api/v1/telemetry"): lambda: [],
+        ("PATCH", "/api/v1/organizations/{org_id}"): lambda: {"name_zh": "矩阵测试"},
+        ("POST", "/api/v1/organizations/{org_id}/suspend"): lambda: {"reason": "matrix"},
+        ("POST", "/api/v1/organizations/{org_id}/reinstate"): lambda: {"reason": "matrix"},
+        ("POST", "/api/v1/organizations/{org_id}/deregister"): lambda: {"reason": "matrix"},
+        ("POST", "/api/v1/organizations/{org_id}/accreditation"): lambda: {
+            "scopes": ["safety"], "valid_until": "2030-01-01"},
+        ("POST", "/api/v1/models/{model_id}/evaluations"): lambda: evaluation_body(),
+        ("POST", "/api/v1/models/{model_id}/amendments"): lambda: {
+            "changes": {"parameters": {"height_cm": 170}}, "reason": "matrix"},
+        ("POST", "/api/v1/recalls/{recall_id}/close"): lambda: {"reason": "matrix"},
+        ("PUT", "/api/v1/policies/{scenario}"): lambda: {"rules": {"max_level": 5},
+                                                          "reason": "matrix"},
+        ("POST", "/api/v1/pilots"): lambda: {
+            "name": "Matrix pilot", "scenario": "industrial", "provinces": ["110000"],
+            "starts": "2026-01-01T00:00:00Z", "ends": "2027-01-01T00:00:00Z",
+            "participants": [w["owner"].id], "rules": {}, "reason": "matrix"},
+        ("POST", "/api/v1/pilots/{pilot_id}/end"): lambda: {"reason": "matrix"},
         ("POST", "/api/v1/epcis/capture"): lambda: {},
     }
 
@@ -247,11 +313,9 @@ def _call(client: Any, method: str, path: str, actor: Any, body: Any) -> Any:
         headers = {"Authorization": "Bearer rp_bad_key"}
     elif actor is not None:
         headers = actor.auth
-    if method == "GET":
-        return client.raw.get(path, headers=headers, follow_redirects=False)
-    if method == "DELETE":
-        return client.raw.delete(path, headers=headers, follow_redirects=False)
-    return client.raw.post(path, json=body, headers=headers, follow_redirects=False)
+    if method in ("GET", "DELETE"):
+        return client.raw.request(method, path, headers=headers, follow_redirects=False)
+    return client.raw.request(method, path, json=body, headers=headers, follow_redirects=False)
 
 
 def _judge(rule: str, who: str, method: str, status: int, admitted: bool) -> str | None:

@@ -95,7 +95,7 @@ def test_export_goes_through_the_gate(client: ApiClient, registry: Registry,
     """A provincial regulator's export holds its province's units only; an operator may not
     export; every export is in the audit log."""
     model_id, codes = _legacy_codes(client)
-    rows = [{"code": c, "province": p, "city": p[:4] + "00" if p != "110000" else "110100",
+    rows = [{"code": c, "province": p, "city": p[:2] + "0100",
              "firmware": "1.0"} for c, p in zip(codes, ["110000", "110000", "310000",
                                                         "310000", "310000"], strict=True)]
     assert CliRunner().invoke(app, ["import", "units", str(_write(tmp_path, rows)),

@@ -78,13 +78,13 @@ def de(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
         good, scrapped, fresh = codes
         for code in codes:
             _post(base, f"/api/v1/robots/{code}/events", maker["api_key"],
-                  {"type": "manufactured", "at": "2026-02-10T08:00:00Z"})
+                  {"type": "manufactured"})
         _post(base, f"/api/v1/robots/{good}/events", maker["api_key"],
-              {"type": "sold", "to_organization": buyer["id"], "at": "2026-02-11T08:00:00Z"})
+              {"type": "sold", "to_organization": buyer["id"]})
         _post(base, f"/api/v1/robots/{scrapped}/events", maker["api_key"],
-              {"type": "decommissioned", "at": "2026-02-11T08:00:00Z"})
+              {"type": "decommissioned"})
         _post(base, f"/api/v1/robots/{scrapped}/events", recycler["api_key"],
-              {"type": "scrapped", "at": "2026-02-12T08:00:00Z"})
+              {"type": "scrapped"})
         yield Peer(base, url, key, {"good": good, "scrapped": scrapped, "fresh": fresh})
 
 

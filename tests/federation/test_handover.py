@@ -23,7 +23,7 @@ from robopass.federation import delivery, messages
 from robopass.federation.models import PeerMessage
 from robopass.timeutil import utcnow
 from tests.federation.test_federation import Peer, _post, add_peer
-from tests.utils.api import model_body
+from tests.utils.api import evaluation_body, model_body
 from tests.utils.server import free_port, running_server
 
 runner = CliRunner()
@@ -49,14 +49,20 @@ def de(tmp_path: Path) -> Iterator[Peer]:
             "name": "Fabrik KG", "roles": ["operator"], "country": "DE",
             "registration_number": "HRB 4713"})
         model = _post(base, "/api/v1/models", maker["api_key"], model_body("Arbeiter A1"))
+        lab = _post(base, "/api/v1/organizations", key, {
+            "name": "Prüflabor GmbH", "roles": ["testing_lab"], "country": "DE",
+            "registration_number": "HRB 4799"})
+        _post(base, f"/api/v1/organizations/{lab['id']}/accreditation", key,
+              {"scopes": ["intelligence", "safety"], "valid_until": "2030-12-31"})
+        _post(base, f"/api/v1/models/{model['id']}/evaluations", lab["api_key"],
+              evaluation_body(3))
         _post(base, f"/api/v1/models/{model['id']}/approve", key, None)
         code = _post(base, f"/api/v1/models/{model['id']}/codes", maker["api_key"],
                      {"count": 1, "plant": "B2", "production_month": "2026-02"})["codes"][0]
         _post(base, f"/api/v1/robots/{code}/events", maker["api_key"],
-              {"type": "manufactured", "at": "2026-02-10T08:00:00Z"})
+              {"type": "manufactured"})
         sold = _post(base, f"/api/v1/robots/{code}/events", maker["api_key"],
-                     {"type": "sold", "to_organization": buyer["id"],
-                      "at": "2026-02-11T08:00:00Z"})
+                     {"type": "sold", "to_organization": buyer["id"]})
         yield Peer(base, url, key, {"robot": code, "buyer_key": buyer["api_key"],
                                     "maker_key": maker["api_key"], "sold_event": sold["id"]})
 

@@ -10,7 +10,7 @@ uses (:func:`robopass.lifecycle.rules.fold`) and compares:
   owned by its manufacturer);
 * ``province``, ``city``, ``firmware`` — from the events; a unit whose events never set one
   keeps the value it was issued with (CSV import), which no event records;
-* ``open_recalls`` — the count of its unremedied ``recall_units`` rows.
+* ``open_recalls`` — the count of its unremedied ``recall_units`` rows of campaigns not closed.
 
 Imported units start from the status their origin registry's passport claimed, and the owner
 they were admitted to. Work is set-based: units are read in keyset-ordered chunks, each
@@ -31,7 +31,7 @@ from robopass.federation.models import ImportedRobot
 from robopass.lifecycle import rules
 from robopass.lifecycle.models import Event
 from robopass.organizations.models import Organization
-from robopass.recalls.models import RecallUnit
+from robopass.recalls.models import Recall, RecallUnit
 from robopass.robots.models import Unit
 
 CHUNK = 5000
@@ -74,8 +74,9 @@ def _events(session: Session, first: str, last: str) -> Iterator[Any]:
 def _open_recalls(session: Session, first: str, last: str) -> dict[str, int]:
     return dict(session.execute(  # type: ignore[arg-type]
         select(RecallUnit.code, func.count())
+        .join(Recall, Recall.id == RecallUnit.recall_id)
         .where(RecallUnit.code >= first, RecallUnit.code <= last,
-               RecallUnit.remedied_at.is_(None))
+               RecallUnit.remedied_at.is_(None), Recall.closed_at.is_(None))
         .group_by(RecallUnit.code)).all())
 
 

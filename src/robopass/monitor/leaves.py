@@ -1,7 +1,8 @@
 """Is a ledger entry a well-formed public leaf record (SPEC §5)? Pure.
 
 A leaf is the JCS (RFC 8785) text of ``{kind, code, type, at, id, digest}``: ``kind`` one of
-code / event / decision, ``code``, ``type`` and ``id`` non-empty strings, ``at`` an RFC 3339 UTC
+code / event / decision, ``code``, ``type`` and ``id`` non-empty strings (``code`` empty for
+a decision about something that is not a unit), ``at`` an RFC 3339 UTC
 time or null, ``digest`` 64 lowercase hex digits — and nothing else.
 """
 
@@ -32,7 +33,10 @@ def problem(leaf: bytes) -> str | None:
     if record["kind"] not in KINDS:
         return f"kind {record['kind']!r} is not one of {sorted(KINDS)}"
     for name in ("code", "type", "id"):
-        if not isinstance(record[name], str) or not record[name]:
+        if not isinstance(record[name], str):
+            return f"{name} is not a string"
+        # a decision about something that is not a unit has an empty code (SPEC §13)
+        if not record[name] and not (name == "code" and record["kind"] == "decision"):
             return f"{name} is not a non-empty string"
     if record["at"] is not None:
         try:
