@@ -54,6 +54,10 @@ def initialise(url: str, *, country: str = "CN", origin: str | None = None) -> s
     schema.upgrade(url)
     with writing(url) as session:
         if session.get(Registry, 1) is not None:
+            # A registry migrated from before scenario policies gets the defaults now.
+            from robopass.policies.defaults import install_missing
+
+            install_missing(session)
             return None
         now = utcnow()
         session.add(Registry(id=1, country=country, origin=origin or f"robopass.{country.lower()}"
