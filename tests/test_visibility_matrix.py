@@ -12,8 +12,8 @@ from typing import Any
 
 from robopass.passports.verify import decode_unverified
 
-PUBLIC = {"code", "tier", "as_of", "status", "production_month", "model", "manufacturer",
-          "open_recalls", "imported_from"}
+PUBLIC = {"code", "tier", "as_of", "status", "production_month", "model_version", "model",
+          "manufacturer", "open_recalls", "imported_from"}
 LEGITIMATE = PUBLIC | {"owner", "operator", "province", "city", "firmware", "plant", "issued_at",
                        "last_event_at", "event_count", "components"}
 AUTHORITY = LEGITIMATE | {"status_before_suspension", "suspended_by_authority", "recycler"}

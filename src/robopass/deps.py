@@ -16,6 +16,7 @@ from robopass.auth.service import Actor
 from robopass.config import Settings
 from robopass.db import read_session, write_session
 from robopass.errors import Forbidden, Unauthorized
+from robopass.ids import new_id
 
 
 def get_settings(request: Request) -> Settings:
@@ -30,7 +31,17 @@ def get_read_session(request: Request) -> Iterator[Session]:
 
 def get_write_session(request: Request) -> Iterator[Session]:
     with write_session(request.app.state.settings.database_url) as session:
+        # Groups the decision records one request writes (decisions.service.record_decision).
+        session.info["request_id"] = request_id(request)
         yield session
+
+
+def request_id(request: Request) -> str:
+    """The client's ``X-Request-ID`` (up to 64 printable characters), else a new id."""
+    given = request.headers.get("x-request-id", "")
+    if 0 < len(given) <= 64 and given.isprintable():
+        return given
+    return new_id("req")
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -239,14 +239,12 @@ class _Seeder:
                 })
                 model = model_service.file(session, actor=maker, data=data)
                 decision = decisions[i]
-                frng = self.filings_rng
-                if decision != "submitted" or frng.random() < 0.5:
-                    lab = self.hubei_lab if frng.random() < 0.2 else next(
-                        lab for lab in labs if lab.id == model.testing_lab_id)
-                    assert lab is not None
-                    demo_filings.evaluate(session, frng, lab=lab, model=model,
-                                          passing=decision != "reject",
-                                          valid_until=self.lab_until)
+                frng = self.filings_rng  # every model evaluated, pending ones too (SPEC §13)
+                lab = self.hubei_lab if frng.random() < 0.2 else next(
+                    lab for lab in labs if lab.id == model.testing_lab_id)
+                assert lab is not None
+                demo_filings.evaluate(session, frng, lab=lab, model=model,
+                                      passing=decision != "reject", valid_until=self.lab_until)
                 if decision == "submitted":
                     continue
                 if decision in ("approve", "suspend", "revoke"):

@@ -7,9 +7,10 @@ from tests.utils.api import ApiClient, model_body
 
 def test_update_names_and_location_with_a_decision(client: ApiClient) -> None:
     org = client.org("operator", province="110000", city="110100")
-    r = client.patch(f"/api/v1/organizations/{org.id}",
-                     {"name_zh": "北京示例物流有限公司", "province": "420000", "city": "420100",
-                      "reason": "moved to Wuhan"}, client.regulator)
+    r = client.raw.patch(f"/api/v1/organizations/{org.id}",
+                         json={"name_zh": "北京示例物流有限公司", "province": "420000",
+                               "city": "420100", "reason": "moved to Wuhan"},
+                         headers={**client.regulator.auth, "X-Request-ID": "ticket-4711"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["name_zh"] == "北京示例物流有限公司" and body["city"] == "420100"
@@ -17,6 +18,7 @@ def test_update_names_and_location_with_a_decision(client: ApiClient) -> None:
     assert [d["action"] for d in history] == ["organization.update"]
     assert history[0]["before"]["city"] == "110100" and history[0]["after"]["city"] == "420100"
     assert history[0]["reason"] == "moved to Wuhan" and history[0]["ledger_index"] >= 0
+    assert history[0]["request_id"] == "ticket-4711"
     cases = {"city": {"city": "310100"},  # Shanghai is not in Hubei
              "province": {"province": "990000"}, "body": {}}
     for field, change in cases.items():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 from robopass import idcode
 from tests.utils.api import ApiClient, evaluation_body, model_body
 
@@ -33,6 +36,15 @@ def test_accredited_lab_evaluates_and_approval_sets_the_level_digit(client: ApiC
     assert r.status_code == 200 and r.json()["evaluated_level"] == 2
     code = client.codes(maker, model_id, 1)[0]
     assert idcode.parse(code).intelligence_level == 2  # evaluated, not claimed
+    # the public answer and the passport name the evaluated level, the lab and the date
+    lab_name = shown["evaluation"]["lab_name"]
+    verified = client.get(f"/api/v1/verify/{code}").json()
+    assert verified["model"]["evaluation"] == {
+        "level": 2, "lab": lab_name, "evaluated_on": shown["evaluation"]["evaluated_at"][:10]}
+    jws = client.get(f"/api/v1/robots/{code}/passport").json()["passport"]
+    payload = jws.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["model"]["evaluation"]["lab"] == lab_name
 
 
 def test_approval_needs_a_current_passing_evaluation(client: ApiClient) -> None:
@@ -46,7 +58,8 @@ def test_approval_needs_a_current_passing_evaluation(client: ApiClient) -> None:
     lab = client.lab()
     failed = evaluation_body(3, safety_tests=[{"standard": "ISO 13482:2014", "result": "pass"},
                                               {"standard": "GB/T 36530", "result": "fail"}])
-    client.evaluate(model_id, lab, **failed)
+    client.evaluate(model_id, lab, expect=201, **{k: v for k, v in failed.items()
+                                                   if k != "overall"})
     r = client.post(f"/api/v1/models/{model_id}/approve", None, reg)
     assert r.status_code == 409 and r.json()["error"]["problem"] == "safety_failed"
     assert "GB/T 36530" in r.json()["error"]["message"]

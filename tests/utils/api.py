@@ -43,12 +43,13 @@ def model_body(name: str | None = None, **over: Any) -> dict[str, Any]:
     return body
 
 
-def evaluation_body(overall: int = 3, **over: Any) -> dict[str, Any]:
-    """A passing evaluation with every grade at ``overall`` (SPEC §13)."""
+def evaluation_body(level: int = 3, /, **over: Any) -> dict[str, Any]:
+    """A passing evaluation with every grade and the overall at ``level`` (SPEC §13); keys
+    given in ``over`` replace the defaults."""
     body: dict[str, Any] = {
-        "grades": {"perception": overall, "decision": overall, "execution": overall,
-                   "collaboration": overall},
-        "overall": overall,
+        "grades": {"perception": level, "decision": level, "execution": level,
+                   "collaboration": level},
+        "overall": level,
         "safety_tests": [{"standard": "GB/T 36530-2018", "result": "pass"},
                          {"standard": "ISO 13482:2014", "result": "pass"}],
         "report_sha256": "ab" * 32, "valid_until": "2030-06-30"}

@@ -131,6 +131,7 @@ def test_short_ttl_setting(sqlite_client: ApiClient, monkeypatch: pytest.MonkeyP
 def test_forged_csrf_token_writes_nothing(sqlite_client: ApiClient) -> None:
     maker = sqlite_client.org("manufacturer")
     model_id = sqlite_client.post("/api/v1/models", model_body(), maker).json()["id"]
+    sqlite_client.evaluate(model_id)  # approval needs an accredited lab's evaluation
     app = app_of(sqlite_client)
     c = browser_for(app, sqlite_client.registry.regulator_key)
     real = csrf_of(c.get("/app/dashboard").text)

@@ -69,8 +69,9 @@ def record_decision(session: Session, *, actor: Actor, action: str, object_type:
 
     ``organization_id`` is the organisation the object belongs to (it may read the decision);
     ``province`` places it in a provincial regulator's scope; ``code`` is the unit's code when
-    the object is a unit.
+    the object is a unit. ``request_id`` defaults to the one the API put on the session.
     """
+    request_id = request_id or session.info.get("request_id")
     row = Decision(id=new_id("dec"), at=utcnow().replace(microsecond=0), actor_id=actor.id,
                    actor_name=actor.name, action=action, object_type=object_type,
                    object_id=object_id, before=json_safe(before), after=json_safe(after),

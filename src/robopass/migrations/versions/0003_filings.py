@@ -15,6 +15,10 @@ Existing data moves forward unchanged in meaning (docs/filings.md):
   the regulator approves again;
 * every unit was built to version 1; recalls have no ``remedy_by`` and stay open;
 * organisations keep their status (``approved``) and have no Chinese name or accreditation.
+
+Downgrade drops evaluations, versions, accreditations and decision records. Decision leaves stay
+in the append-only ledger, so ``robopass ledger verify`` on a downgraded database reports them
+as records removed: downgrade only a registry that made no decision yet, or restore a backup.
 """
 from collections.abc import Sequence
 
