@@ -15,7 +15,7 @@ import base64
 import gzip
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,8 @@ class BackupError(Exception):
 def _encode(value: Any) -> Any:
     if isinstance(value, datetime):
         return {"$dt": as_utc(value).isoformat()}
+    if isinstance(value, date):  # Date columns (valid_until, remedy_by): a calendar day
+        return {"$date": value.isoformat()}
     if isinstance(value, bytes | memoryview):
         return {"$b64": base64.b64encode(bytes(value)).decode()}
     return value
@@ -50,6 +52,8 @@ def _decode(value: Any) -> Any:
     if isinstance(value, dict) and len(value) == 1:
         if "$dt" in value:
             return datetime.fromisoformat(value["$dt"])
+        if "$date" in value:
+            return date.fromisoformat(value["$date"])
         if "$b64" in value:
             return base64.b64decode(value["$b64"])
     return value
