@@ -43,8 +43,7 @@ class ScanReport:
 
 def run_scan(session: Session, *, now: datetime | None = None,
              progress: Progress | None = None) -> ScanReport:
-    """One scan in the caller's transaction: open new findings, resolve those whose cause went
-    away, and notify the units' owners, operators, manufacturers and the regulators."""
+    """One scan in the caller's transaction: judge, then open, resolve and notify."""
     import time
 
     started = time.perf_counter()
@@ -52,6 +51,17 @@ def run_scan(session: Session, *, now: datetime | None = None,
     now = now or utcnow()
     report_progress("judging units in service", 0)
     desired = compliance_scan.desired_findings(session, now)
+    report = apply_findings(session, desired, now=now, progress=report_progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def apply_findings(session: Session, desired: compliance_scan.Desired, *, now: datetime,
+                   progress: Progress | None = None) -> ScanReport:
+    """Open the findings of ``desired`` that are not open, resolve the open ones it lacks,
+    notify. Cheap (it touches only the difference), so a server judges in a read transaction
+    and holds the write lock only for this."""
+    report_progress: Progress = progress or (lambda _stage, _n: None)
     report_progress("comparing with open findings", len(desired))
     open_rows = {(kind, code): fid for fid, kind, code in session.execute(
         select(Finding.id, Finding.kind, Finding.code).where(Finding.resolved_at.is_(None)))}
@@ -67,10 +77,8 @@ def run_scan(session: Session, *, now: datetime | None = None,
                                                  "province"), rows)
     report_progress("notifying", len(rows))
     _notify(session, rows, now)
-    report = ScanReport(opened=len(rows), resolved=len(gone),
-                        open_by_kind=dict(Counter(kind for kind, _code in desired)))
-    report.seconds = time.perf_counter() - started
-    return report
+    return ScanReport(opened=len(rows), resolved=len(gone),
+                      open_by_kind=dict(Counter(kind for kind, _code in desired)))
 
 
 def _notify(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
-from robopass.compliance import service
-from robopass.db import transaction, write_session
+from robopass.compliance import scan, service
+from robopass.db import reading, transaction, write_session
+from robopass.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -15,9 +17,20 @@ DEFAULT_INTERVAL = 300.0
 
 
 def scan_once(url: str, progress: service.Progress | None = None) -> service.ScanReport:
-    """One scan in its own write transaction (no ledger lock: findings are not ledgered)."""
+    """One scan: the judging (the long part) in a read transaction, so lifecycle writes are
+    not held up on SQLite's single writer; then the difference in a short write transaction
+    (no ledger lock: findings are not ledgered). A unit that changed in between is judged
+    again at the next scan."""
+    started = time.perf_counter()
+    now = utcnow()
+    if progress:
+        progress("judging units in service", 0)
+    with reading(url) as session:
+        desired = scan.desired_findings(session, now)
     with write_session(url) as session, transaction(session, ledger=False):
-        return service.run_scan(session, progress=progress)
+        report = service.apply_findings(session, desired, now=now, progress=progress)
+    report.seconds = time.perf_counter() - started
+    return report
 
 
 def run_scanner(url: str, *, stop: threading.Event, interval: float = DEFAULT_INTERVAL) -> None:

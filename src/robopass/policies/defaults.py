@@ -74,3 +74,16 @@ def install_defaults(session: Session, *, actor: Actor) -> int:
             made += 1
     session.flush()
     return made
+
+
+def install_missing(session: Session) -> int:
+    """:func:`install_defaults` on an existing registry (``robopass init`` on a database
+    migrated from before scenario policies), as its national regulator."""
+    from robopass.organizations.models import Organization
+
+    regulator = session.scalars(select(Organization).where(
+        Organization.registration_number == "REGISTRY").order_by(Organization.created_at)
+        .limit(1)).first()
+    if regulator is None:
+        return 0
+    return install_defaults(session, actor=Actor.of(regulator))

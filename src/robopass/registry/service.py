@@ -77,6 +77,10 @@ def initialise(url: str, *, country: str = "CN", origin: str | None = None,
     with writing(url) as session:
         if session.get(Registry, 1) is not None:
             ledger_service.resign_latest_head(session)
+            # A registry migrated from before scenario policies gets the defaults now.
+            from robopass.policies.defaults import install_missing
+
+            install_missing(session)
             return None
         now = utcnow()
         session.add(Registry(id=1, country=country, origin=origin, created_at=now,
