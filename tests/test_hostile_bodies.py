@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import Registry
-from tests.utils.api import make_uscc, model_body
+from tests.utils.api import evaluation_body, make_uscc, model_body
 from tests.utils.server import server_process
 
 LIMIT_MB = 500
@@ -48,6 +48,15 @@ def test_peak_rss_stays_bounded_under_hostile_bodies(registry: Registry) -> None
         operator = _org(http, regulator, "operator")
         maker = _org(http, regulator, "manufacturer")
         model = http.post("/api/v1/models", json=model_body(), headers=maker).json()["id"]
+        r = http.post("/api/v1/organizations", json={
+            "name": f"Hostile lab {make_uscc()[-6:]}", "roles": ["testing_lab"],
+            "country": "CN", "uscc": make_uscc()}, headers=regulator)
+        lab_id, lab = r.json()["id"], {"Authorization": f"Bearer {r.json()['api_key']}"}
+        assert http.post(f"/api/v1/organizations/{lab_id}/accreditation", json={
+            "scopes": ["intelligence", "safety"], "valid_until": "2030-12-31"},
+            headers=regulator).status_code == 200
+        assert http.post(f"/api/v1/models/{model}/evaluations", json=evaluation_body(),
+                         headers=lab).status_code == 201
         assert http.post(f"/api/v1/models/{model}/approve", headers=regulator).status_code \
             in (200, 201)
         codes = http.post(f"/api/v1/models/{model}/codes", json={

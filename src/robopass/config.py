@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -81,6 +82,23 @@ class Settings(BaseSettings):
 
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     session: SessionSettings = Field(default_factory=SessionSettings)
+
+
+def public_url_from_environment() -> str | None:
+    """``ROBOPASS_PUBLIC_URL`` if the operator set it (``robopass init`` and migration 0005
+    derive the ledger origin from it, and only when it was given)."""
+    return os.environ.get("ROBOPASS_PUBLIC_URL") or None
+
+
+def api_key_from_environment() -> str | None:
+    """``ROBOPASS_API_KEY``: the key CLI commands act with when ``--key`` is not given."""
+    return os.environ.get("ROBOPASS_API_KEY") or None
+
+
+def cjk_font_from_environment() -> str | None:
+    """``ROBOPASS_CJK_FONT``: a TrueType/OpenType CJK font for the label PDF (else Debian's
+    fonts-wqy-microhei is looked for)."""
+    return os.environ.get("ROBOPASS_CJK_FONT") or None
 
 
 def get_settings() -> Settings:

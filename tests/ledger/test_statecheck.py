@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from robopass.cli import app
 from robopass.db import dispose_engine, get_engine
-from tests.utils.api import ApiClient
+from tests.utils.api import DEPLOYMENT, ApiClient
 
 
 def _registry_with_history(client: ApiClient) -> dict[str, str]:
@@ -24,7 +24,7 @@ def _registry_with_history(client: ApiClient) -> dict[str, str]:
     client.event(maker, codes[0], "shipped", to_organization=seller.id)
     client.event(seller, codes[0], "sold", to_organization=operator.id,
                  details={"province": "650000", "city": "650100"})
-    client.event(operator, codes[0], "deployed")
+    client.event(operator, codes[0], "deployed", details=DEPLOYMENT)
     client.event(operator, codes[0], "firmware_updated", details={"firmware": "2.5.0"})
     r = client.post("/api/v1/recalls", {"reason": "battery", "scope": {"model_id": model_id}},
                     maker)

@@ -76,7 +76,7 @@ def init(db: str | None = DbOpt,
 
     try:
         key = service.initialise(resolve_db(db), country=country, origin=origin,
-                                 public_url=public_url or os.environ.get("ROBOPASS_PUBLIC_URL"))
+                                 public_url=public_url or config.public_url_from_environment())
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 
 import typer
+
+from robopass import config
 
 app = typer.Typer(help="Continuous compliance: findings about units in service.",
                   no_args_is_help=True)
@@ -14,7 +15,7 @@ DB_HELP = "Database URL (sqlite:///path.db or postgresql://...); default $ROBOPA
 
 
 def _db(db: str | None) -> str:
-    return db or os.environ.get("ROBOPASS_DATABASE_URL", "sqlite:///var/robopass.db")
+    return db or config.database_url()
 
 
 @app.command("scan")

@@ -10,7 +10,6 @@ Each write is one transaction; output is JSON.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -21,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from robopass import config
 from robopass.auth import service as auth_service
 from robopass.auth.service import Actor
 from robopass.errors import RobopassError
@@ -37,11 +37,11 @@ KeyOpt = typer.Option(None, "--key", help=KEY_HELP)
 
 
 def _db(db: str | None) -> str:
-    return db or os.environ.get("ROBOPASS_DATABASE_URL", "sqlite:///var/robopass.db")
+    return db or config.database_url()
 
 
 def _key(key: str | None) -> str:
-    value = key or os.environ.get("ROBOPASS_API_KEY")
+    value = key or config.api_key_from_environment()
     if not value:
         err.print("[red]error:[/red] give --key or set ROBOPASS_API_KEY")
         raise typer.Exit(2)

@@ -5,11 +5,12 @@ created) and are ledgered as its decisions, exactly as through the API."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
 from typing import Any
 
 import typer
+
+from robopass import config
 
 policy_app = typer.Typer(help="Scenario policies (versioned, ledgered).", no_args_is_help=True)
 pilot_app = typer.Typer(help="Pilot programmes.", no_args_is_help=True)
@@ -19,7 +20,7 @@ DbOpt = typer.Option(None, "--db", help=DB_HELP)
 
 
 def _db(db: str | None) -> str:
-    return db or os.environ.get("ROBOPASS_DATABASE_URL", "sqlite:///var/robopass.db")
+    return db or config.database_url()
 
 
 def _print(value: Any) -> None:

@@ -11,7 +11,6 @@ stays searchable and copyable. Glyph ids are written as 4 hex digits.
 from __future__ import annotations
 
 import io
-import os
 import zlib
 from dataclasses import dataclass
 from functools import cache
@@ -41,7 +40,9 @@ class EmbeddedFont:
 
 
 def font_path() -> Path | None:
-    configured = os.environ.get("ROBOPASS_CJK_FONT")
+    from robopass.config import cjk_font_from_environment
+
+    configured = cjk_font_from_environment()
     for candidate in ([configured] if configured else []) + list(CANDIDATES):
         if Path(candidate).is_file():
             return Path(candidate)

@@ -59,7 +59,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/api/v1/ledger/checkpoint", response_class=Response,
-            responses={200: {"content": {_TEXT: {}},
+            responses={200: {"content": {_TEXT: {"schema": {"type": "string"}}},
                              "description": "C2SP checkpoint: a signed note (SPEC §15)"}})
 def checkpoint(session: ReadSession) -> Response:
     """The latest head as a C2SP checkpoint signed by the log's Ed25519 note key, followed by
@@ -69,7 +69,7 @@ def checkpoint(session: ReadSession) -> Response:
 
 
 @router.get("/api/v1/ledger/vkey", response_class=Response,
-            responses={200: {"content": {_TEXT: {}},
+            responses={200: {"content": {_TEXT: {"schema": {"type": "string"}}},
                              "description": "The log's note verifier key"}})
 def vkey(session: ReadSession) -> Response:
     """``<origin>+<key hash>+<base64(0x01 ‖ Ed25519 public key)>``."""
@@ -77,7 +77,8 @@ def vkey(session: ReadSession) -> Response:
 
 
 @router.get("/api/v1/ledger/tile/{path:path}", response_class=Response,
-            responses={200: {"content": {_OCTETS: {}},
+            responses={200: {"content": {_OCTETS: {"schema": {"type": "string",
+                                                               "format": "binary"}}},
                              "description": "A C2SP tile (256 hashes of 32 bytes; partial "
                                             "tiles .p/W) or entry bundle (entries/...)"},
                        **_ERRORS})

@@ -55,6 +55,8 @@ class RobotView(BaseModel):
     as_of: str | None
     status: str
     production_month: str
+    #: the model version (1 = the original filing) the unit was built to (SPEC §13)
+    model_version: int = 1
     model: RobotModelRef
     manufacturer: ManufacturerRef
     open_recalls: int

@@ -13,7 +13,7 @@ MEDIA_TYPE = "application/statuslist+jwt"
 
 
 @router.get("/status-list", response_class=Response,
-            responses={200: {"content": {MEDIA_TYPE: {}},
+            responses={200: {"content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
                              "description": "Compact JWS (EdDSA, kid of the JWKS), payload "
                              "{sub, iss, iat, ttl, status_list: {bits: 2, lst}}"}})
 def status_list(session: ReadSession, settings: SettingsDep) -> Response:

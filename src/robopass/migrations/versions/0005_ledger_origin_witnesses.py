@@ -40,7 +40,9 @@ _BIG = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 def _new_origin(conn: sa.Connection, country: str) -> str:
     from robopass.registry import origin as origin_rules
 
-    public_url = os.environ.get("ROBOPASS_PUBLIC_URL")
+    from robopass.config import public_url_from_environment
+
+    public_url = public_url_from_environment()
     if public_url:
         return origin_rules.from_public_url(public_url)
     x = conn.execute(sa.text("SELECT public_x FROM signing_keys ORDER BY created_at, kid "
