@@ -15,7 +15,8 @@ from robopass.db import dispose_engine
 from robopass.epcis.vocabulary import VOCAB_BASE
 from tests.epcis.test_routes import _unit_with_history, _validator
 from tests.federation.test_federation import _post, add_peer
-from tests.utils.api import ApiClient, evaluation_body, make_uscc, model_body
+from tests.utils.api import ApiClient, make_uscc
+from tests.utils.peers import manufactured_robots
 from tests.utils.server import running_server
 
 runner = CliRunner()
@@ -69,22 +70,7 @@ def test_document_from_one_registry_is_captured_by_another(registry, tmp_path: P
     dispose_engine(de_url)
     uscc = make_uscc()
     with running_server(de_url) as de, running_server(registry.url) as cn:
-        maker = _post(de, "/api/v1/organizations", de_key, {
-            "name": "Roboterwerk GmbH", "roles": ["manufacturer"], "country": "DE",
-            "registration_number": "HRB 1"})
-        model = _post(de, "/api/v1/models", maker["api_key"], model_body("Arbeiter"))
-        lab = _post(de, "/api/v1/organizations", de_key, {
-            "name": "Prüflabor GmbH", "roles": ["testing_lab"], "country": "DE",
-            "registration_number": "HRB 4799"})
-        _post(de, f"/api/v1/organizations/{lab['id']}/accreditation", de_key,
-              {"scopes": ["intelligence", "safety"], "valid_until": "2030-12-31"})
-        _post(de, f"/api/v1/models/{model['id']}/evaluations", lab["api_key"],
-              evaluation_body(3))
-        _post(de, f"/api/v1/models/{model['id']}/approve", de_key, None)
-        code = _post(de, f"/api/v1/models/{model['id']}/codes", maker["api_key"],
-                     {"count": 1, "plant": "B2", "production_month": "2026-02"})["codes"][0]
-        _post(de, f"/api/v1/robots/{code}/events", maker["api_key"],
-              {"type": "manufactured"})
+        maker, (code,) = manufactured_robots(de, de_key, 1)
         # CN imports it; the importer sells it to a CN company (known by its USCC)
         importer = _post(cn, "/api/v1/organizations", registry.regulator_key, {
             "name": "Importer", "roles": ["seller"], "country": "CN", "uscc": make_uscc()})

@@ -25,7 +25,7 @@ from robopass.cli import app
 from robopass.db import dispose_engine, reading
 from robopass.federation.models import ImportedRobot
 from robopass.robots.models import Unit
-from tests.utils.api import evaluation_body, model_body
+from tests.utils.peers import manufactured_robots, org, post
 from tests.utils.server import running_server
 
 runner = CliRunner()
@@ -39,11 +39,7 @@ class Peer:
     codes: dict[str, str]
 
 
-def _post(base: str, path: str, key: str, body: object) -> dict:  # type: ignore[type-arg]
-    r = httpx.post(f"{base}{path}", json=body, headers={"Authorization": f"Bearer {key}"},
-                   timeout=30)
-    assert r.status_code in (200, 201), r.text
-    return r.json()  # type: ignore[no-any-return]
+_post = post
 
 
 @pytest.fixture(scope="module")
@@ -55,30 +51,10 @@ def de(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
     key = json.loads(result.output)["regulator_api_key"]
     dispose_engine(url)
     with running_server(url) as base:
-        maker = _post(base, "/api/v1/organizations", key, {
-            "name": "Roboterwerk GmbH", "roles": ["manufacturer"], "country": "DE",
-            "registration_number": "HRB 4711"})
-        recycler = _post(base, "/api/v1/organizations", key, {
-            "name": "Recycling AG", "roles": ["recycler"], "country": "DE",
-            "registration_number": "HRB 4712"})
-        buyer = _post(base, "/api/v1/organizations", key, {
-            "name": "Fabrik KG", "roles": ["operator"], "country": "DE",
-            "registration_number": "HRB 4713"})
-        model = _post(base, "/api/v1/models", maker["api_key"], model_body("Arbeiter A1"))
-        lab = _post(base, "/api/v1/organizations", key, {
-            "name": "Prüflabor GmbH", "roles": ["testing_lab"], "country": "DE",
-            "registration_number": "HRB 4714"})
-        _post(base, f"/api/v1/organizations/{lab['id']}/accreditation", key,
-              {"scopes": ["intelligence", "safety"], "valid_until": "2030-12-31"})
-        _post(base, f"/api/v1/models/{model['id']}/evaluations", lab["api_key"],
-              evaluation_body(3))
-        _post(base, f"/api/v1/models/{model['id']}/approve", key, None)
-        codes = _post(base, f"/api/v1/models/{model['id']}/codes", maker["api_key"],
-                      {"count": 3, "plant": "B2", "production_month": "2026-02"})["codes"]
+        maker, codes = manufactured_robots(base, key, 3)
+        recycler = org(base, key, "Recycling AG", "recycler", "HRB 4712")
+        buyer = org(base, key, "Fabrik KG", "operator", "HRB 4713")
         good, scrapped, fresh = codes
-        for code in codes:
-            _post(base, f"/api/v1/robots/{code}/events", maker["api_key"],
-                  {"type": "manufactured"})
         _post(base, f"/api/v1/robots/{good}/events", maker["api_key"],
               {"type": "sold", "to_organization": buyer["id"]})
         _post(base, f"/api/v1/robots/{scrapped}/events", maker["api_key"],

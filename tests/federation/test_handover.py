@@ -23,7 +23,7 @@ from robopass.federation import delivery, messages
 from robopass.federation.models import PeerMessage
 from robopass.timeutil import utcnow
 from tests.federation.test_federation import Peer, _post, add_peer
-from tests.utils.api import evaluation_body, model_body
+from tests.utils.peers import manufactured_robots, org
 from tests.utils.server import free_port, running_server
 
 runner = CliRunner()
@@ -42,25 +42,8 @@ def de(tmp_path: Path) -> Iterator[Peer]:
     """The German origin registry with one sold robot."""
     url, key = _init(tmp_path / "de.db", "DE")
     with running_server(url) as base:
-        maker = _post(base, "/api/v1/organizations", key, {
-            "name": "Roboterwerk GmbH", "roles": ["manufacturer"], "country": "DE",
-            "registration_number": "HRB 4711"})
-        buyer = _post(base, "/api/v1/organizations", key, {
-            "name": "Fabrik KG", "roles": ["operator"], "country": "DE",
-            "registration_number": "HRB 4713"})
-        model = _post(base, "/api/v1/models", maker["api_key"], model_body("Arbeiter A1"))
-        lab = _post(base, "/api/v1/organizations", key, {
-            "name": "Prüflabor GmbH", "roles": ["testing_lab"], "country": "DE",
-            "registration_number": "HRB 4799"})
-        _post(base, f"/api/v1/organizations/{lab['id']}/accreditation", key,
-              {"scopes": ["intelligence", "safety"], "valid_until": "2030-12-31"})
-        _post(base, f"/api/v1/models/{model['id']}/evaluations", lab["api_key"],
-              evaluation_body(3))
-        _post(base, f"/api/v1/models/{model['id']}/approve", key, None)
-        code = _post(base, f"/api/v1/models/{model['id']}/codes", maker["api_key"],
-                     {"count": 1, "plant": "B2", "production_month": "2026-02"})["codes"][0]
-        _post(base, f"/api/v1/robots/{code}/events", maker["api_key"],
-              {"type": "manufactured"})
+        maker, (code,) = manufactured_robots(base, key, 1)
+        buyer = org(base, key, "Fabrik KG", "operator", "HRB 4713")
         sold = _post(base, f"/api/v1/robots/{code}/events", maker["api_key"],
                      {"type": "sold", "to_organization": buyer["id"]})
         yield Peer(base, url, key, {"robot": code, "buyer_key": buyer["api_key"],
