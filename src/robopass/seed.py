@@ -22,7 +22,7 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from robopass import demo_filings, demo_regulation
 from robopass.auth.service import Actor
-from robopass.db import writing
+from robopass.db import transaction, write_session, writing
 from robopass.lifecycle import service as lifecycle_service
 from robopass.organizations import service as org_service
 from robopass.organizations.models import Organization
@@ -305,6 +305,31 @@ class _Seeder:
                                      decision=decision,
                                      reason="market surveillance found a safety defect")
 
+    def revoked_sale_attempts(self, units: list[dict[str, Any]]) -> list[str]:
+        """Owners try to resell robots of a revoked model: refused (``model_revoked``, SPEC
+        §13) and recorded as refused attempts the regulator sees."""
+        revoked = {m for m, decision in self.later if decision == "revoke"}
+        tried: list[str] = []
+        for unit in units:
+            if len(tried) == 3:
+                break
+            if unit.get("model_id") not in revoked or "owner" not in unit \
+                    or unit.get("target") not in ("sold", "in_service"):
+                continue
+            owner = unit["owner"]
+            buyer = next(o for o in self.orgs["operator"] if o.id != owner.id)
+            request = lifecycle_service.EventRequest(
+                code=unit["code"], type="transferred", to_organization=buyer.id)
+            try:
+                with write_session(self.url) as session, transaction(session):
+                    lifecycle_service.record_events(session, actor=owner, requests=[request])
+            except lifecycle_service.EventRefused as refused:
+                with writing(self.url) as session:
+                    lifecycle_service.record_refusals(session, actor=owner,
+                                                      attempts=refused.attempts)
+                tried.append(str(unit["code"]))
+        return tried
+
     def amendments(self) -> dict[str, str]:
         """Amendments of approved models, before their units are coded (SPEC §13)."""
         assert self.hubei_lab is not None
@@ -549,6 +574,7 @@ def seed(url: str, *, units: int = 28_000, seed_value: int = 20261122, country: 
     seeder.regulation(all_units)
     seeder.lifecycle(all_units)
     seeder.later_decisions()
+    revoked_sales = seeder.revoked_sale_attempts(all_units)
     facts = seeder.recall_and_incident(all_units)
     fraud_code = seeder.fraud_attempt()
     filings = {**amended, **seeder.filings(all_units)}
@@ -557,6 +583,8 @@ def seed(url: str, *, units: int = 28_000, seed_value: int = 20261122, country: 
                                                  admitted=seeder.admitted)
     if refused:
         filings["refused_deployment"] = refused
+    if revoked_sales:
+        filings["refused_sale_of_revoked_model"] = revoked_sales[0]
     if telemetry:
         filings.update(demo_regulation.live_telemetry(url, rng=seeder.regulation_rng,
                                                       now=datetime.now(UTC)))

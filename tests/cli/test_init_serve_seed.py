@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from robopass.cli import app
 from robopass.db import dispose_engine, reading
 from robopass.incidents.models import Incident
-from robopass.lifecycle.models import FraudAlert
+from robopass.lifecycle.models import FraudAlert, RefusedAttempt
 from robopass.organizations.models import Organization
 from robopass.product_models.models import ProductModel
 from robopass.recalls.models import Recall
@@ -100,6 +100,9 @@ def test_seed_builds_a_realistic_registry(registry: Registry, tmp_path: Path) ->
                                      ProductModel.evaluated_level.is_(None))) == 0
         assert session.scalar(select(func.count()).select_from(Incident)) == 1
         assert session.scalar(select(func.count()).select_from(FraudAlert)) == 1
+        # resale attempts of a revoked model's robots, refused and recorded (SPEC §13)
+        assert (session.scalar(select(func.count()).select_from(RefusedAttempt)
+                               .where(RefusedAttempt.error_code == "model_revoked")) or 0) >= 1
         provinces = set(session.scalars(select(Unit.province).distinct()))
         assert len(provinces - {None}) >= 3
     again = CliRunner().invoke(app, ["seed", "--db", url, "--units", "10", "--keys-file",
