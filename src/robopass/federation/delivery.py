@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import httpx
 from sqlalchemy import select, update
 
+from robopass import netguard
 from robopass.db import reading, writing
 from robopass.federation.models import Peer, PeerMessage
 from robopass.federation.service import FEDERATED_HEADER
-from robopass.notifications.delivery import LEASE, MAX_ATTEMPTS, RoundReport, backoff_seconds
+from robopass.notifications.delivery import LEASE, RoundReport
 from robopass.timeutil import utcnow
 
 PATH = "/api/v1/federation/handover"
@@ -79,25 +79,16 @@ def deliver_due(url: str, *, limit: int = 100, timeout: float = 10.0,
     claimed = _claim(url, now=now, limit=limit)
     if not claimed:
         return report
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    # the same guard as webhooks: only public addresses, unless the operator allows otherwise
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+                      transport=netguard.GuardedTransport()) as client:
         outcomes = [(item, *_send(client, item)) for item in claimed]
     done = utcnow()
     with writing(url) as session:
         for item, ok, status, error in outcomes:
-            report.attempted += 1
-            values: dict[str, Any] = {"last_status": status, "last_error": error}
-            if ok:
-                values.update(status="delivered", delivered_at=done)
-                report.delivered += 1
-            elif item.attempts >= MAX_ATTEMPTS:
-                values.update(status="failed")
-                report.failed += 1
-            else:
-                values.update(next_attempt_at=max(done, now) + timedelta(
-                    seconds=backoff_seconds(item.attempts, backoff_base)))
-                report.retrying += 1
-            if error:
-                report.errors.append(f"{item.id}: {error}")
+            values = report.settle(name=item.id, attempts=item.attempts, ok=ok, status=status,
+                                   error=error, done=done, backoff_base=backoff_base,
+                                   retry_from=max(done, now))
             session.execute(update(PeerMessage).where(PeerMessage.id == item.id,
                                                       PeerMessage.status == "pending")
                             .values(**values))

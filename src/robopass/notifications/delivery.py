@@ -59,6 +59,28 @@ class RoundReport:
         return {"attempted": self.attempted, "delivered": self.delivered,
                 "retrying": self.retrying, "failed": self.failed}
 
+    def settle(self, *, name: str, attempts: int, ok: bool, status: int | None,
+               error: str | None, done: datetime, backoff_base: float,
+               retry_from: datetime | None = None) -> dict[str, Any]:
+        """Count one send's outcome and return the outbox row's new values: delivered,
+        failed after :data:`MAX_ATTEMPTS`, or due again after :func:`backoff_seconds` (the
+        rule every outbox here follows: webhooks and peer hand-over messages)."""
+        self.attempted += 1
+        values: dict[str, Any] = {"last_status": status, "last_error": error}
+        if ok:
+            values.update(status="delivered", delivered_at=done)
+            self.delivered += 1
+        elif attempts >= MAX_ATTEMPTS:
+            values.update(status="failed")
+            self.failed += 1
+        else:
+            values.update(next_attempt_at=(retry_from or done) + timedelta(
+                seconds=backoff_seconds(attempts, backoff_base)))
+            self.retrying += 1
+        if error:
+            self.errors.append(f"{name}: {error}")
+        return values
+
 
 @dataclass
 class _Claimed:
@@ -144,20 +166,9 @@ def deliver_due(url: str, *, limit: int = 100, timeout: float = 10.0,
     done = utcnow()
     with writing(url) as session:
         for item, ok, status, error in outcomes:
-            report.attempted += 1
-            values: dict[str, Any] = {"last_status": status, "last_error": error}
-            if ok:
-                values.update(status="delivered", delivered_at=done)
-                report.delivered += 1
-            elif item.attempts >= MAX_ATTEMPTS:
-                values.update(status="failed")
-                report.failed += 1
-            else:
-                values.update(next_attempt_at=done + timedelta(
-                    seconds=backoff_seconds(item.attempts, backoff_base)))
-                report.retrying += 1
-            if error:
-                report.errors.append(f"{item.delivery_id}: {error}")
+            values = report.settle(name=item.delivery_id, attempts=item.attempts, ok=ok,
+                                   status=status, error=error, done=done,
+                                   backoff_base=backoff_base)
             session.execute(update(Delivery).where(Delivery.id == item.delivery_id,
                                                    Delivery.status == "pending")
                             .values(**values))
