@@ -37,8 +37,21 @@ def fleet(client: ApiClient) -> Fleet:
     return make_fleet(client)
 
 
+_anchor: list[datetime] = []
+
+
+@pytest.fixture(autouse=True)
+def _one_now_per_test() -> Any:
+    """Every ``ts(...)`` in one test counts back from the same instant: a test that crosses a
+    second boundary must not see ``ts(30)`` mean two different seconds."""
+    _anchor.append(datetime.now(UTC).replace(microsecond=0))
+    yield
+    _anchor.clear()
+
+
 def ts(minutes_ago: float = 0.0) -> str:
-    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=minutes_ago)
+    now = _anchor[-1] if _anchor else datetime.now(UTC).replace(microsecond=0)
+    at = now - timedelta(minutes=minutes_ago)
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
