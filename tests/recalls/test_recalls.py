@@ -227,3 +227,24 @@ def test_an_operator_assigned_after_the_recall_opened_is_told(client: ApiClient)
     client.event(owner, codes[0], "deployed", to_organization=other.id,  # remedied: nothing
                  details=DEPLOYMENT)
     assert client.get("/api/v1/notifications", other).json()["notifications"] == []
+
+
+def test_every_maker_of_a_shared_recall_reads_its_decisions(client: ApiClient) -> None:
+    """A regulator's campaign over two makers' units is recorded once, yet both makers (and
+    nobody else) read its close decision in the decision history."""
+    supplier = client.org("component_supplier")
+    maker_a, maker_b = client.org("manufacturer"), client.org("manufacturer")
+    stranger = client.org("manufacturer")
+    pack = {"serial": "BP", "type": "battery_pack", "supplier_id": supplier.id, "batch": "B-9"}
+    _made(client, maker_a, client.approved_model(maker_a), 1, components=[pack])
+    _made(client, maker_b, client.approved_model(maker_b), 1, components=[pack])
+    rid = _open(client, client.regulator,
+                {"component_supplier": supplier.id, "component_batch": "B-9"})["id"]
+    r = client.post(f"/api/v1/recalls/{rid}/close", {"reason": "supplier fix verified"},
+                    client.regulator)
+    assert r.status_code == 200, r.text
+    for org in (maker_a, maker_b):
+        seen = client.get(f"/api/v1/decisions?object_id={rid}", org).json()
+        assert [d["action"] for d in seen] == ["recall.close"], org
+    assert client.get(f"/api/v1/decisions?object_id={rid}", stranger).json() == []
+    assert client.get(f"/api/v1/decisions?object_id={rid}", supplier).json() == []

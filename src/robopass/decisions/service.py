@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from robopass.auth.service import Actor
@@ -101,13 +101,27 @@ def list_decisions(session: Session, *, actor: Actor, object_id: str | None = No
         query = query.where(Decision.at >= as_utc(from_))
     if to is not None:
         query = query.where(Decision.at < as_utc(to))
-    if actor.is_regulator:
-        if actor.scope_province is not None:
-            query = query.where(or_(Decision.province.like(f"{actor.scope_province[:2]}%"),
-                                    Decision.organization_id.is_(None)))
-    else:
-        query = query.where(Decision.organization_id == actor.id)
+    if not actor.is_regulator or actor.scope_province is not None:
+        query = query.where(_visible_to(actor))
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def _visible_to(actor: Actor) -> ColumnElement[bool]:
+    """A provincial regulator: its province's decisions, registry-wide ones and those about
+    recalls the gate lets it list; an organisation: those about itself, its models and units,
+    and about every recall that names it among the manufacturers (a recall of several makers'
+    units is recorded once, under the first)."""
+    from robopass import gate
+    from robopass.recalls.models import Recall, RecallUnit
+
+    if actor.is_regulator:
+        recalls = select(Recall.id).where(gate.recall_filter(actor))
+        return or_(Decision.province.like(f"{(actor.scope_province or '')[:2]}%"),
+                   Decision.organization_id.is_(None),
+                   and_(Decision.object_type == "recall", Decision.object_id.in_(recalls)))
+    recalls = select(RecallUnit.recall_id).where(RecallUnit.manufacturer_id == actor.id)
+    return or_(Decision.organization_id == actor.id,
+               and_(Decision.object_type == "recall", Decision.object_id.in_(recalls)))
 
 
 def history(session: Session, *, actor: Actor, object_id: str,
