@@ -233,7 +233,8 @@ def test_every_maker_of_a_shared_recall_reads_its_decisions(client: ApiClient) -
     """A regulator's campaign over two makers' units is recorded once, yet both makers (and
     nobody else) read its close decision in the decision history."""
     supplier = client.org("component_supplier")
-    maker_a, maker_b = client.org("manufacturer"), client.org("manufacturer")
+    maker_a = client.org("manufacturer", province="440000")
+    maker_b = client.org("manufacturer", province="420000")
     stranger = client.org("manufacturer")
     pack = {"serial": "BP", "type": "battery_pack", "supplier_id": supplier.id, "batch": "B-9"}
     _made(client, maker_a, client.approved_model(maker_a), 1, components=[pack])
@@ -248,3 +249,9 @@ def test_every_maker_of_a_shared_recall_reads_its_decisions(client: ApiClient) -
         assert [d["action"] for d in seen] == ["recall.close"], org
     assert client.get(f"/api/v1/decisions?object_id={rid}", stranger).json() == []
     assert client.get(f"/api/v1/decisions?object_id={rid}", supplier).json() == []
+    # the recall is recorded under the first maker's province, yet Hubei's pilot centre (the
+    # second maker's) reads it too; a province with neither maker does not
+    hubei = client.org("regulator", scope_province="420000")
+    xinjiang = client.org("regulator", scope_province="650000")
+    assert len(client.get(f"/api/v1/decisions?object_id={rid}", hubei).json()) == 1
+    assert client.get(f"/api/v1/decisions?object_id={rid}", xinjiang).json() == []
