@@ -29,6 +29,7 @@ from robopass.product_models.models import ProductModel
 from robopass.registry import service as registry_service
 from robopass.robots.models import CodeCounter, Unit
 from robopass.robots.service import UNIT_INSERT_COLUMNS
+from robopass.stats import counts as unit_counts
 from robopass.timeutil import rfc3339, utcnow
 
 IMPORT_COLUMNS = ("code", "province", "city", "firmware")
@@ -153,6 +154,9 @@ def _write(session: Session, rows: list[_Row]) -> None:
                       False, r.model.manufacturer_id, stamp, 0, 0, False,
                       int(r.model.version or 1), first_index + i))
     bulk_insert(session, "units", UNIT_INSERT_COLUMNS, units)
+    unit_counts.add_new(session, ((u[2], r.province, u[3]) for u, r in zip(units, rows,
+                                                                          strict=True)),
+                        issued_at=now)
     for r in rows:
         if r.province or r.city or r.firmware:
             unit = session.get(Unit, r.code)

@@ -3,10 +3,23 @@
 A provincial regulator (``Actor.scope_province``) gets the same figures limited to its province:
 units whose ``province`` lies in it, companies seated in it (and their models, recalls).
 
-How the cached figures stay correct
------------------------------------
-Aggregates are kept per process, keyed by (aggregate, scope, filters), each stamped with what
-it was computed from:
+How the figures stay correct, and why no worker scans ``units``
+--------------------------------------------------------------
+The unit figures (by status, manufacturer, province, issue and production month) are not
+computed from ``units`` at all: ``unit_counts`` (:mod:`robopass.stats.counts`) holds the number
+of units per combination of those dimensions and is updated in the same transaction as every
+issuance, import and lifecycle event. Reading it is a query over a few thousand rows whatever
+the registry's size, so the figures are exact at every commit, identical in every worker, and a
+worker that starts (or is restarted under load) has nothing to compute: the ~25 CPU-seconds per
+worker that the first dashboard view cost at 10,000,000 units are gone. The alternative — one
+process computing the figures into a shared table on a schedule — was not taken: its figures
+lag writes by a period and still cost a full scan per period; incremental counts cost a
+handful of upserted rows per write transaction (writers already serialise on the ledger head,
+so no new contention) and are checked against a full recount by ``robopass stats check``
+(rebuilt by ``robopass stats rebuild``) and by randomised tests on both databases.
+
+The other figures are kept per process, keyed by (aggregate, scope, filters), each stamped
+with what it was computed from:
 
 * registry figures (organisations, models and the approval queue, recalls, incidents, fraud
   alerts): stamped with :func:`fingerprint` — the ledger size (every issuance, lifecycle event,
@@ -15,9 +28,8 @@ it was computed from:
   times, recall progress, incidents, fraud alerts, refused attempts). They are cheap (small
   tables) and always recomputed when the stamp changed, so they are exact: a model approved a
   moment ago shows at once.
-* unit figures (one scan of ``units``: by status, manufacturer, province, month) and the
-  supply-chain view (a scan of ``components``) are stamped with the ledger size. When the
-  stamp changed they are recomputed in the request *if the last computation was cheap*
+* the supply-chain view (a scan of ``components``) is stamped with the ledger size. When the
+  stamp changed it is recomputed in the request *if the last computation was cheap*
   (under :data:`SYNC_BUDGET` seconds: small registries are always exact); on a large registry
   the previous result is served while it is younger than :data:`STALE_SECONDS` and one
   background thread recomputes it (stale-while-revalidate). So figures are exact when the
@@ -49,6 +61,7 @@ from robopass.organizations.models import Organization
 from robopass.product_models.models import MODEL_STATUSES, ProductModel
 from robopass.recalls.models import Recall
 from robopass.robots.models import UNIT_STATUSES, Unit
+from robopass.stats.models import UnitCount
 from robopass.telemetry import service as telemetry_service
 
 TELEMETRY_TTL = 60.0
@@ -231,12 +244,6 @@ def org_in_scope(session: Session, actor: Actor, org_id: str) -> bool:
     return bool(org and org.province and org.province[:2] == actor.scope_province[:2])
 
 
-def _month_expr(session: Session, col: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", col), "YYYY-MM")
-    return func.substr(col, 1, 7)
-
-
 def _names(session: Session, ids: set[str]) -> dict[str, Organization]:
     if not ids:
         return {}
@@ -248,19 +255,23 @@ def _names(session: Session, ids: set[str]) -> dict[str, Organization]:
 
 def _compute_units(session: Session, prefix: str | None,
                    manufacturer_id: str | None) -> dict[str, Any]:
-    """The O(units) part: one scan of ``units`` grouped by every dimension the charts use."""
-    uf = _unit_filter(prefix, manufacturer_id)
+    """Units by every dimension the charts use, from the maintained counts
+    (:mod:`robopass.stats.counts`): a query over a few thousand rows, exact at every commit."""
+    conds: list[Any] = [UnitCount.units != 0]
+    if prefix:
+        conds.append(UnitCount.province.like(prefix + "%"))
+    if manufacturer_id:
+        conds.append(UnitCount.manufacturer_id == manufacturer_id)
     status_counts = {s: 0 for s in UNIT_STATUSES}
     by_maker: dict[str, int] = {}
     by_province: dict[str | None, int] = {}
     by_issued: dict[str, int] = {}
     by_production: dict[str, int] = {}
-    prov = func.substr(Unit.province, 1, 2)
-    month = _month_expr(session, Unit.issued_at)
+    prov = func.substr(UnitCount.province, 1, 2)
+    dims = (UnitCount.status, UnitCount.manufacturer_id, prov, UnitCount.production_month,
+            UnitCount.issued_month)
     for status, maker, p2, produced, issued, n in session.execute(
-            select(Unit.status, Unit.manufacturer_id, prov, Unit.production_month, month,
-                   func.count()).where(*uf)
-            .group_by(Unit.status, Unit.manufacturer_id, prov, Unit.production_month, month)):
+            select(*dims, func.sum(UnitCount.units)).where(*conds).group_by(*dims)):
         n = int(n)
         status_counts[status] = status_counts.get(status, 0) + n
         by_maker[maker] = by_maker.get(maker, 0) + n
@@ -396,9 +407,7 @@ def overview(session: Session, *, actor: Actor | None, province: str | None = No
     registry = cached(session, ("registry", prefix, manufacturer_id),
                       lambda s: _compute_registry(s, prefix, manufacturer_id),
                       stamp_of=fingerprint, background=False)
-    units = cached(session, ("units", prefix, manufacturer_id),
-                   lambda s: _compute_units(s, prefix, manufacturer_id), stamp_of=ledger_stamp)
-    return {**registry, **units}
+    return {**registry, **_compute_units(session, prefix, manufacturer_id)}
 
 
 def responsibility(session: Session, *, actor: Actor | None, province: str | None = None,
