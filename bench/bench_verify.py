@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -154,6 +155,32 @@ def measure(pid: int, base: str, name: str, prefix: str, codes: list[str] | None
     return result
 
 
+def regulator_key(db: Path) -> str:
+    """A new API key of the registry's regulator (for ``--dashboard``)."""
+    from sqlalchemy import select
+
+    from robopass.auth.service import create_key
+    from robopass.db import writing
+    from robopass.organizations.models import Organization
+
+    with writing(f"sqlite:///{db}") as session:
+        regulators = [o for o in session.scalars(select(Organization))
+                      if "regulator" in (o.roles or [])]
+        return create_key(session, organization_id=regulators[0].id, name="bench")
+
+
+def dashboard_views(base: str, key: str, n: int, out: list[float]) -> None:
+    """``n`` regulator views of ``/api/v1/stats/overview``, each on a new connection (so they
+    reach the workers the kernel spreads connections over); their times in ms into ``out``."""
+    for _ in range(n):
+        request = urllib.request.Request(f"{base}/api/v1/stats/overview",
+                                         headers={"Authorization": f"Bearer {key}"})
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=600) as response:
+            response.read()
+        out.append(round((time.perf_counter() - started) * 1000, 1))
+
+
 def serve(db: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, ROBOPASS_DATABASE_URL=f"sqlite:///{db}",
                ROBOPASS_PUBLIC_URL=f"http://127.0.0.1:{port}",
@@ -184,6 +211,9 @@ def main() -> None:
                         help="wrk connections; a comma list measures each level in turn")
     parser.add_argument("--port", type=int, default=18231)
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--dashboard", type=int, default=0, metavar="N",
+                        help="during the cold verify run, a regulator opens the dashboard "
+                             "overview N times (new connections: fresh workers' first views)")
     args = parser.parse_args()
     if args.db.exists() and not schema_current(args.db):
         from robopass.registry.service import initialise
@@ -197,6 +227,8 @@ def main() -> None:
     if args.build_only:
         return
     codes = sample_codes(args.db, 200)
+    key = regulator_key(args.db) if args.dashboard else ""
+    views: list[float] = []
     levels = [int(c) for c in str(args.connections).split(",")]
     proc = serve(args.db, args.port, args.workers)
     base = f"http://127.0.0.1:{args.port}"
@@ -205,8 +237,14 @@ def main() -> None:
     try:
         # Cold: right after the start, no warm-up — what a restarted or added worker serves.
         for name, prefix, sample in ENDPOINTS_COLD:
+            viewer = threading.Thread(target=dashboard_views,
+                                      args=(base, key, args.dashboard, views))
+            if name == "verify" and args.dashboard:
+                viewer.start()
             cold[name] = measure(proc.pid, base, name, prefix, codes if sample else None,
                                  args.duration, levels[0])
+            if viewer.is_alive():
+                viewer.join()
         for connections in levels:
             results = by_level[str(connections)] = {}
             for name, prefix, sample in (("healthz", "/healthz", None),
@@ -229,6 +267,7 @@ def main() -> None:
         "duration_s": args.duration,
         "cold_connections": levels[0],
         "cold": cold,
+        "dashboard_overview_ms_during_cold_verify": views,
         "by_connections": by_level,
         "target": TARGET,
         "cores": os.cpu_count(),
