@@ -82,13 +82,17 @@ def record_changes(session: Session, records: Mapping[str, UnitRecord],
     """Move the units whose status, province or scenario an event batch changed (``working``:
     the batch's final states against the stored ones; ``records``: what was loaded)."""
     deltas: dict[Key, int] = {}
+    months: dict[datetime, str] = {}  # a batch's units share a few months: format each once
     for code, w in working.items():
         old, new = w.initial, w.state
         if not w.changed or (old.status == new.status and old.province == new.province
                              and old.scenario == new.scenario):
             continue
         rec = records[code]
-        produced, issued = month(rec.month_start), month(rec.issued_at)
+        produced = months.get(rec.month_start) or months.setdefault(rec.month_start,
+                                                                    month(rec.month_start))
+        issued = months.get(rec.issued_at) or months.setdefault(rec.issued_at,
+                                                                month(rec.issued_at))
         before = key(old.status, old.manufacturer_id, old.province, old.scenario, produced,
                      issued)
         after = key(new.status, new.manufacturer_id, new.province, new.scenario, produced,
