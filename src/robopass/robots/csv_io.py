@@ -154,9 +154,6 @@ def _write(session: Session, rows: list[_Row]) -> None:
                       False, r.model.manufacturer_id, stamp, 0, 0, False,
                       int(r.model.version or 1), first_index + i))
     bulk_insert(session, "units", UNIT_INSERT_COLUMNS, units)
-    unit_counts.add_new(session, ((u[2], r.province, u[3]) for u, r in zip(units, rows,
-                                                                          strict=True)),
-                        issued_at=now)
     for r in rows:
         if r.province or r.city or r.firmware:
             unit = session.get(Unit, r.code)
@@ -182,6 +179,9 @@ def _write(session: Session, rows: list[_Row]) -> None:
                                                       "model_id": u[1], "plant": u[4],
                                                       "production_month": u[3]}))
         for u in units])
+    unit_counts.add_new(session, ((u[2], r.province, u[3]) for u, r in zip(units, rows,
+                                                                          strict=True)),
+                        issued_at=now)
 
 
 def export_units(session: Session, *, actor: Actor, model_id: str | None = None,

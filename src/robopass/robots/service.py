@@ -109,8 +109,6 @@ def issue_codes(session: Session, *, actor: Actor, model_id: str, count: int, pl
         (code, model.id, maker, month_text, plant, "coded", False, maker, stamp, 0, 0, False,
          version, first_index + i)
         for i, code in enumerate(codes)])
-    unit_counts.add(session, {unit_counts.key("coded", maker, None, None, month_text,
-                                              unit_counts.month(now)): len(codes)})
     at = rfc3339(now)
     dumps = orjson.dumps
     # Issuance records hold registry-made strings only, so orjson in sorted key order is JCS.
@@ -122,6 +120,8 @@ def issue_codes(session: Session, *, actor: Actor, model_id: str, count: int, pl
                           "production_month": month_text}))
         for code in codes
     ])
+    unit_counts.add(session, {unit_counts.key("coded", maker, None, None, month_text,
+                                              unit_counts.month(now)): len(codes)})
     return codes
 
 

@@ -11,10 +11,13 @@ changes one of those fields adds its deltas here, in its own transaction:
   :func:`change_unit`.
 
 So the figures are exact at every commit, and reading them costs a query over a table of a few
-thousand rows whatever the number of units. The rows are upserted in key order, so two
-transactions never wait for each other's rows in opposite orders (no deadlock on PostgreSQL);
-the writers that touch them already serialise on the ledger head, so per-key rows add no new
-contention. :func:`recount` derives the same table from ``units`` in one scan;
+thousand rows whatever the number of units. Contention: issuance, import and event batches
+update the counts *after* their ledger append, i.e. while holding the ledger head's row lock
+that serialises them anyway, so on PostgreSQL the count rows are never waited for and take part
+in no lock cycle (a federation admission, which writes no leaf, touches only its own unit's
+row and takes no lock after it); rows are upserted in key order all the same. Cost on the
+event path: ~1.1 µs per unit whose status, province or scenario changed, plus one upsert
+statement per batch. :func:`recount` derives the same table from ``units`` in one scan;
 :func:`differences` compares both (``robopass stats check``; the tests do it after randomised
 sequences of events on both databases) and :func:`rebuild` replaces the table with the recount
 (``robopass stats rebuild``, and migration 0008 fills it that way).
