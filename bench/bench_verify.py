@@ -6,7 +6,7 @@ Builds (once, then reuses) a SQLite registry with N registered units issued thro
 ``GET /healthz`` (the ceiling) with wrk from a separate process, each for a bounded time.
 Prints one JSON object.
 
-    python bench/bench_verify.py [--units 1000000] [--db /tmp/robopass-bench/verify.db]
+    python bench/bench_verify.py [--units 1000000] [--db /tmp/robopass-bench/verify-UNITS.db]
         [--workers 2] [--duration 10] [--connections 32,64] [--build-only]
 
 First, right after the server starts and without warm-up, each endpoint is measured once at
@@ -206,7 +206,8 @@ def serve(db: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--units", type=int, default=1_000_000)
-    parser.add_argument("--db", type=Path, default=Path("/tmp/robopass-bench/verify.db"))
+    parser.add_argument("--db", type=Path, default=None,
+                        help="default /tmp/robopass-bench/verify-UNITS.db (one per size)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", default="32,64",
@@ -217,6 +218,7 @@ def main() -> None:
                         help="during the cold verify run, a regulator opens the dashboard "
                              "overview N times (new connections: fresh workers' first views)")
     args = parser.parse_args()
+    args.db = args.db or Path(f"/tmp/robopass-bench/verify-{args.units}.db")
     if args.db.exists() and not schema_current(args.db):
         from robopass.registry.service import initialise
 
