@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,19 @@ from robopass.db import reading, writing
 from robopass.lifecycle.rules import FROM_STATES, NEEDS_TO_ORGANIZATION
 from robopass.robots.models import Unit
 from robopass.stats import counts
+from robopass.stats import service as stats
 from tests.conftest import Registry
 from tests.utils.api import ApiClient, Org
 
 #: events whose details name other records (recalls, components): not drawn here
 NEEDS_MORE = frozenset({"recall_remedied", "component_replaced"})
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Iterator[None]:
+    stats.clear_cache()
+    yield
+    stats.clear_cache()
+
+
 PLACES = (("110000", "110100"), ("440000", "440100"), ("310000", "310100"))
 
 
