@@ -6,23 +6,24 @@ units whose ``province`` lies in it, companies seated in it (and their models, r
 How the figures stay correct, and why no worker scans ``units``
 --------------------------------------------------------------
 The unit figures (by status, manufacturer, province, issue and production month) are not
-computed from ``units`` at all: ``unit_counts`` (:mod:`robopass.stats.counts`) holds the number
-of units per combination of those dimensions and is updated in the same transaction as every
-issuance, import and lifecycle event. Reading it is one ``GROUP BY`` per chart over that table,
-whose rows are combinations of dimensions, not units (38,400 rows for 20 makers × 16 provinces ×
-10 statuses × 12 months: ~60 ms), whatever the registry's size; the result is cached per process
-and stamped with :func:`units_stamp`, which changes with every write of the counts, so a view
-after a write recomputes it in the request and the figures are exact at every commit.
-(``robopass stats rebuild`` writes no ledger entry: running servers show the rebuilt counts from
-their next write, or restart.) A worker that starts (or is restarted under load) has nothing to
-compute: at 10,000,000 units a fresh process's first overview took 36.7 s and 14.8 CPU-seconds
-(per worker, per scope) and now takes 82 ms and 46 ms (docs/performance.md). The alternative —
-one process computing the figures into a shared table on a schedule, under a lease — was not
-taken: its figures lag writes by a period (stamped, not exact) and it still scans every unit
-each period, while incremental counts cost one upsert statement per write transaction, taken
-after the ledger append under the ledger head's lock that already serialises those writers (no
-new contention), and are checked against a full recount by ``robopass stats check`` (replaced by
-``robopass stats rebuild``) and by randomised tests on both databases.
+computed from ``units`` at all: ``unit_counts`` (:mod:`robopass.stats.counts`) holds the
+number of units per combination of those dimensions and is updated in the same transaction as
+every issuance, import and lifecycle event. Reading it is one ``GROUP BY`` per chart over that
+table, whose rows are combinations of dimensions, not units (38,400 rows for 20 makers × 16
+provinces × 10 statuses × 12 months: ~60 ms), whatever the registry's size; the result is
+cached per process and stamped with :func:`units_stamp`, which changes with every write of the
+counts, so a view after a write recomputes it in the request and the figures are exact at
+every commit. (``robopass stats rebuild`` writes no ledger entry: running servers show the
+rebuilt counts from their next write, or restart.) A worker that starts (or is restarted under
+load) has nothing to compute: at 10,000,000 units a fresh process's first overview took 36.7 s
+and 14.8 CPU-seconds (per worker, per scope) and now takes 64–152 ms and 46–76 ms
+(docs/performance.md). The alternative — one process computing the figures into a shared table
+on a schedule, under a lease — was not taken: its figures lag writes by a period (stamped, not
+exact) and it still scans every unit each period, while incremental counts cost one upsert
+statement per write transaction, taken after the ledger append under the ledger head's lock
+that already serialises those writers (no new contention), and are checked against a full
+recount by ``robopass stats check`` (replaced by ``robopass stats rebuild``) and by randomised
+tests on both databases.
 
 The other figures are kept per process, keyed by (aggregate, scope, filters), each stamped
 with what it was computed from:
