@@ -6,11 +6,14 @@ Builds (once, then reuses) a SQLite registry with N registered units issued thro
 ``GET /healthz`` (the ceiling) with wrk from a separate process, each for a bounded time.
 Prints one JSON object.
 
-    python bench/bench_verify.py [--units 1000000] [--db /tmp/robopass-bench/verify.db]
+    python bench/bench_verify.py [--units 1000000] [--db /tmp/robopass-bench/verify-UNITS.db]
         [--workers 2] [--duration 10] [--connections 32,64] [--build-only]
 
-Each endpoint is measured at every connection level given (wrk keeps that many requests in
-flight: with a closed loop, latency grows with the level once the cores are saturated).
+First, right after the server starts and without warm-up, each endpoint is measured once at
+the first connection level ("cold": what a restarted worker, or one added under load, serves);
+then, after a warm-up, each endpoint is measured at every connection level given (wrk keeps
+that many requests in flight: with a closed loop, latency grows with the level once the cores
+are saturated).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -67,7 +71,7 @@ def build(db: Path, units: int) -> None:
 
 
 def schema_current(db: Path) -> bool:
-    """The bench database was built once; rebuild it when the schema has grown since."""
+    """The bench database was built once; migrate it when the schema has grown since."""
     import sqlite3
 
     from robopass.models import metadata
@@ -79,14 +83,16 @@ def schema_current(db: Path) -> bool:
 
 
 def sample_codes(db: Path, n: int) -> list[str]:
+    """Up to 200 codes spread over the table (by rowid: OFFSET read the table up to each
+    offset, minutes at 10,000,000 units)."""
     import sqlite3
 
     con = sqlite3.connect(db)
-    total = con.execute("SELECT count(*) FROM units").fetchone()[0]
+    top = con.execute("SELECT max(rowid) FROM units").fetchone()[0]
     rng = random.Random(7)
-    offsets = sorted(rng.randrange(total) for _ in range(n))
-    codes = [con.execute("SELECT code FROM units LIMIT 1 OFFSET ?", (o,)).fetchone()[0]
-             for o in offsets[: min(n, 200)]]
+    picks = sorted(rng.randrange(1, top + 1) for _ in range(min(n, 200)))
+    codes = [con.execute("SELECT code FROM units WHERE rowid >= ? ORDER BY rowid LIMIT 1",
+                         (p,)).fetchone()[0] for p in picks]
     con.close()
     return codes
 
@@ -130,6 +136,53 @@ def wrk(url_base: str, path_prefix: str, codes: list[str] | None, duration: int,
             "non_2xx": int(errors.group(1)) if errors else 0}
 
 
+#: Measured first, right after the server starts (verify first: the figure #12.9 is about).
+ENDPOINTS_COLD = (("verify", "/api/v1/verify/", True), ("public_page", "/r/", True),
+                  ("healthz", "/healthz", False))
+
+
+def measure(pid: int, base: str, name: str, prefix: str, codes: list[str] | None,
+            duration: int, connections: int) -> dict[str, float]:
+    """One wrk run with the server CPU it cost per request."""
+    cpu = server_cpu_seconds(pid)
+    result: dict[str, float] = wrk(base, prefix, codes, duration, connections, 2)
+    served = result["requests_per_s"] * duration
+    # CPU the server spent per request: robust to other load on the machine, and 2 cores /
+    # this = the rate the server could reach with the cores to itself.
+    result["server_cpu_us_per_request"] = round(
+        (server_cpu_seconds(pid) - cpu) / max(served, 1) * 1e6, 1)
+    result["meets_target"] = (name == "healthz" or (
+        result["requests_per_s"] >= TARGET["requests_per_s"]
+        and result["p99_ms"] <= TARGET["p99_ms"]))
+    return result
+
+
+def regulator_key(db: Path) -> str:
+    """A new API key of the registry's regulator (for ``--dashboard``)."""
+    from sqlalchemy import select
+
+    from robopass.auth.service import create_key
+    from robopass.db import writing
+    from robopass.organizations.models import Organization
+
+    with writing(f"sqlite:///{db}") as session:
+        regulators = [o for o in session.scalars(select(Organization))
+                      if "regulator" in (o.roles or [])]
+        return create_key(session, organization_id=regulators[0].id, name="bench")
+
+
+def dashboard_views(base: str, key: str, n: int, out: list[float]) -> None:
+    """``n`` regulator views of ``/api/v1/stats/overview``, each on a new connection (so they
+    reach the workers the kernel spreads connections over); their times in ms into ``out``."""
+    for _ in range(n):
+        request = urllib.request.Request(f"{base}/api/v1/stats/overview",
+                                         headers={"Authorization": f"Bearer {key}"})
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=600) as response:
+            response.read()
+        out.append(round((time.perf_counter() - started) * 1000, 1))
+
+
 def serve(db: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, ROBOPASS_DATABASE_URL=f"sqlite:///{db}",
                ROBOPASS_PUBLIC_URL=f"http://127.0.0.1:{port}",
@@ -153,44 +206,57 @@ def serve(db: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--units", type=int, default=1_000_000)
-    parser.add_argument("--db", type=Path, default=Path("/tmp/robopass-bench/verify.db"))
+    parser.add_argument("--db", type=Path, default=None,
+                        help="default /tmp/robopass-bench/verify-UNITS.db (one per size)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", default="32,64",
                         help="wrk connections; a comma list measures each level in turn")
     parser.add_argument("--port", type=int, default=18231)
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--dashboard", type=int, default=0, metavar="N",
+                        help="during the cold verify run, a regulator opens the dashboard "
+                             "overview N times (new connections: fresh workers' first views)")
     args = parser.parse_args()
+    args.db = args.db or Path(f"/tmp/robopass-bench/verify-{args.units}.db")
     if args.db.exists() and not schema_current(args.db):
-        print(f"{args.db} lacks tables of the current schema; rebuilding", file=sys.stderr)
-        args.db.unlink()
+        from robopass.registry.service import initialise
+
+        started = time.perf_counter()
+        initialise(f"sqlite:///{args.db}", country="CN")  # Alembic: the migrations fill it
+        print(f"{args.db} migrated to the current schema in "
+              f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
     if not args.db.exists():
         build(args.db, args.units)
     if args.build_only:
         return
     codes = sample_codes(args.db, 200)
+    key = regulator_key(args.db) if args.dashboard else ""
+    views: list[float] = []
     levels = [int(c) for c in str(args.connections).split(",")]
     proc = serve(args.db, args.port, args.workers)
     base = f"http://127.0.0.1:{args.port}"
     by_level: dict[str, dict[str, dict[str, float]]] = {}
+    cold: dict[str, dict[str, float]] = {}
     try:
+        # Cold: right after the start, no warm-up — what a restarted or added worker serves.
+        for name, prefix, sample in ENDPOINTS_COLD:
+            viewer = threading.Thread(target=dashboard_views,
+                                      args=(base, key, args.dashboard, views))
+            if name == "verify" and args.dashboard:
+                viewer.start()
+            cold[name] = measure(proc.pid, base, name, prefix, codes if sample else None,
+                                 args.duration, levels[0])
+            if viewer.is_alive():
+                viewer.join()
         for connections in levels:
             results = by_level[str(connections)] = {}
             for name, prefix, sample in (("healthz", "/healthz", None),
                                          ("verify", "/api/v1/verify/", codes),
                                          ("public_page", "/r/", codes)):
                 wrk(base, prefix, sample, 2, connections, 2)  # warm-up
-                cpu = server_cpu_seconds(proc.pid)
-                results[name] = wrk(base, prefix, sample, args.duration, connections, 2)
-                served = results[name]["requests_per_s"] * args.duration
-                # CPU the server spent per request: robust to other load on the machine, and
-                # 2 cores / this = the rate the server could reach with the cores to itself.
-                results[name]["server_cpu_us_per_request"] = round(
-                    (server_cpu_seconds(proc.pid) - cpu) / max(served, 1) * 1e6, 1)
-                results[name]["meets_target"] = (
-                    name == "healthz" or (results[name]["requests_per_s"]
-                                          >= TARGET["requests_per_s"]
-                                          and results[name]["p99_ms"] <= TARGET["p99_ms"]))
+                results[name] = measure(proc.pid, base, name, prefix, sample, args.duration,
+                                        connections)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
@@ -203,6 +269,9 @@ def main() -> None:
         "load_average_1m": os.getloadavg()[0],
         "workers": args.workers,
         "duration_s": args.duration,
+        "cold_connections": levels[0],
+        "cold": cold,
+        "dashboard_overview_ms_during_cold_verify": views,
         "by_connections": by_level,
         "target": TARGET,
         "cores": os.cpu_count(),

@@ -22,6 +22,7 @@ from robopass.recalls import models as recall_models  # noqa: F401
 from robopass.registry import models as registry_models  # noqa: F401
 from robopass.robots import models as robot_models  # noqa: F401
 from robopass.signals import models as signal_models  # noqa: F401
+from robopass.stats import models as stats_models  # noqa: F401
 from robopass.telemetry import models as telemetry_models  # noqa: F401
 
 metadata = Base.metadata

@@ -27,6 +27,7 @@ from robopass.cli import monitor as monitor_cli  # noqa: E402
 from robopass.cli import notify as notify_cli  # noqa: E402
 from robopass.cli import passport as passport_cli  # noqa: E402
 from robopass.cli import policy as policy_cli  # noqa: E402
+from robopass.cli import stats as stats_cli  # noqa: E402
 from robopass.cli import telemetry as telemetry_cli  # noqa: E402
 from robopass.cli import witness as witness_cli  # noqa: E402
 
@@ -44,6 +45,7 @@ app.add_typer(compliance_cli.app, name="compliance")
 app.add_typer(policy_cli.policy_app, name="policy")
 app.add_typer(policy_cli.pilot_app, name="pilot")
 app.add_typer(witness_cli.app, name="witness")
+app.add_typer(stats_cli.app, name="stats")
 app.command("monitor")(monitor_cli.monitor)
 
 err = Console(stderr=True, soft_wrap=True)

@@ -14,7 +14,7 @@ from robopass.compliance import service as compliance_service
 from robopass.compliance.scan import IN_SERVICE
 from robopass.errors import Forbidden
 from robopass.pilots import service as pilot_service
-from robopass.robots.models import Unit
+from robopass.stats.models import UnitCount
 
 
 def _prefix(actor: Actor) -> str | None:
@@ -25,14 +25,16 @@ def _prefix(actor: Actor) -> str | None:
 
 
 def units_by_scenario(session: Session, *, actor: Actor) -> list[dict[str, Any]]:
-    """Units in service (or under maintenance) per (scenario, province), most first."""
+    """Units in service (or under maintenance) per (scenario, province), most first; read from
+    the maintained unit counts (:mod:`robopass.stats.counts`), not by scanning ``units``."""
     prefix = _prefix(actor)
-    query = (select(Unit.scenario, Unit.province, func.count())
-             .where(Unit.scenario.is_not(None), Unit.status.in_(IN_SERVICE))
-             .group_by(Unit.scenario, Unit.province))
+    total = func.sum(UnitCount.units)
+    query = (select(UnitCount.scenario, UnitCount.province, total)
+             .where(UnitCount.scenario != "", UnitCount.status.in_(IN_SERVICE))
+             .group_by(UnitCount.scenario, UnitCount.province).having(total > 0))
     if prefix:
-        query = query.where(Unit.province.like(f"{prefix}%"))
-    rows = [{"scenario": s, "province": p, "units": int(n)}
+        query = query.where(UnitCount.province.like(f"{prefix}%"))
+    rows = [{"scenario": s, "province": p or None, "units": int(n)}
             for s, p, n in session.execute(query)]
     return sorted(rows, key=lambda r: (-r["units"], r["scenario"], r["province"] or ""))
 

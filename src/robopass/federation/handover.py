@@ -41,6 +41,7 @@ from robopass.lifecycle.plan import exported_refusal  # noqa: F401  (one rule, r
 from robopass.organizations.models import Organization
 from robopass.registry import service as registry_service
 from robopass.robots.models import TERMINAL_STATUSES, Unit
+from robopass.stats import counts as unit_counts
 from robopass.timeutil import as_utc, rfc3339, utcnow
 
 EXPORTED = "exported"
@@ -189,6 +190,7 @@ def receive(session: Session, *, token: str) -> dict[str, Any]:
         raise Conflict(f"{code} is already {unit.status}", code="terminal_unit")
     event = _record(session, unit, event_type=kind, org=org, at=at,
                     details={"reported_by": peer.country, "message": payload["jti"]})
+    unit_counts.change_unit(session, unit, status=kind)
     unit.status = kind
     unit.operator_id = None
     return {**base, "recorded": True, "event_id": event.id}

@@ -30,6 +30,7 @@ from robopass.passports.verify import PassportError, verify_history, verify_pass
 from robopass.product_models.models import ProductModel
 from robopass.registry import service as registry_service
 from robopass.robots.models import TERMINAL_STATUSES, UNIT_STATUSES, Unit
+from robopass.stats import counts as unit_counts
 from robopass.timeutil import utcnow
 
 #: Seconds for connecting to and hearing from a peer (the public page must stay fast).
@@ -376,6 +377,7 @@ def admit(session: Session, remote: RemoteRobot, *, owner_id: str | None = None)
                 status_index=registry_service.reserve_status_indexes(session, 1))
     session.add(unit)
     session.flush()
+    unit_counts.add_unit(session, unit)
     from robopass.passports.verify import decode_unverified
 
     header, _ = decode_unverified(remote.passport)

@@ -40,6 +40,7 @@ from robopass.lifecycle.plan import (
 )
 from robopass.organizations.models import Organization
 from robopass.robots.models import Unit
+from robopass.stats import counts as unit_counts
 from robopass.timeutil import rfc3339, utcnow
 
 __all__ = ["Attempt", "EventRefused", "EventRequest", "record_events", "record_refusals",
@@ -112,7 +113,9 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
     if plan.refusal is not None:
         index, refusal = plan.refusal
         raise _refuse(refusal, requests[index], index if batch else None)
-    return _apply(session, actor=actor, plan=plan, requests=requests, batch=batch, now=now)
+    out = _apply(session, actor=actor, plan=plan, requests=requests, batch=batch, now=now)
+    unit_counts.record_changes(session, facts.units, plan.units)  # the dashboard's counts
+    return out
 
 
 def _side_effects(session: Session, actor: Actor, planned: PlannedEvent, event_id: str,

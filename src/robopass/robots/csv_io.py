@@ -29,6 +29,7 @@ from robopass.product_models.models import ProductModel
 from robopass.registry import service as registry_service
 from robopass.robots.models import CodeCounter, Unit
 from robopass.robots.service import UNIT_INSERT_COLUMNS
+from robopass.stats import counts as unit_counts
 from robopass.timeutil import rfc3339, utcnow
 
 IMPORT_COLUMNS = ("code", "province", "city", "firmware")
@@ -178,6 +179,9 @@ def _write(session: Session, rows: list[_Row]) -> None:
                                                       "model_id": u[1], "plant": u[4],
                                                       "production_month": u[3]}))
         for u in units])
+    unit_counts.add_new(session, ((u[2], r.province, u[3]) for u, r in zip(units, rows,
+                                                                          strict=True)),
+                        issued_at=now)
 
 
 def export_units(session: Session, *, actor: Actor, model_id: str | None = None,

@@ -24,6 +24,7 @@ from robopass.product_models import service as model_service
 from robopass.product_models.models import ProductModel
 from robopass.registry import service as registry_service
 from robopass.robots.models import CodeCounter, Unit
+from robopass.stats import counts as unit_counts
 from robopass.timeutil import rfc3339, utcnow
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -119,6 +120,8 @@ def issue_codes(session: Session, *, actor: Actor, model_id: str, count: int, pl
                           "production_month": month_text}))
         for code in codes
     ])
+    unit_counts.add(session, {unit_counts.key("coded", maker, None, None, month_text,
+                                              unit_counts.month(now)): len(codes)})
     return codes
 
 
