@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -53,6 +53,16 @@ class SoftwareSpec(BaseModel):
     builds: list[BuildSpec] | None = Field(default=None, max_length=200)
 
 
+class CertificationEntry(BaseModel):
+    """A certification on the filing with its expiry (SPEC §14: a scenario policy's
+    ``required_certifications`` must be held unexpired); a bare name states no expiry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    valid_until: date
+
+
 class ModelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -63,7 +73,10 @@ class ModelCreate(BaseModel):
     components: list[ComponentSpec] = Field(min_length=1, max_length=200)
     software: SoftwareSpec
     testing_lab_id: str | None = Field(default=None, max_length=40)
-    certifications: list[str] = Field(default_factory=list, max_length=50)
+    certifications: list[CertificationEntry | Annotated[str, Field(min_length=1,
+                                                                   max_length=100)]] = Field(
+        default_factory=list, max_length=50,
+        description='a name ("ISO 13482:2014") or {name, valid_until}')
 
     @model_validator(mode="after")
     def _small_means_small(self) -> ModelCreate:
@@ -210,7 +223,7 @@ class ModelRead(BaseModel):
     components: list[dict[str, Any]]
     software: dict[str, Any]
     testing_lab_id: str | None
-    certifications: list[str]
+    certifications: list[str | dict[str, Any]]
     status: str
     status_reason: str | None
     filed_at: datetime
