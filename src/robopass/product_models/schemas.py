@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -54,13 +54,24 @@ class SoftwareSpec(BaseModel):
 
 
 class CertificationEntry(BaseModel):
-    """A certification on the filing with its expiry (SPEC §14: a scenario policy's
-    ``required_certifications`` must be held unexpired); a bare name states no expiry."""
+    """A certification on the filing, ``{name, valid_until}`` (SPEC §14: a scenario policy's
+    ``required_certifications`` must be held unexpired), or a bare name: no expiry stated."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    valid_until: date
+    valid_until: date | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_bare_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    def stored(self) -> str | dict[str, str]:
+        """As the filing keeps it: a bare name, or ``{name, valid_until}``."""
+        if self.valid_until is None:
+            return self.name
+        return {"name": self.name, "valid_until": self.valid_until.isoformat()}
 
 
 class ModelCreate(BaseModel):
@@ -73,8 +84,7 @@ class ModelCreate(BaseModel):
     components: list[ComponentSpec] = Field(min_length=1, max_length=200)
     software: SoftwareSpec
     testing_lab_id: str | None = Field(default=None, max_length=40)
-    certifications: list[CertificationEntry | Annotated[str, Field(min_length=1,
-                                                                   max_length=100)]] = Field(
+    certifications: list[CertificationEntry] = Field(
         default_factory=list, max_length=50,
         description='a name ("ISO 13482:2014") or {name, valid_until}')
 
