@@ -446,7 +446,8 @@ def _changed_units(session: Session, marks: Marks) -> list[str] | None:
     return None if len(codes) > MAX_CHANGED else codes
 
 
-def judge(session: Session, now: datetime, *, full: bool = False) -> Scan:
+def judge(session: Session, now: datetime, *, full: bool = False,
+          full_every: timedelta = FULL_EVERY) -> Scan:
     """The findings that should be open now: a full scan when asked, when there are no marks
     (the first scan), at least daily, or when too much changed; else an incremental one."""
     marks = None if full else Marks.load(session.get(ScanState, 1))
@@ -454,7 +455,7 @@ def judge(session: Session, now: datetime, *, full: bool = False) -> Scan:
     events = session.scalar(select(func.max(Event.ledger_index)))
     now_marks = judge_.marks(-1 if events is None else int(events))
     changed = None
-    if marks is not None and marks.at <= now < marks.at + FULL_EVERY:
+    if marks is not None and marks.at <= now < marks.at + full_every:
         changed = _changed_units(session, marks)
     out: Desired = {}
     candidates = set(session.scalars(select(Finding.code).where(Finding.resolved_at.is_(None))))
