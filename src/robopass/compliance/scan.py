@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -128,8 +128,21 @@ def _in_service(*, scan: bool = False) -> Any:
     return and_(Unit.scenario.is_not(None), Unit.status.in_(IN_SERVICE))
 
 
+def _canonical(value: Any) -> Any:
+    """The same text for the same facts in every process (sets have no stable order)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return _canonical({f.name: getattr(value, f.name) for f in fields(value)})
+    if isinstance(value, Mapping):
+        return sorted((str(k), _canonical(v)) for k, v in value.items())
+    if isinstance(value, (set, frozenset)):
+        return sorted(_canonical(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value if value is None or isinstance(value, (int, float, str)) else str(value)
+
+
 def _digest(value: Any) -> str:
-    return hashlib.sha256(repr(value).encode()).hexdigest()[:20]
+    return hashlib.sha256(json.dumps(_canonical(value)).encode()).hexdigest()[:20]
 
 
 class Judge:
@@ -247,10 +260,7 @@ class Judge:
             models={mid: _digest((m, builds_of.get(mid))) for mid, m in self.models.items()},
             orgs={oid: ",".join(sorted(r)) for oid, r in self.roles.items()},
             policies={f"{s}|{p or ''}": pv.version for (s, p), pv in self.policies.items()},
-            pilots={pid: _digest((p.scenario, sorted(p.provinces), p.starts, p.ends,
-                                  p.ended_at, sorted(p.participants),
-                                  json.dumps(p.rules, sort_keys=True)))
-                    for pid, p in self.pilots.items()})
+            pilots={pid: _digest(p) for pid, p in self.pilots.items()})
 
     def _crossed(self, since: datetime, instants: Iterable[datetime | None]) -> bool:
         return any(t is not None and since <= t <= self.now for t in instants)
