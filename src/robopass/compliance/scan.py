@@ -5,11 +5,11 @@ and after the first scan only what changed:
 
 * **Policy rules** (``policy_changed``, ``certification_expired``, ``evaluation_expired``,
   ``pilot_ended``) depend on the model, the operator and where and under what the unit was
-  deployed — not on the unit itself. A ``GROUP BY`` over the units in service yields the few
-  distinct (model, operator, scenario, province, pilot, policy version) groups; the one pure
+  deployed — not on the unit itself. A ``SELECT DISTINCT`` over the units in service yields
+  the few (model, operator, scenario, province, pilot, policy version) groups; the one pure
   check (:func:`robopass.lifecycle.policy_rules.check_policy`, the same the ``deployed`` rule
   calls) judges each group once, and only the units of failing groups are read. An
-  *incremental* scan runs that ``GROUP BY`` only over the units whose facts changed since the
+  *incremental* scan runs that ``DISTINCT`` only over the units whose facts changed since the
   last scan (:class:`Marks`): units of a model whose filing, evaluation or builds changed or
   whose evaluation or a certification expired in between (an instant known per model, so no
   unit is visited to find it), of an operator whose roles changed, of a scenario whose policy
@@ -321,8 +321,10 @@ def group_findings(session: Session, judge: Judge, out: Desired, *scope: Any) ->
     how many groups it judged."""
     columns = (Unit.model_id, Unit.operator_id, Unit.scenario, Unit.province, Unit.pilot_id,
                Unit.policy_version)
+    # DISTINCT, not GROUP BY: SQLite keeps only the few distinct rows in its temporary index
+    # instead of sorting a million (0.7 s rather than 2.9 s of CPU at 1,000,000 units).
     groups = list(session.execute(select(*columns).where(_in_service(scan=not scope), *scope)
-                                  .group_by(*columns)))
+                                  .distinct()))
     for row in groups:
         key: GroupKey = tuple(row)  # type: ignore[assignment]
         verdict = judge.group(key)
