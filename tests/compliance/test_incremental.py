@@ -115,3 +115,21 @@ def test_incremental_scans_agree_with_full_scans(client: ApiClient, seed: int) -
         incrementals += not result.full
         found += bool(result.desired)
     assert incrementals >= 25 and found >= 10  # incremental scans, and findings to agree on
+
+
+def test_the_first_scan_is_full_and_later_ones_incremental(client: ApiClient) -> None:
+    _maker, operator, _model_id, codes = fleet(client, 2)
+    client.event(operator, codes[0], "deployed", details=FACTORY)
+
+    def scan_now() -> dict[str, object]:
+        r = client.post("/api/v1/compliance/scan", None, client.regulator)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    first, second = scan_now(), scan_now()
+    assert first["full"] is True and second["full"] is False
+    client.event(operator, codes[1], "deployed", details=FACTORY)
+    third = scan_now()  # the unit with an event is judged one by one
+    assert third["full"] is False and third["judged_units"] >= 1
+    with writing(client.registry.url) as session:
+        assert service.run_scan(session, full=True).full is True
