@@ -19,9 +19,13 @@ def _db(db: str | None) -> str:
 
 
 @app.command("scan")
-def scan(db: str | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
-    """Judge every unit in service now: open new findings, resolve those whose cause went
-    away, notify; prints the summary as JSON (for cron)."""
+def scan(db: str | None = typer.Option(None, "--db", help=DB_HELP),
+         full: bool = typer.Option(False, "--full",
+                                   help="Judge every unit, not only what changed since the "
+                                        "last scan")) -> None:
+    """Judge the units in service now (those whose facts changed since the last scan, or all
+    with --full): open new findings, resolve those whose cause went away, notify; prints the
+    summary as JSON (for cron)."""
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -35,7 +39,7 @@ def scan(db: str | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
         def progress(stage: str, n: int) -> None:
             bar.update(task, description=stage, completed=n)
 
-        report = scan_once(_db(db), progress=progress)
+        report = scan_once(_db(db), progress=progress, full=full)
     print(json.dumps(report.as_dict()))
 
 

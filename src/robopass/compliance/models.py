@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from robopass.db import Base, UTCDateTime
@@ -33,3 +33,17 @@ class Finding(Base):
     #: Where the unit was when the finding opened (for filters and the dashboard).
     scenario: Mapped[str | None] = mapped_column(String(24))
     province: Mapped[str | None] = mapped_column(String(6))
+
+
+class ScanState(Base):
+    """What the last compliance scan judged by, so the next one re-judges only what changed
+    (``robopass.compliance.scan``): one row. ``events_mark`` is the highest event ledger
+    index it had seen; ``marks`` (JSON) fingerprints the models, operators, policies and
+    pilots it judged with, and lists the units in service that had never reported."""
+
+    __tablename__ = "compliance_scan_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    events_mark: Mapped[int] = mapped_column(BigInteger)
+    marks: Mapped[str] = mapped_column(Text)

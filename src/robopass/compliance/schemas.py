@@ -26,6 +26,10 @@ class ScanResult(BaseModel):
     resolved: int
     open_by_kind: dict[str, int]
     seconds: float
+    #: a full scan, or an incremental one (only what changed since the last scan)
+    full: bool
+    judged_units: int
+    groups: int
 
 
 class ScenarioUnits(BaseModel):

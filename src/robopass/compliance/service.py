@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from robopass.auth.service import Actor
 from robopass.compliance import scan as compliance_scan
-from robopass.compliance.models import KINDS, Finding
+from robopass.compliance.models import KINDS, Finding, ScanState
 from robopass.db import bulk_insert, db_timestamp
 from robopass.errors import InvalidInput
 from robopass.ids import new_id
@@ -35,34 +35,44 @@ class ScanReport:
     resolved: int = 0
     open_by_kind: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    #: a full scan (the first, a daily one, or after large changes) or an incremental one
+    full: bool = True
+    #: units judged one by one, and (model, operator, scenario, …) groups judged
+    judged_units: int = 0
+    groups: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"opened": self.opened, "resolved": self.resolved,
-                "open_by_kind": dict(self.open_by_kind), "seconds": round(self.seconds, 2)}
+                "open_by_kind": dict(self.open_by_kind), "seconds": round(self.seconds, 2),
+                "full": self.full, "judged_units": self.judged_units, "groups": self.groups}
 
 
 def run_scan(session: Session, *, now: datetime | None = None,
-             progress: Progress | None = None) -> ScanReport:
-    """One scan in the caller's transaction: judge, then open, resolve and notify."""
+             progress: Progress | None = None, full: bool = False) -> ScanReport:
+    """One scan in the caller's transaction: judge (incrementally unless ``full``, see
+    :func:`robopass.compliance.scan.judge`), then open, resolve and notify."""
     import time
 
     started = time.perf_counter()
     report_progress: Progress = progress or (lambda _stage, _n: None)
     now = now or utcnow()
     report_progress("judging units in service", 0)
-    desired = compliance_scan.desired_findings(session, now)
-    report = apply_findings(session, desired, now=now, progress=report_progress)
+    scan = compliance_scan.judge(session, now, full=full)
+    report = apply_findings(session, scan, now=now, progress=report_progress)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def apply_findings(session: Session, desired: compliance_scan.Desired, *, now: datetime,
+def apply_findings(session: Session, scan: compliance_scan.Scan, *, now: datetime,
                    progress: Progress | None = None) -> ScanReport:
-    """Open the findings of ``desired`` that are not open, resolve the open ones it lacks,
-    notify. Cheap (it touches only the difference), so a server judges in a read transaction
-    and holds the write lock only for this."""
+    """Open the findings the scan wants that are not open, resolve the open ones it lacks
+    (every unit with an open finding was judged again), notify, and keep the scan's marks
+    for the next one. Cheap (it touches only the difference), so a server judges in a read
+    transaction and holds the write lock only for this."""
+    desired = scan.desired
     report_progress: Progress = progress or (lambda _stage, _n: None)
     report_progress("comparing with open findings", len(desired))
+    _keep_marks(session, scan.marks)
     open_rows = {(kind, code): fid for fid, kind, code in session.execute(
         select(Finding.id, Finding.kind, Finding.code).where(Finding.resolved_at.is_(None)))}
     gone = [fid for key, fid in open_rows.items() if key not in desired]
@@ -78,7 +88,17 @@ def apply_findings(session: Session, desired: compliance_scan.Desired, *, now: d
     report_progress("notifying", len(rows))
     _notify(session, rows, now)
     return ScanReport(opened=len(rows), resolved=len(gone),
-                      open_by_kind=dict(Counter(kind for kind, _code in desired)))
+                      open_by_kind=dict(Counter(kind for kind, _code in desired)),
+                      full=scan.full, judged_units=scan.judged_units, groups=scan.groups)
+
+
+def _keep_marks(session: Session, marks: compliance_scan.Marks) -> None:
+    state = session.get(ScanState, 1)
+    if state is None:
+        session.add(ScanState(id=1, at=marks.at, events_mark=marks.events, marks=marks.dump()))
+    elif state.at <= marks.at:  # a slower concurrent scan never rolls the marks back
+        state.at, state.events_mark, state.marks = marks.at, marks.events, marks.dump()
+    session.flush()
 
 
 def _notify(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> None:

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 300.0
 
 
-def scan_once(url: str, progress: service.Progress | None = None) -> service.ScanReport:
+def scan_once(url: str, progress: service.Progress | None = None, *, full: bool = False
+              ) -> service.ScanReport:
     """One scan: the judging (the long part) in a read transaction, so lifecycle writes are
     not held up on SQLite's single writer; then the difference in a short write transaction
     (no ledger lock: findings are not ledgered). A unit that changed in between is judged
@@ -26,9 +27,9 @@ def scan_once(url: str, progress: service.Progress | None = None) -> service.Sca
     if progress:
         progress("judging units in service", 0)
     with reading(url) as session:
-        desired = scan.desired_findings(session, now)
+        judged = scan.judge(session, now, full=full)
     with write_session(url) as session, transaction(session, ledger=False):
-        report = service.apply_findings(session, desired, now=now, progress=progress)
+        report = service.apply_findings(session, judged, now=now, progress=progress)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -160,15 +160,14 @@ def _model_facts(m: Any, ev: Any, builds: frozenset[str]) -> ModelFacts:
         level = m.evaluated_level if m.evaluated_level is not None else 0
         return ModelFacts(id=m.id, status=m.status, hardware_class=m.hardware_class,
                           level=int(level), certifications=certs, builds=builds)
-    valid = _end_of(ev.valid_until)
-    for test in ev.safety_tests or []:
-        if isinstance(test, dict) and test.get("result") == "pass" and test.get("standard"):
-            certs.setdefault(str(test["standard"]), valid)
+    passed = frozenset(str(t["standard"]) for t in ev.safety_tests or []
+                       if isinstance(t, dict) and t.get("result") == "pass" and t.get("standard"))
     return ModelFacts(id=m.id, status=m.status, hardware_class=m.hardware_class,
                       level=int(ev.overall), grades={d: int(getattr(ev, d)) for d in
                                                      GRADE_DIMENSIONS},
-                      evaluated_at=as_utc(ev.evaluated_at), evaluation_valid_until=valid,
-                      certifications=certs, builds=builds)
+                      evaluated_at=as_utc(ev.evaluated_at),
+                      evaluation_valid_until=_end_of(ev.valid_until), certifications=certs,
+                      evaluation_standards=passed, builds=builds)
 
 
 def current_policies(session: Session) -> dict[tuple[str, str | None], PolicyVersion]:

@@ -54,8 +54,10 @@ class ModelFacts:
     grades: Mapping[str, int] = field(default_factory=dict)
     evaluated_at: datetime | None = None
     evaluation_valid_until: datetime | None = None
-    #: certification name → valid until (None: no expiry stated)
+    #: the filing's certifications: name → valid until (None: no expiry stated)
     certifications: Mapping[str, datetime | None] = field(default_factory=dict)
+    #: standards whose safety test the current evaluation passed (held while it is valid)
+    evaluation_standards: frozenset[str] = frozenset()
     #: approved firmware builds of the model (version strings); empty: none declared
     builds: frozenset[str] = frozenset()
 
@@ -179,14 +181,9 @@ def check_policy(unit: UnitFacts, model: ModelFacts, operator: OperatorFacts,
                              f"{model.hardware_class} is not allowed (allowed: "
                              f"{', '.join(classes)})"))
     for cert in rules.get("required_certifications") or ():
-        held = _held(model.certifications, cert)
-        if not held:
-            out.append(Violation("required_certifications",
-                                 f"certification {cert!r} is not on the model's filing"))
-        elif all(u is not None and u < now for u in held):
-            until = max(u for u in held if u is not None)
-            out.append(Violation("required_certifications", f"certification {cert!r} expired "
-                                 f"on {until.date().isoformat()}", kind="certification_expired"))
+        missing = _certification(model, cert, now)
+        if missing is not None:
+            out.append(missing)
     roles = rules.get("operator_roles")
     if roles and not set(roles) <= operator.roles:
         out.append(Violation("operator_roles", "the operator must hold the role(s) "
@@ -203,12 +200,41 @@ def check_policy(unit: UnitFacts, model: ModelFacts, operator: OperatorFacts,
     return out
 
 
-def _held(certifications: Mapping[str, datetime | None], required: str
-          ) -> list[datetime | None]:
-    """Expiry dates of the held certifications that satisfy ``required``: the same name, or
-    the same standard in a stated edition (``ISO 13482`` is met by ``ISO 13482:2014``)."""
-    return [until for name, until in certifications.items()
+def _held(certifications: Mapping[str, datetime | None] | frozenset[str], required: str
+          ) -> list[str]:
+    """The held names that satisfy ``required``: the same name, or the same standard in a
+    stated edition (``ISO 13482`` is met by ``ISO 13482:2014``)."""
+    return [name for name in certifications
             if name == required or name.startswith(required + ":")]
+
+
+def _certification(model: ModelFacts, cert: str, now: datetime) -> Violation | None:
+    """Whether the model holds ``cert``: a filing entry not past its ``valid_until``, or a
+    standard whose safety test the model's current evaluation passed while that evaluation is
+    valid. A filing entry past its expiry is ``certification_expired``; a certification only
+    the (expired) evaluation vouched for is ``evaluation_expired`` — one cause, one kind; a
+    certification held nowhere is a plain rule violation."""
+    filed = [model.certifications[n] for n in _held(model.certifications, cert)]
+    if any(until is None or until >= now for until in filed):
+        return None
+    by_evaluation = bool(_held(model.evaluation_standards, cert))
+    evaluation_valid = model.evaluated_at is not None and (
+        model.evaluation_valid_until is None or model.evaluation_valid_until >= now)
+    if by_evaluation and evaluation_valid:
+        return None
+    if filed:
+        until = max(u for u in filed if u is not None)
+        return Violation("required_certifications", f"certification {cert!r} on the model's "
+                         f"filing expired on {until.date().isoformat()}",
+                         kind="certification_expired")
+    if by_evaluation:
+        assert model.evaluation_valid_until is not None
+        return Violation("required_certifications", f"certification {cert!r} rests on the "
+                         "model's evaluation, which expired on "
+                         f"{model.evaluation_valid_until.date().isoformat()}",
+                         kind="evaluation_expired")
+    return Violation("required_certifications",
+                     f"certification {cert!r} is not on the model's filing")
 
 
 def _evaluation(model: ModelFacts, rules: Mapping[str, Any], now: datetime) -> list[Violation]:

@@ -53,6 +53,27 @@ class SoftwareSpec(BaseModel):
     builds: list[BuildSpec] | None = Field(default=None, max_length=200)
 
 
+class CertificationEntry(BaseModel):
+    """A certification on the filing, ``{name, valid_until}`` (SPEC §14: a scenario policy's
+    ``required_certifications`` must be held unexpired), or a bare name: no expiry stated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    valid_until: date | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_bare_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    def stored(self) -> str | dict[str, str]:
+        """As the filing keeps it: a bare name, or ``{name, valid_until}``."""
+        if self.valid_until is None:
+            return self.name
+        return {"name": self.name, "valid_until": self.valid_until.isoformat()}
+
+
 class ModelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -63,7 +84,9 @@ class ModelCreate(BaseModel):
     components: list[ComponentSpec] = Field(min_length=1, max_length=200)
     software: SoftwareSpec
     testing_lab_id: str | None = Field(default=None, max_length=40)
-    certifications: list[str] = Field(default_factory=list, max_length=50)
+    certifications: list[CertificationEntry] = Field(
+        default_factory=list, max_length=50,
+        description='a name ("ISO 13482:2014") or {name, valid_until}')
 
     @model_validator(mode="after")
     def _small_means_small(self) -> ModelCreate:
@@ -210,7 +233,7 @@ class ModelRead(BaseModel):
     components: list[dict[str, Any]]
     software: dict[str, Any]
     testing_lab_id: str | None
-    certifications: list[str]
+    certifications: list[str | dict[str, Any]]
     status: str
     status_reason: str | None
     filed_at: datetime

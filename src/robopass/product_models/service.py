@@ -67,8 +67,8 @@ def file(session: Session, *, actor: Actor, data: ModelCreate) -> ProductModel:
         components=[c.model_dump(exclude_none=True) for c in data.components],
         software=data.software.model_dump(exclude_none=True),
         software_provider_id=data.software.provider_id, testing_lab_id=data.testing_lab_id,
-        certifications=list(data.certifications), status="submitted", filed_at=utcnow(),
-        version=1)
+        certifications=[c.stored() for c in data.certifications], status="submitted",
+        filed_at=utcnow(), version=1)
     session.add(model)
     session.flush()
     session.add(ModelVersion(
