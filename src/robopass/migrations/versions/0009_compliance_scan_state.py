@@ -16,7 +16,7 @@ from alembic import op
 import robopass.db
 
 revision: str = '0009'
-down_revision: str | None = '0007'  # the owner re-chains onto 0008 at merge
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
