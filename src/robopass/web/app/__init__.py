@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from robopass.web.app import (
     auth,
+    compliance_pages,
     dashboard,
     filings_forms,
     forms,
@@ -23,6 +24,6 @@ from robopass.web.app import (
 #: Modules that only register forms (imported for that effect).
 FORM_MODULES = (lifecycle_forms, registry_forms, safety_forms, filings_forms, regulation_forms)
 router = APIRouter(include_in_schema=False)
-for _module in (auth, dashboard, forms, portal, registry_pages, regulation_forms, safety_pages,
-                search, units):
+for _module in (auth, compliance_pages, dashboard, forms, portal, registry_pages,
+                regulation_forms, safety_pages, search, units):
     router.include_router(_module.router)
