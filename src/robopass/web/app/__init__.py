@@ -10,6 +10,7 @@ from robopass.web.app import (
     dashboard,
     filings_forms,
     forms,
+    keys_pages,
     lifecycle_forms,
     portal,
     registry_forms,
@@ -22,8 +23,9 @@ from robopass.web.app import (
 )
 
 #: Modules that only register forms (imported for that effect).
-FORM_MODULES = (lifecycle_forms, registry_forms, safety_forms, filings_forms, regulation_forms)
+FORM_MODULES = (lifecycle_forms, registry_forms, safety_forms, filings_forms, regulation_forms,
+                keys_pages)
 router = APIRouter(include_in_schema=False)
-for _module in (auth, compliance_pages, dashboard, forms, portal, registry_pages,
+for _module in (auth, compliance_pages, dashboard, forms, keys_pages, portal, registry_pages,
                 regulation_forms, safety_pages, search, units):
     router.include_router(_module.router)
