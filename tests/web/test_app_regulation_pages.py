@@ -205,3 +205,17 @@ def test_decision_history_on_model_organisation_and_recall_pages(client: ApiClie
     assert other.get(f"/app/organizations/{maker.id}").status_code == 404
     assert browser_for(app, client.org("regulator", scope_province="310000").key).get(
         f"/app/organizations/{maker.id}").status_code == 404
+
+
+def test_public_page_names_the_scenario_never_the_operator(client: ApiClient) -> None:
+    maker = client.org("manufacturer", province="440000")
+    operator = client.org("operator", province="440000", name="Secret Operator Ltd")
+    code = deployed(client, maker, operator, "440000", "logistics")
+    for lang, label in (("en", "Logistics"), ("zh_CN", "物流")):
+        page = client.raw.get(f"/r/{code}?lang={lang}")
+        assert page.status_code == 200
+        assert f'data-testid="scenario">{label}</dd>' in page.text
+        assert "Secret Operator" not in page.text and operator.id not in page.text
+        assert "Guangzhou" not in page.text and "广州" not in page.text
+    undeployed = client.codes(maker, client.approved_model(maker), 1)[0]
+    assert 'data-testid="scenario"' not in client.raw.get(f"/r/{undeployed}").text
