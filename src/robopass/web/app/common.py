@@ -59,6 +59,8 @@ def nav(ws: WebSession | None) -> list[dict[str, str]]:
         items.append({"href": "/app/portal", "label": N_("Portal")})
         if actor.has("manufacturer", "operator", "seller"):
             items.append({"href": "/app/findings", "label": N_("Findings")})
+    if not actor.is_regulator:
+        items.append({"href": f"/app/organizations/{actor.id}", "label": N_("Your organisation")})
     items.append({"href": "/app/keys", "label": N_("API keys")})
     if actor.has("regulator", "manufacturer"):
         items += [{"href": "/app/recalls", "label": N_("Recalls")},
