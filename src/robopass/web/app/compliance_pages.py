@@ -112,29 +112,49 @@ def finding_list(request: Request) -> Response:
         "next": findings_href(**chosen, page=page + 1) if more else None}, ws)
 
 
+#: The dashboard's regulation figures are recomputed after this many seconds (findings change
+#: with the compliance scan, which writes no ledger entry; units with each lifecycle event).
+REGULATION_TTL = 60.0
+
+
+def _regulation_data(db: Session, actor: Actor, province: str | None) -> dict[str, Any]:
+    """The figures of the dashboard's regulation section, cached per scope and filter like
+    the rest of the dashboard (``stats.service.cached``; at most :data:`REGULATION_TTL` old)."""
+    from robopass.stats import service as stats
+
+    def compute(session: Session) -> dict[str, Any]:
+        data = compliance_dashboard.overview(session, actor=actor)
+        by_kind = compliance_service.open_by_kind(session, province_prefix=province[:2]) \
+            if province else data["open_findings_by_kind"]
+        return {
+            "by_place": [r for r in data["units_by_scenario"]
+                         if not province or (r["province"] or "")[:2] == province[:2]],
+            "by_kind": by_kind,
+            "pilots": [{**p, "units": compliance_dashboard.pilot_units(
+                session, actor=actor, pilot_id=p["id"], limit=20)} for p in data["pilots"]
+                if not province or any(pr[:2] == province[:2] for pr in p["provinces"])]}
+
+    scope = actor.scope_province[:2] if actor.scope_province else None
+    return stats.cached(db, ("regulation", scope, province), compute,  # type: ignore[no-any-return]
+                        ttl=REGULATION_TTL)
+
+
 def regulation_overview(db: Session, actor: Actor, province: str | None, locale: str,
                         gettext: Any) -> dict[str, Any]:
     """The dashboard's section on differentiated regulation: units in service by scenario and
     province, open findings by kind (each linked to the findings list), pilots with their
     units. ``province`` (the dashboard's filter) narrows a national regulator's view."""
     _ = gettext
-    data = compliance_dashboard.overview(db, actor=actor)
-    by_place = [r for r in data["units_by_scenario"]
-                if not province or (r["province"] or "")[:2] == province[:2]]
-    by_kind = compliance_service.open_by_kind(db, province_prefix=province[:2]) if province \
-        else data["open_findings_by_kind"]
-    pilots = [p for p in data["pilots"]
-              if not province or any(pr[:2] == province[:2] for pr in p["provinces"])]
+    data = _regulation_data(db, actor, province)
+    by_kind = data["by_kind"]
     totals: dict[str, int] = {}
-    for r in by_place:
+    for r in data["by_place"]:
         totals[r["scenario"]] = totals.get(r["scenario"], 0) + r["units"]
-    for p in pilots:
-        p["units"] = compliance_dashboard.pilot_units(db, actor=actor, pilot_id=p["id"],
-                                                      limit=20)
-        p["place"] = ", ".join(regions.name(pr, locale) for pr in p["provinces"])
+    pilots = [{**p, "place": ", ".join(regions.name(pr, locale) for pr in p["provinces"])}
+              for p in data["pilots"]]
     rows = [{**r, "scenario_label": choices.SCENARIOS.get(r["scenario"], r["scenario"]),
              "province_name": regions.name(r["province"], locale) if r["province"] else "—"}
-            for r in by_place]
+            for r in data["by_place"]]
     return {
         "by_place": rows, "by_kind": by_kind, "pilots": pilots,
         "scenario_chart": charts.hbar(
