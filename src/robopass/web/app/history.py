@@ -33,6 +33,8 @@ VALUE_MAX = 120
 
 
 def _text(value: Any) -> str:
+    if value is None:
+        return "—"
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
                                                            sort_keys=True)
     return text if len(text) <= VALUE_MAX else text[:VALUE_MAX - 1] + "…"
