@@ -60,6 +60,7 @@ def test_evidence_is_structured_and_the_page_speaks_chinese(client: ApiClient) -
     assert 'lang="en"' not in parties
     assert "open and unremedied" not in parties and "worked on the unit" not in parties
     assert "未关闭且未整改" in parties and "工单 WO-9 于" in parties
+    assert "开始；于" in parties  # the work orders joined the Chinese way
     assert "关节执行器" in zh or "joint_actuator" not in parties
     # in English the API's sentences, with vocabulary named as the page names it
     en = b.get(f"/app/incidents/{incident_id}/trace?lang=en").text

@@ -119,5 +119,5 @@ def incident_trace(incident_id: str, request: Request) -> Response:
         "place": " ".join(x for x in (regions.name(unit.get("province"), loc),
                                       regions.name(unit.get("city"), loc)) if x) or "—",
         "proof": lambda i: f"/api/v1/ledger/proof/inclusion?index={i}&size={size}",
-        "evidence": lambda e: trace_text.render(e, _),
+        "evidence": lambda e: trace_text.render(e, _, loc),
         "component_labels": choices.COMPONENT_TYPES}, ws)

@@ -84,7 +84,12 @@ def _vocabularies() -> dict[str, dict[str, str]]:
             "rule": ALERT_LABELS}
 
 
-def render(item: dict[str, Any], gettext: Callable[[str], str]) -> str | None:
+#: How a list parameter's phrases are joined, per page language (English: the service's).
+LOCALE_JOINERS: dict[str, dict[str, str]] = {"zh_CN": {"notified": "；", "work": "；"}}
+
+
+def render(item: dict[str, Any], gettext: Callable[[str], str], locale: str = "en"
+           ) -> str | None:
     """One evidence item (or a phrase inside one) in the language of ``gettext``; None when
     the item carries no known message (the page then shows the English ``text``)."""
     template = EVIDENCE_TEMPLATES.get(str(item.get("message")))
@@ -95,8 +100,10 @@ def render(item: dict[str, Any], gettext: Callable[[str], str]) -> str | None:
     values: dict[str, Any] = {}
     for name, value in params.items():
         if isinstance(value, list):
-            parts = [render(v, gettext) if isinstance(v, dict) else str(v) for v in value]
-            values[name] = JOINERS.get(name, ", ").join(p or "" for p in parts)
+            parts = [render(v, gettext, locale) if isinstance(v, dict) else str(v)
+                     for v in value]
+            joiner = LOCALE_JOINERS.get(locale, JOINERS).get(name, JOINERS.get(name, ", "))
+            values[name] = joiner.join(p or "" for p in parts)
         elif name in labels and isinstance(value, str) and value in labels[name]:
             values[name] = gettext(labels[name][value])
         else:
