@@ -168,6 +168,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/app/pilots"): "web", ("GET", "/app/recalls"): "web",
     ("GET", "/app/recalls/{recall_id}"): "web", ("GET", "/app/signals"): "web",
     ("GET", "/app/search"): "web",
+    ("GET", "/app/findings"): "web", ("GET", "/app/keys"): "web",
+    ("GET", "/app/organizations/{org_id}"): "web",
 }
 
 def test_every_served_route_has_a_rule(sqlite_client) -> None:  # type: ignore[no-untyped-def]
@@ -406,7 +408,8 @@ def test_lists_are_filtered_by_province(client) -> None:  # type: ignore[no-unty
 
 
 #: Signed-in pages that show one object, and the rule of the API route showing the same data.
-WEB_PAGES = {"/app/units/{raw}": "unit", "/app/incidents/{incident_id}/trace": "incident"}
+WEB_PAGES = {"/app/units/{raw}": "unit", "/app/incidents/{incident_id}/trace": "incident",
+             "/app/organizations/{org_id}": "org"}
 
 
 def test_web_pages_follow_the_gate(client) -> None:  # type: ignore[no-untyped-def]

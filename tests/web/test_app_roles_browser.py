@@ -111,6 +111,13 @@ def unit_at(demo: dict[str, Any], stage: str) -> str:
     return str(code)
 
 
+def first_model(demo: dict[str, Any]) -> str:
+    """An approved demo model (its page shows the decision history to the regulator)."""
+    models = api(demo, demo["regulator"], "GET", "/api/v1/models?status=approved&limit=1")
+    items = models["models"] if isinstance(models, dict) else models
+    return str(items[0]["id"])
+
+
 def status_of(demo: dict[str, Any], code: str) -> str:
     return str(api(demo, demo["regulator"], "GET", f"/api/v1/robots/{code}")["status"])
 
@@ -336,6 +343,98 @@ def test_testing_lab_evaluates_a_model_it_is_named_for(browser, demo, lang) -> N
     page.context.close()
 
 
+# -- regulation, API keys, decision history, the trace report's language (#13, #14, #15) ---------
+
+@pytest.mark.parametrize("lang", LOCALES)
+def test_regulator_follows_a_finding_from_the_dashboard_to_the_unit(browser, demo, lang) -> None:  # type: ignore[no-untyped-def]
+    s = demo["samples"]
+    page = sign_in(browser, demo["base"], demo["regulator"], LOCALES[lang])
+    page.goto(f"{demo['base']}/app/dashboard")
+    assert page.get_by_test_id("units-by-scenario").locator("tbody tr").count() >= 3
+    assert page.get_by_test_id("dashboard-pilots").locator("tr[data-pilot]").count() >= 1
+    page.get_by_test_id("findings-unapproved_software").click()
+    rows = page.get_by_test_id("findings").locator("tr[data-kind=unapproved_software]")
+    assert rows.count() >= 1
+    assert page.get_by_test_id("findings").locator("tr[data-kind=telemetry_gap]").count() == 0
+    shot(page, f"app-findings-{lang}.png")
+    page.get_by_test_id("findings").locator(
+        f"tr:has-text('{s['unapproved_firmware']}')").get_by_test_id("finding-unit").click()
+    assert page.get_by_test_id("unit-scenario").inner_text() != "—"
+    assert page.get_by_test_id("unit-findings").locator(
+        "tr[data-kind=unapproved_software]").count() == 1
+    # the seeded incident's trace report: every evidence sentence in the page's language
+    page.goto(f"{demo['base']}/app/incidents/{s['incident_id']}/trace")
+    parties = page.get_by_test_id("parties")
+    assert parties.locator("li[data-rule]").count() >= 1
+    assert parties.locator("[lang=en]").count() == 0
+    if lang == "zh":
+        assert "the unit" not in parties.inner_text() and "recall " not in parties.inner_text()
+    page.context.close()
+
+
+@pytest.mark.parametrize("lang", LOCALES)
+def test_decision_history_on_the_model_page_for_regulator_and_maker(browser, demo, lang) -> None:  # type: ignore[no-untyped-def]
+    maker = key(demo, "manufacturer")
+    model = api(demo, maker, "POST", "/api/v1/models",
+                model_body(name=f"History Walker {next(_n)}"))["id"]
+    evaluated(demo, model)
+    api(demo, demo["regulator"], "POST", f"/api/v1/models/{model}/approve")
+    page = sign_in(browser, demo["base"], demo["regulator"], LOCALES[lang])
+    page.goto(f"{demo['base']}/app/models/{model}")
+    form = page.get_by_test_id("model-suspend")
+    form.locator("input[name=reason]").fill("Battery cells under investigation")
+    form.locator("button").click()
+    assert page.get_by_test_id("done").count() == 1
+    history = page.get_by_test_id("decision-history")
+    assert history.locator("tr[data-action='model.suspend']").count() == 1
+    assert "Battery cells under investigation" in history.inner_text()
+    assert ("Model suspended" if lang == "en" else "型号已暂停") in history.inner_text()
+    page.context.close()
+    page = sign_in(browser, demo["base"], maker, LOCALES[lang])
+    page.goto(f"{demo['base']}/app/models/{model}")
+    history = page.get_by_test_id("decision-history")
+    assert history.locator("tr[data-action='model.approve']").count() == 1
+    assert history.locator("tr[data-action='model.suspend']").count() == 1
+    shot(page, f"app-model-history-{lang}.png")
+    page.get_by_role("link", name="Your organisation" if lang == "en" else "本机构").click()
+    assert page.get_by_test_id("organization").count() == 1
+    assert page.locator("#h-history").count() == 1
+    page.context.close()
+
+
+@pytest.mark.parametrize("lang", LOCALES)
+def test_operator_creates_and_revokes_an_api_key(browser, demo, lang) -> None:  # type: ignore[no-untyped-def]
+    page = sign_in(browser, demo["base"], key(demo, "operator"), LOCALES[lang])
+    page.get_by_role("link", name="API keys" if lang == "en" else "API 密钥").first.click()
+    assert page.get_by_test_id("keys").count() == 1
+    page.get_by_test_id("action-key-create").click()
+    submit(page)  # no name: a field error in the page's language
+    assert page.get_by_test_id("error-name").inner_text() == (
+        "This field is required." if lang == "en" else "此项必填。")
+    name = f"Depot gateway {next(_n)}"
+    page.locator("#f-name").fill(name)
+    submit(page)
+    secret = page.get_by_test_id("api-key").input_value()
+    assert secret.startswith("rp_")
+    shot(page, f"app-key-created-{lang}.png")
+    me = httpx.get(f"{demo['base']}/api/v1/organizations/{org_id(demo, 'operator')}/keys",
+                   headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    assert me.status_code == 200 and name in me.text and secret not in me.text
+    page.goto(f"{demo['base']}/app/keys")
+    assert secret not in page.content()
+    row = page.get_by_test_id("keys").locator(f"tr:has-text('{name}')")
+    shot(page, f"app-keys-{lang}.png")
+    row.locator("button").click()
+    assert page.get_by_test_id("done").count() == 1
+    assert page.get_by_test_id("keys").locator(f"tr:has-text('{name}') .pill.bad").count() == 1
+    gone = httpx.get(f"{demo['base']}/api/v1/organizations/{org_id(demo, 'operator')}/keys",
+                     headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    assert gone.status_code == 401
+    page.goto(f"{demo['base']}/app/portal")
+    assert page.locator("#findings").count() == 1  # the operator's findings section
+    page.context.close()
+
+
 # -- axe-core on every page type ----------------------------------------------------------------
 
 def test_no_serious_accessibility_violation_on_any_page_type(browser, demo) -> None:  # type: ignore[no-untyped-def]
@@ -348,16 +447,20 @@ def test_no_serious_accessibility_violation_on_any_page_type(browser, demo) -> N
                       "/app/signals", f"/app/incidents/{s['incident_id']}/trace",
                       f"/app/search?q={s['in_service']}", "/app/act/recall-open",
                       "/app/act/organization-create", "/app/policies", "/app/pilots",
-                      "/app/act/pilot-open"],
+                      "/app/act/pilot-open", "/app/findings?status=all", "/app/keys",
+                      "/app/act/key-create",
+                      f"/app/organizations/{org_id(demo, 'manufacturer')}",
+                      f"/app/models/{first_model(demo)}"],
         "manufacturer": ["/app/portal", "/app/act/model-file", "/app/act/event-deployed"],
-        "operator": ["/app/portal"], "seller": ["/app/portal"],
+        "operator": ["/app/portal", "/app/findings", "/app/keys"], "seller": ["/app/portal"],
         "service_provider": ["/app/portal"], "recycler": ["/app/portal"],
         "component_supplier": ["/app/portal"], "software_provider": ["/app/portal"],
         "testing_lab": ["/app/portal"],
     }
     # Every page type in English; the Chinese pages share their templates, so a sample of the
     # page types is checked in Chinese too (lang attributes, longer labels).
-    in_chinese = {"/app/dashboard", "/app/portal", "/app/act/model-file",
+    in_chinese = {"/app/dashboard", "/app/portal", "/app/act/model-file", "/app/findings",
+                  "/app/keys", f"/app/models/{first_model(demo)}",
                   f"/app/incidents/{s['incident_id']}/trace", f"/app/units/{s['incident_unit']}"}
     for kind, paths in pages.items():
         page = sign_in(browser, base, key(demo, kind))

@@ -52,3 +52,18 @@ def overview(session: Session, *, actor: Actor) -> dict[str, Any]:
             "open_findings_by_kind": compliance_service.open_by_kind(session,
                                                                      province_prefix=prefix),
             "pilots": pilots_with_units(session, actor=actor)}
+
+
+def pilot_units(session: Session, *, actor: Actor, pilot_id: str,
+                limit: int = 50) -> list[dict[str, Any]]:
+    """The units in service under one pilot that the regulator may see (the gate's unit
+    filter), newest deployment first: ``{code, province, city, scenario}``."""
+    from robopass import gate
+
+    _prefix(actor)
+    query = (select(Unit.code, Unit.province, Unit.city, Unit.scenario)
+             .where(Unit.pilot_id == pilot_id, Unit.status.in_(IN_SERVICE),
+                    gate.unit_filter(actor))
+             .order_by(Unit.last_event_at.desc(), Unit.code).limit(limit))
+    return [{"code": c, "province": p, "city": ci, "scenario": s}
+            for c, p, ci, s in session.execute(query)]

@@ -66,16 +66,84 @@ class _Ev:
                 "details": self.details, "ledger_index": self.ledger_index}
 
 
+#: Evidence sentences: a message id → its English template (``%(name)s`` placeholders). Each
+#: evidence item carries ``message`` and ``params`` beside the English ``text``, so a page
+#: renders it in its reader's language (``web/app/trace_text.py`` holds the same templates as
+#: catalogue messages; a test keeps the two equal). A parameter may be a list of
+#: ``{message, params}`` items, joined by :data:`JOINERS`.
+EVIDENCE_MESSAGES: dict[str, str] = {
+    "open_component_recall_batch":
+        "recall %(recall_id)s on %(supplier)s %(component_type)s batch %(batch)s (serial "
+        "%(serial)s, fitted to this unit) open and unremedied since %(since)s",
+    "open_component_recall_components":
+        "recall %(recall_id)s on %(supplier)s %(component_type)s components (serial "
+        "%(serial)s, fitted to this unit) open and unremedied since %(since)s",
+    "open_model_recall":
+        "recall %(recall_id)s on this model (%(reason)s) open and unremedied since %(since)s",
+    "operated_under_open_recall":
+        "the unit was in use with recall %(recall_id)s open and unremedied; %(notified)s",
+    "notified": "%(organization)s notified %(since)s",
+    "defect_signal":
+        "defect signal %(signal_id)s (%(trigger_kind)s %(trigger_value)s on %(units)s units, "
+        "rate %(rate)s) raised %(raised)s",
+    "recent_firmware_update":
+        "firmware %(firmware)s installed %(day)s by %(organization)s, %(days)s days before "
+        "the incident",
+    "recent_firmware_updates":
+        "firmware %(firmware)s installed %(day)s by %(organization)s, %(days)s days before "
+        "the incident; %(count)s firmware updates in the %(window)s days before",
+    "data_breach": "a data breach implicates the software/AI stack (%(software)s)",
+    "recent_service_work":
+        "%(organization)s worked on the unit %(days)s days before the incident (%(work)s)",
+    "recent_service_work_many":
+        "%(organization)s worked on the unit %(days)s days before the incident (%(count)s "
+        "work events, latest: %(work)s)",
+    "work_component_replaced":
+        "replaced component %(removed)s with %(installed)s on %(day)s",
+    "work_firmware_updated": "installed firmware %(firmware)s on %(day)s",
+    "work_order_started": "work order %(work_order)s started %(day)s",
+    "work_order_completed": "work order %(work_order)s completed %(day)s",
+    "work_maintenance_started": "maintenance started %(day)s",
+    "work_maintenance_completed": "maintenance completed %(day)s",
+    "maintenance_in_progress":
+        "maintenance started %(day)s by %(organization)s was not completed at the time",
+    "recently_installed_component": "component %(serial)s installed %(day)s",
+    "used_while_not_in_service": "the unit was %(status)s at the time of the incident",
+    "ignored_health_alert": "health alert %(rule)s (%(alert)s) open since %(since)s",
+    "fault_codes_at_incident": "fault codes reported around the incident: %(codes)s",
+    "no_other_lead": "no recall, signal, recent work or operator lapse found; the manufacturer "
+                     "answers for the design and production of the unit",
+    "component_selection": "the manufacturer chose and fitted the suspect component",
+}
+#: How a list parameter's items are joined in a sentence.
+JOINERS: dict[str, str] = {"notified": ", ", "work": "; "}
+
+
+def phrase(message: str, **params: Any) -> dict[str, Any]:
+    """One structured sentence: its message id and parameters (for lists inside a sentence)."""
+    return {"message": message, "params": params}
+
+
+def render_text(message: str, params: dict[str, Any]) -> str:
+    """The English sentence of a structured one (what ``text`` holds)."""
+    values = {k: JOINERS.get(k, ", ").join(render_text(i["message"], i["params"]) for i in v)
+              if isinstance(v, list) else v for k, v in params.items()}
+    return EVIDENCE_MESSAGES[message] % values
+
+
 @dataclass
 class _Candidate:
     party: str
     organization: str | None
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, rule: str, weight: int, text: str, ledger: list[int] | None = None,
-            **refs: Any) -> None:
-        self.evidence.append({"rule": rule, "weight": weight, "text": text,
-                              "ledger_indexes": sorted(set(ledger or [])), **refs})
+    def add(self, rule: str, weight: int, message: str, params: dict[str, Any] | None = None,
+            ledger: list[int] | None = None, **refs: Any) -> None:
+        params = params or {}
+        self.evidence.append({"rule": rule, "weight": weight,
+                              "text": render_text(message, params), "message": message,
+                              "params": params, "ledger_indexes": sorted(set(ledger or [])),
+                              **refs})
 
     @property
     def score(self) -> int:
@@ -88,19 +156,19 @@ def _day(value: datetime | str | None) -> str:
     return rfc3339(value)[:10] if value else "?"  # type: ignore[index]
 
 
-def _work_text(e: _Ev) -> str:
+def _work_phrase(e: _Ev) -> dict[str, Any]:
     d = e.details
     if e.type == "component_replaced":
         raw = d.get("installed")
         installed: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        return (f"replaced component {d.get('removed') or '-'} with "
-                f"{installed.get('serial') or '-'} on {_day(e.at)}")
+        return phrase("work_component_replaced", removed=d.get("removed") or "-",
+                      installed=installed.get("serial") or "-", day=_day(e.at))
     if e.type == "firmware_updated":
-        return f"installed firmware {d.get('firmware')} on {_day(e.at)}"
+        return phrase("work_firmware_updated", firmware=str(d.get("firmware")), day=_day(e.at))
     verb = "started" if e.type == "maintenance_started" else "completed"
-    order = f"work order {d['work_order']}" if isinstance(d.get("work_order"), str) \
-        else "maintenance"
-    return f"{order} {verb} {_day(e.at)}"
+    if isinstance(d.get("work_order"), str):
+        return phrase(f"work_order_{verb}", work_order=d["work_order"], day=_day(e.at))
+    return phrase(f"work_maintenance_{verb}", day=_day(e.at))
 
 
 @dataclass
@@ -441,53 +509,63 @@ def _responsibility(*, incident: Incident, state: rules.UnitState, model: Produc
             hit = [c for c in components if (not supplier or c["supplier_id"] == supplier)
                    and (not batch or c.get("batch") == batch)]
             for c in hit:
-                what = f"batch {c['batch']}" if batch else "components"
+                params = {"recall_id": r["id"],
+                          "supplier": names.get(c["supplier_id"], c["supplier_id"]),
+                          "component_type": c["type"], "serial": c["serial"], "since": since}
+                if batch:
+                    message, params = "open_component_recall_batch", {**params,
+                                                                      "batch": c["batch"]}
+                else:
+                    message = "open_component_recall_components"
                 cand("component_supplier", c["supplier_id"]).add(
-                    "open_component_recall", STRONG,
-                    f"recall {r['id']} on {names.get(c['supplier_id'], c['supplier_id'])} "
-                    f"{c['type']} {what} (serial {c['serial']}, fitted to this unit) open and "
-                    f"unremedied since {since}", made_idx, recall_id=r["id"],
-                    component=c["serial"])
+                    "open_component_recall", STRONG, message, params, made_idx,
+                    recall_id=r["id"], component=c["serial"])
         if "model_id" in scope or not (supplier or batch):
             cand("manufacturer", incident.manufacturer_id).add(
-                "open_model_recall", STRONG,
-                f"recall {r['id']} on this model ({r['reason']}) open and unremedied since "
-                f"{since}", made_idx, recall_id=r["id"])
+                "open_model_recall", STRONG, "open_model_recall",
+                {"recall_id": r["id"], "reason": r["reason"], "since": since}, made_idx,
+                recall_id=r["id"])
         notified = [o for o in (r["owner_at_opening"], r["operator_at_opening"])
                     if o and o in (state.owner_id, state.operator_id)]
         if operator and notified:
-            who = ", ".join(f"{names.get(o, o)} notified {since}" for o in notified)
+            who = [phrase("notified", organization=names.get(o, o), since=since)
+                   for o in notified]
             cand("operator", operator).add(
-                "operated_under_open_recall", STRONG,
-                f"the unit was in use with recall {r['id']} open and unremedied; {who}",
+                "operated_under_open_recall", STRONG, "operated_under_open_recall",
+                {"recall_id": r["id"], "notified": who},
                 [e.ledger_index for e in last_party[-1:]], recall_id=r["id"])
 
     # defect signals raised before the incident
     for s in signals:
-        text = (f"defect signal {s['id']} ({s['trigger']['kind']} {s['trigger']['value']} on "
-                f"{s['units']} units, rate {s['rate']:.1%}) raised {_day(s['raised_at'])}")
+        params = {"signal_id": s["id"], "trigger_kind": s["trigger"]["kind"],
+                  "trigger_value": s["trigger"]["value"], "units": s["units"],
+                  "rate": f"{s['rate']:.1%}", "raised": _day(s["raised_at"])}
         if s["group_kind"] == "model":
-            cand("manufacturer", incident.manufacturer_id).add("defect_signal", MEDIUM, text,
-                                                               made_idx, signal_id=s["id"])
+            cand("manufacturer", incident.manufacturer_id).add(
+                "defect_signal", MEDIUM, "defect_signal", params, made_idx, signal_id=s["id"])
         elif s["supplier_id"]:
-            cand("component_supplier", s["supplier_id"]).add("defect_signal", MEDIUM, text,
-                                                             made_idx, signal_id=s["id"])
+            cand("component_supplier", s["supplier_id"]).add(
+                "defect_signal", MEDIUM, "defect_signal", params, made_idx, signal_id=s["id"])
 
     # firmware, work and component swaps shortly before the incident
     provider = model.software_provider_id
     if firmware:
         e = firmware[-1]
-        more = f"; {len(firmware)} firmware updates in the {RECENT.days} days before" \
-            if len(firmware) > 1 else ""
+        params = {"firmware": str(e.details.get("firmware")), "day": _day(e.at),
+                  "organization": names.get(e.org, e.org), "days": (at - e.at).days}
+        if len(firmware) > 1:
+            message, params = "recent_firmware_updates", {**params, "count": len(firmware),
+                                                          "window": RECENT.days}
+        else:
+            message = "recent_firmware_update"
         cand("software_provider", provider).add(
-            "recent_firmware_update", MEDIUM,
-            f"firmware {e.details.get('firmware')} installed {_day(e.at)} by "
-            f"{names.get(e.org, e.org)}, {(at - e.at).days} days before the incident{more}",
+            "recent_firmware_update", MEDIUM, message, params,
             [x.ledger_index for x in firmware], event_id=e.id)
     if incident.type == "data_breach":
         cand("software_provider", provider).add(
-            "data_breach", STRONG, "a data breach implicates the software/AI stack "
-            f"({model.software.get('name', '?') if isinstance(model.software, dict) else '?'})")
+            "data_breach", STRONG, "data_breach",
+            {"software": model.software.get("name", "?") if isinstance(model.software, dict)
+             else "?"})
     by_provider: dict[str, list[_Ev]] = {}
     for e in sorted(maintenance + swaps + firmware, key=lambda e: e.ledger_index):
         if at - e.at > RECENT or "service_provider" not in roles.get(e.org, []):
@@ -496,54 +574,52 @@ def _responsibility(*, incident: Incident, state: rules.UnitState, model: Produc
             continue
         by_provider.setdefault(e.org, []).append(e)
     for org_id, work in by_provider.items():
-        items = "; ".join(_work_text(e) for e in work[-3:])
-        days = (at - work[-1].at).days
-        count = f"{len(work)} work events, latest: " if len(work) > 3 else ""
-        cand("service_provider", org_id).add(
-            "recent_service_work", MEDIUM,
-            f"{names.get(org_id, org_id)} worked on the unit {days} days before the incident "
-            f"({count}{items})", [e.ledger_index for e in work])
+        params = {"organization": names.get(org_id, org_id), "days": (at - work[-1].at).days,
+                  "work": [_work_phrase(e) for e in work[-3:]]}
+        if len(work) > 3:
+            message, params = "recent_service_work_many", {**params, "count": len(work)}
+        else:
+            message = "recent_service_work"
+        cand("service_provider", org_id).add("recent_service_work", MEDIUM, message, params,
+                                             [e.ledger_index for e in work])
     if state.status == "under_maintenance" and last_maintenance is not None:
         last = last_maintenance
         party = "service_provider" if "service_provider" in roles.get(last.org, []) \
             else "operator"
         cand(party, last.org).add(
-            "maintenance_in_progress", MEDIUM,
-            f"maintenance started {_day(last.at)} by {names.get(last.org, last.org)} was not "
-            "completed at the time", [last.ledger_index], event_id=last.id)
+            "maintenance_in_progress", MEDIUM, "maintenance_in_progress",
+            {"day": _day(last.at), "organization": names.get(last.org, last.org)},
+            [last.ledger_index], event_id=last.id)
     for e in swaps:
         if at - e.at <= RECENT and isinstance(e.details.get("installed"), dict):
             supplier = e.details["installed"].get("supplier_id")
             if supplier:
                 cand("component_supplier", supplier).add(
-                    "recently_installed_component", WEAK,
-                    f"component {e.details['installed'].get('serial')} installed "
-                    f"{_day(e.at)}", [e.ledger_index], event_id=e.id)
+                    "recently_installed_component", WEAK, "recently_installed_component",
+                    {"serial": e.details["installed"].get("serial"), "day": _day(e.at)},
+                    [e.ledger_index], event_id=e.id)
 
     # the operator's side: state at the time, ignored health alerts, fault codes
     if operator and state.status in ("suspended", "decommissioned", "recycled", "scrapped"):
         cand("operator", operator).add(
-            "used_while_not_in_service", STRONG,
-            f"the unit was {state.status} at the time of the incident",
-            [e.ledger_index for e in last_party[-1:]])
+            "used_while_not_in_service", STRONG, "used_while_not_in_service",
+            {"status": state.status}, [e.ledger_index for e in last_party[-1:]])
     for a in alerts:
         if operator and a["hours_before_incident"] >= ALERT_IGNORED_HOURS:
             cand("operator", operator).add(
-                "ignored_health_alert", MEDIUM,
-                f"health alert {a['rule']} ({a['message']}) open since {_day(a['since'])}")
+                "ignored_health_alert", MEDIUM, "ignored_health_alert",
+                {"rule": a["rule"], "alert": a["message"], "since": _day(a["since"])})
     faults = (telemetry.get("summary") or {}).get("fault_codes") or {}
     if faults:
         cand("manufacturer", incident.manufacturer_id).add(
-            "fault_codes_at_incident", WEAK,
-            f"fault codes reported around the incident: {', '.join(sorted(faults))}")
+            "fault_codes_at_incident", WEAK, "fault_codes_at_incident",
+            {"codes": ", ".join(sorted(faults))})
 
     # the default: a malfunction or accident with no other lead is the maker's to explain
     if incident.type in ("malfunction", "safety_accident") and not out:
         cand("manufacturer", incident.manufacturer_id).add(
-            "no_other_lead", WEAK, "no recall, signal, recent work or operator lapse found; "
-            "the manufacturer answers for the design and production of the unit", made_idx)
+            "no_other_lead", WEAK, "no_other_lead", {}, made_idx)
     if components and any(k[0] == "component_supplier" for k in out):
         cand("manufacturer", incident.manufacturer_id).add(
-            "component_selection", WEAK, "the manufacturer chose and fitted the suspect "
-            "component", made_idx)
+            "component_selection", WEAK, "component_selection", {}, made_idx)
     return list(out.values())

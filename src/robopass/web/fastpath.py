@@ -44,21 +44,23 @@ _CODE_TEXT = re.compile(r"[A-Za-z0-9-]{29,40}")
 PAGE_PREFIX = "/r/"
 VERIFY_PREFIX = "/api/v1/verify/"
 
-#: A page's shape: (locale, verdict, reason_code, model approved, production month known).
-Shape = tuple[str, str, str | None, bool, bool]
+#: A page's shape: (locale, verdict, reason_code, model approved, production month known,
+#: deployed for a scenario).
+Shape = tuple[str, str, str | None, bool, bool, bool]
 
 
 def _page_context(shape: Shape, slot: Callable[[str], str]) -> dict[str, Any]:
     """What :func:`robopass.web.public.view_context` returns for a page of this shape, with a
     slot wherever a value of the unit goes (plus the language links)."""
-    locale, verdict, reason_code, approved, has_month = shape
+    locale, verdict, reason_code, approved, has_month, has_scenario = shape
     result: dict[str, Any] = {
         "code": slot("compact"), "format_valid": True, "registered": True,
         "status": "in_service",
         "model": {"name": slot("model_name"), "model_code": slot("model_code"),
                   "status": "approved" if approved else "suspended"},
         "manufacturer": {"name": slot("maker"), "company_code": "", "country": slot("country")},
-        "open_recalls": [], "production_month": None, "registry": ""}
+        "open_recalls": [], "production_month": None, "registry": "",
+        "scenario": "slot" if has_scenario else None}
     if reason_code:
         result.update(reason="", reason_code=reason_code)
     summary = {"production_month": None, "owners": slot("owners"),
@@ -72,6 +74,7 @@ def _page_context(shape: Shape, slot: Callable[[str], str]) -> dict[str, Any]:
         "compact": slot("compact"), "reason": slot("reason") if reason_code else None,
         "suggestion": None, "suggestion_display": None, "status_text": slot("status_text"),
         "model_status_text": slot("model_status_text"), "summary": summary, "recalls": [],
+        "scenario_text": slot("scenario_text") if has_scenario else None,
         "language_links": [{"locale": other, "name": i18n.NATIVE_NAMES[other],
                             "html_lang": i18n.HTML_LANG[other], "current": other == locale,
                             "href": slot(f"href_{other}")} for other in i18n.LOCALES],
@@ -80,7 +83,7 @@ def _page_context(shape: Shape, slot: Callable[[str], str]) -> dict[str, Any]:
 
 _SLOTS = frozenset({"compact", "model_name", "model_code", "maker", "country", "owners",
                     "maintenance", "incidents", "month", "battery", "reason", "status_text",
-                    "model_status_text", "part0", "part1", "part2", "part3",
+                    "model_status_text", "scenario_text", "part0", "part1", "part2", "part3",
                     *(f"href_{lo}" for lo in i18n.LOCALES)})
 #: Values made only of a validated code (A-Z, 0-9), the request path the fast path accepted
 #: (``/r/`` + letters, digits, hyphens) with ``?lang=<locale>``, or integers: nothing to escape.
@@ -122,6 +125,7 @@ def _values(path: str, code: str, result: dict[str, Any], summary: dict[str, Any
         "battery": translate(public.BATTERY_LABELS.get(summary["battery_health"] or "unknown",
                                                        public.BATTERY_LABELS["unknown"])),
         "reason": None,
+        "scenario_text": public.scenario_text(result.get("scenario"), locale),
     }
     if reason_code:
         values["reason"] = translate(public.REASONS.get(reason_code, public.FALLBACK_REASON)) % {
@@ -162,7 +166,8 @@ def render_page(url: str, path: str, scope: Scope,
     code = result["code"]
     month = public.month_text(summary["production_month"], locale)
     shape: Shape = (locale, public.verdict_of(result), result.get("reason_code"),
-                    result["model"]["status"] == "approved", month is not None)
+                    result["model"]["status"] == "approved", month is not None,
+                    bool(result.get("scenario")))
     skeleton = _skeleton(shape)
     if skeleton is None:
         return None

@@ -68,6 +68,14 @@ STATUS_LABELS = {
     "recycled": N_("Recycled"),
     "scrapped": N_("Scrapped"),
 }
+#: Deployment scenarios (SPEC §14), the policies' vocabulary. The public page names the one a
+#: robot is deployed for (never its operator or place); the signed-in pages use the same labels.
+SCENARIO_LABELS = {
+    "industrial": N_("Industrial"), "logistics": N_("Logistics"),
+    "commercial_service": N_("Commercial service"), "public_space": N_("Public space"),
+    "healthcare": N_("Healthcare"), "eldercare": N_("Elder care"),
+    "household": N_("Household"), "education_research": N_("Education and research"),
+}
 MODEL_STATUS_LABELS = {
     "approved": N_("Approved"),
     "submitted": N_("Submitted"),
@@ -232,7 +240,16 @@ def view_context(url: str, raw: str, locale: str,
         if model.get("status") in MODEL_STATUS_LABELS else model.get("status"),
         "summary": summary,
         "recalls": result.get("open_recalls") or [],
+        "scenario_text": scenario_text(result.get("scenario"), locale),
     }
+
+
+def scenario_text(scenario: str | None, locale: str) -> str | None:
+    """The scenario a robot is deployed for, in the page's language (None when it has none)."""
+    if not scenario:
+        return None
+    label = SCENARIO_LABELS.get(scenario)
+    return i18n.gettext_for(locale)(label) if label else scenario
 
 
 @router.get("/healthz", response_class=Response, responses={200: {"content": HEALTH}})

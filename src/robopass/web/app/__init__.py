@@ -6,9 +6,11 @@ from fastapi import APIRouter
 
 from robopass.web.app import (
     auth,
+    compliance_pages,
     dashboard,
     filings_forms,
     forms,
+    keys_pages,
     lifecycle_forms,
     portal,
     registry_forms,
@@ -21,8 +23,9 @@ from robopass.web.app import (
 )
 
 #: Modules that only register forms (imported for that effect).
-FORM_MODULES = (lifecycle_forms, registry_forms, safety_forms, filings_forms, regulation_forms)
+FORM_MODULES = (lifecycle_forms, registry_forms, safety_forms, filings_forms, regulation_forms,
+                keys_pages)
 router = APIRouter(include_in_schema=False)
-for _module in (auth, dashboard, forms, portal, registry_pages, regulation_forms, safety_pages,
-                search, units):
+for _module in (auth, compliance_pages, dashboard, forms, keys_pages, portal, registry_pages,
+                regulation_forms, safety_pages, search, units):
     router.include_router(_module.router)

@@ -11,17 +11,13 @@ from robopass import regions
 from robopass.auth.service import Actor
 from robopass.lifecycle import policy_rules
 from robopass.organizations.models import Organization
+from robopass.web import public
 from robopass.web.app.forms import Options
 from robopass.web.i18n import N_
 
 #: Deployment scenarios (SPEC §14): the policies' vocabulary (``policy_rules.SCENARIOS``), each
 #: with its label for the page.
-SCENARIO_LABELS: dict[str, str] = {
-    "industrial": N_("Industrial"), "logistics": N_("Logistics"),
-    "commercial_service": N_("Commercial service"), "public_space": N_("Public space"),
-    "healthcare": N_("Healthcare"), "eldercare": N_("Elder care"),
-    "household": N_("Household"), "education_research": N_("Education and research"),
-}
+SCENARIO_LABELS: dict[str, str] = public.SCENARIO_LABELS
 SCENARIOS: dict[str, str] = {s: SCENARIO_LABELS.get(s, s) for s in policy_rules.SCENARIOS}
 COMPONENT_TYPES: dict[str, str] = {
     "battery_pack": N_("Battery pack"), "joint_actuator": N_("Joint actuator"),

@@ -52,10 +52,16 @@ def nav(ws: WebSession | None) -> list[dict[str, str]]:
                   {"href": "/app/organizations", "label": N_("Organisations")},
                   {"href": "/app/policies", "label": N_("Policies")},
                   {"href": "/app/pilots", "label": N_("Pilots")},
+                  {"href": "/app/findings", "label": N_("Findings")},
                   {"href": "/app/supply-chain", "label": N_("Supply chain")},
                   {"href": "/app/units", "label": N_("Units")}]
     if actor.has(*PORTAL_ROLES):
         items.append({"href": "/app/portal", "label": N_("Portal")})
+        if actor.has("manufacturer", "operator", "seller"):
+            items.append({"href": "/app/findings", "label": N_("Findings")})
+    if not actor.is_regulator:
+        items.append({"href": f"/app/organizations/{actor.id}", "label": N_("Your organisation")})
+    items.append({"href": "/app/keys", "label": N_("API keys")})
     if actor.has("regulator", "manufacturer"):
         items += [{"href": "/app/recalls", "label": N_("Recalls")},
                   {"href": "/app/signals", "label": N_("Defect signals")}]

@@ -80,6 +80,9 @@ def dashboard(request: Request) -> Response:
         makers = [(o.id, o.name) for o in db.query(Organization).order_by(Organization.name)
                   if "manufacturer" in (o.roles or [])
                   and stats.org_in_scope(db, ws.actor, o.id)]
+        from robopass.web.app import compliance_pages
+
+        regulation = compliance_pages.regulation_overview(db, ws.actor, province, loc, _)
     prov = data["scope"]["province"]
     u = data["units"]
     charts_ = {
@@ -131,7 +134,7 @@ def dashboard(request: Request) -> Response:
     provinces = [(code, _province_name(code, loc)) for code in regions.PROVINCES
                  if not ws.actor.scope_province or code[:2] == ws.actor.scope_province[:2]]
     return common.render(request, "app/dashboard.html", {
-        "data": data, "fleet": fleet, "resp": resp, "charts": charts_,
+        "data": data, "fleet": fleet, "resp": resp, "charts": charts_, "reg": regulation,
         "provinces": provinces, "makers": makers, "province": province, "maker": maker,
         "scope_name": _province_name(ws.actor.scope_province, loc)
         if ws.actor.scope_province else None,

@@ -76,6 +76,9 @@ REFUSALS = {
     "recall_not_found": N_("No such recall."),
     "organization_suspended": N_("Your organisation is suspended: it may read but not write."),
     "testing_lab_only": N_("Only testing labs file evaluations."),
+    "key_not_found": N_("No active key with this id belongs to this organisation."),
+    "not_your_organization": N_("Only the organisation itself or the national regulator "
+                                "manages its keys."),
 }
 
 

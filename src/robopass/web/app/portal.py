@@ -216,6 +216,10 @@ def portal(request: Request) -> Response:
         if actor.has("operator"):
             ctx["operator"] = _operator(db, actor, request)
             ctx["operator"]["units"] = _owned(db, actor)
+        if actor.has("operator", "manufacturer", "seller"):
+            from robopass.web.app import compliance_pages
+
+            ctx["findings"] = compliance_pages.open_findings(db, actor, common.locale(request))
         if actor.has("service_provider"):
             ctx["work"] = maintenance_service.provider_work(db, actor=actor, limit=100)
             ctx["work"]["units"] = _provider_units(db, actor)

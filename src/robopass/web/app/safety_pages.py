@@ -18,7 +18,7 @@ from robopass.organizations.models import Organization
 from robopass.recalls import service as recall_service
 from robopass.signals import service as signal_service
 from robopass.web import public
-from robopass.web.app import charts, common, forms
+from robopass.web.app import charts, choices, common, forms, history, trace_text
 from robopass.web.app.dashboard import ALERT_LABELS, PARTY_LABELS, SEVERITY_LABELS
 from robopass.web.app.safety_forms import INCIDENT_TYPES
 
@@ -56,11 +56,13 @@ def recall_page(recall_id: str, request: Request) -> Response:
         except RobopassError:
             return common.not_found(request, ws)
         scope_text = recall_service.scope_summary(progress["scope"])
+        decided = history.rows(db, ws.actor, progress["id"]) if ws.actor.is_regulator or \
+            ws.actor.id in (progress.get("manufacturers") or []) else None
     remedy = forms.FORMS["event-recall_remedied"].allowed(ws.actor)
     close = "recall-close" in forms.FORMS and forms.FORMS["recall-close"].allowed(ws.actor)
     return common.render(request, "app/recall.html", {
         "r": progress, "units": units, "scope_text": scope_text, "remedy": remedy,
-        "close": close and progress.get("status") != "closed"}, ws)
+        "close": close and progress.get("status") != "closed", "history": decided}, ws)
 
 
 @router.get("/app/signals")
@@ -116,4 +118,6 @@ def incident_trace(incident_id: str, request: Request) -> Response:
         "status_labels": public.STATUS_LABELS,
         "place": " ".join(x for x in (regions.name(unit.get("province"), loc),
                                       regions.name(unit.get("city"), loc)) if x) or "—",
-        "proof": lambda i: f"/api/v1/ledger/proof/inclusion?index={i}&size={size}"}, ws)
+        "proof": lambda i: f"/api/v1/ledger/proof/inclusion?index={i}&size={size}",
+        "evidence": lambda e: trace_text.render(e, _, loc),
+        "component_labels": choices.COMPONENT_TYPES}, ws)

@@ -133,6 +133,7 @@ def unit_page(raw: str, request: Request) -> Response:
             .where(RecallUnit.code == unit.code).order_by(Recall.opened_at.desc()))]
         incidents = incident_service.list_for_unit(db, actor=ws.actor, code=unit.code)
         actions = unit_actions(db, ws.actor, unit)
+        regulation = _regulation(db, ws.actor, unit, loc)
     pts = series.get("points") or []
 
     def metric(p: dict[str, Any], key: str) -> float | None:
@@ -158,4 +159,17 @@ def unit_page(raw: str, request: Request) -> Response:
         else None,
         "city_name": regions.name(view.get("city"), loc) if view.get("city") else None,
         "severity_labels": SEVERITY_LABELS, "alert_labels": ALERT_LABELS,
-        "actions": actions}, ws)
+        "actions": actions, **regulation}, ws)
+
+
+def _regulation(db: Any, actor: Any, unit: Unit, locale: str) -> dict[str, Any]:
+    """What the unit page shows of differentiated regulation (SPEC §14): the scenario it is
+    deployed for, the pilot it runs under and its compliance findings."""
+    from robopass.pilots.models import Pilot
+    from robopass.web.app import choices, compliance_pages
+
+    pilot = db.get(Pilot, unit.pilot_id) if unit.pilot_id else None
+    return {"scenario_label": choices.SCENARIOS.get(unit.scenario or "", unit.scenario)
+            if unit.scenario else None,
+            "pilot": {"id": pilot.id, "name": pilot.name} if pilot is not None else None,
+            "findings": compliance_pages.unit_findings(db, actor, unit.code, locale)}
