@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import ssl
 import sys
 import threading
 import time
@@ -73,10 +74,37 @@ def sign(api_key: str, topic: str, body: bytes) -> bytes:
 
 
 def parse_broker(url: str) -> tuple[str, int]:
+    host, port, _tls = _split_broker(url)
+    return host, port
+
+
+def _split_broker(url: str) -> tuple[str, int, bool]:
     parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-    if parts.scheme not in ("mqtt", "tcp"):
-        raise ValueError("broker must be mqtt://host:port")
-    return parts.hostname or "127.0.0.1", parts.port or 1883
+    if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
+        raise ValueError("broker must be mqtt://host:port or mqtts://host:port (TLS)")
+    tls = parts.scheme in ("mqtts", "ssl")
+    return parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls
+
+
+@dataclass(frozen=True)
+class Link:
+    """How to reach the broker: address, TLS (``mqtts://``) and the broker login."""
+
+    host: str
+    port: int
+    tls: ssl.SSLContext | None = None
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def of(cls, url: str, *, username: str | None = None, password: str | None = None,
+           ca_file: str | None = None) -> Link:
+        """``mqtt://host:port`` or ``mqtts://host:port``; a TLS link verifies the broker's
+        certificate and host name against ``ca_file`` (else the system's CAs)."""
+        host, port, tls = _split_broker(url)
+        context = ssl.create_default_context(cafile=ca_file or None) if tls else None
+        return cls(host, port, context, username or None,
+                   password if password else None)
 
 
 @dataclass
@@ -100,7 +128,10 @@ class IngestStats:
                 "bad_signature": self.bad_signature, "batches": self.batches,
                 "seconds": round(span, 3), "cpu_seconds": round(self.cpu_seconds, 3),
                 "messages_per_s": round(self.received / span) if span else None,
-                "reasons": self.reasons}
+                "reasons": self.reasons,
+                # CLOCK_MONOTONIC is one clock for every process of the machine, so a
+                # supervisor can combine several ingestors' spans
+                "first_monotonic": self.first_at, "last_monotonic": self.last_at}
 
     def reject(self, reason: str, n: int = 1) -> None:
         self.rejected += n
@@ -246,7 +277,8 @@ def _with_codes(items: list[tuple[str, bytes]]) -> bytes:
     return b"[" + b",".join(parts) + b"]"
 
 
-def run(url: str, broker: str, *, client_id: str | None = None, shared_group: str | None = None,
+def run(url: str, broker: str | Link, *, client_id: str | None = None,
+        shared_group: str | None = None,
         batch_size: int = 5000, flush_ms: int = 200, max_messages: int | None = None,
         duration_s: float | None = None, idle_s: float | None = None,
         ready: threading.Event | None = None,
@@ -257,7 +289,7 @@ def run(url: str, broker: str, *, client_id: str | None = None, shared_group: st
     stores and then acknowledges each batch."""
     from robopass.telemetry import mqttwire
 
-    host, port = parse_broker(broker)
+    link = broker if isinstance(broker, Link) else Link.of(broker)
     ingestor = Ingestor(url)
     inbox: deque[mqttwire.Message] = deque()
     arrived = threading.Event()
@@ -270,9 +302,10 @@ def run(url: str, broker: str, *, client_id: str | None = None, shared_group: st
 
     # A named client keeps its broker session (queued QoS 1 messages) across restarts; an
     # anonymous one starts clean, so throwaway runs leave no sessions behind on the broker.
-    client = mqttwire.Subscriber(host, port,
+    client = mqttwire.Subscriber(link.host, link.port,
                                  client_id=client_id or f"robopass-ingest-{uuid.uuid4().hex[:8]}",
-                                 clean_session=client_id is None)
+                                 clean_session=client_id is None, tls=link.tls,
+                                 username=link.username, password=link.password)
     client.connect(topic, qos=1)
     # The reader thread must get the GIL back quickly while this thread stores a batch, so
     # the socket keeps draining (the broker drops what its queue cannot hold): 0.5 ms
@@ -325,3 +358,102 @@ def run(url: str, broker: str, *, client_id: str | None = None, shared_group: st
         client.close()
         sys.setswitchinterval(old_switch)
     return ingestor.stats
+
+
+@dataclass
+class Worker:
+    """One supervised ingestor process (a slot keeps its client id, hence its session)."""
+
+    slot: int
+    argv: list[str]
+    proc: Any = None
+    started: float = 0.0
+    backoff: float = 0.5
+    finals: list[dict[str, Any]] = field(default_factory=list)
+    restarts: int = 0
+
+
+def supervise(argvs: list[list[str]], *, stop: threading.Event,
+              announce: Callable[[dict[str, Any]], None], env: dict[str, str] | None = None
+              ) -> tuple[int, dict[str, Any]]:
+    """Run one ingestor process per ``argv`` and restart one that dies (killed, crashed, or
+    its database down) with the **same** argv, so the same client id.
+
+    Why restart rather than rely on the other ingestors: Mosquitto 2.0 does not hand a dead
+    member's unacknowledged messages to the rest of its shared-subscription group; they stay
+    in the member's own persistent session (and the group keeps sending that session its
+    share while it is offline), so they are delivered when that client id connects again.
+    ``stop`` ends the children gently (SIGTERM: store and acknowledge, then exit). Returns the
+    exit status (0 when every child ended cleanly) and the children's combined statistics."""
+    import subprocess
+
+    workers = [Worker(i, argv) for i, argv in enumerate(argvs)]
+
+    def start(w: Worker) -> None:
+        w.proc = subprocess.Popen(w.argv, stdout=subprocess.PIPE, text=True, env=env)
+        w.started = time.monotonic()
+        threading.Thread(target=_collect, args=(w, w.proc), daemon=True).start()
+        announce({"worker": w.slot, "pid": w.proc.pid, "restarts": w.restarts})
+
+    for w in workers:
+        start(w)
+    status = 0
+    pending: dict[int, float] = {}  # slot -> monotonic time to restart it
+    while any(w.proc is not None for w in workers):
+        for w in workers:
+            if w.proc is None or w.proc.poll() is None:
+                continue
+            code = w.proc.wait()
+            w.proc = None
+            if code == 0 or stop.is_set():
+                status = status or (code if code > 0 else 0)
+                continue
+            w.backoff = 0.5 if time.monotonic() - w.started > 5 else min(w.backoff * 2, 10.0)
+            pending[w.slot] = time.monotonic() + w.backoff
+            announce({"worker": w.slot, "exited": code, "restart_in_s": w.backoff})
+        for slot, when in list(pending.items()):
+            if stop.is_set():
+                pending.pop(slot)
+            elif time.monotonic() >= when:
+                pending.pop(slot)
+                workers[slot].restarts += 1
+                start(workers[slot])
+        if stop.is_set():
+            for w in workers:
+                if w.proc is not None and w.proc.poll() is None:
+                    w.proc.terminate()
+        if not pending and all(w.proc is None for w in workers):
+            break
+        stop.wait(0.1)
+    return status, combine([f for w in workers for f in w.finals],
+                           restarts=sum(w.restarts for w in workers))
+
+
+def _collect(w: Worker, proc: Any) -> None:
+    """The child's last JSON line of statistics (a child killed by a signal prints none)."""
+    import json
+
+    last = None
+    for line in proc.stdout:
+        if line.startswith("{") and '"received"' in line:
+            last = line
+    if last is not None:
+        w.finals.append(json.loads(last))
+
+
+def combine(finals: list[dict[str, Any]], *, restarts: int = 0) -> dict[str, Any]:
+    """Several ingestors' statistics as one: counts add up, the span runs from the first
+    message any of them received to the last batch any of them stored."""
+    total: dict[str, Any] = {k: sum(f.get(k) or 0 for f in finals)
+                             for k in ("received", "stored", "duplicates", "rejected",
+                                       "bad_signature", "batches")}
+    firsts = [f["first_monotonic"] for f in finals if f.get("first_monotonic")]
+    lasts = [f["last_monotonic"] for f in finals if f.get("last_monotonic")]
+    span = (max(lasts) - min(firsts)) if firsts and lasts else 0.0
+    total.update(seconds=round(span, 3),
+                 cpu_seconds=round(sum(f.get("cpu_seconds") or 0 for f in finals), 3),
+                 messages_per_s=round(total["received"] / span) if span else None,
+                 processes=len(finals), restarts=restarts,
+                 per_process=[{k: f.get(k) for k in ("received", "stored", "messages_per_s",
+                                                     "cpu_seconds")} for f in finals])
+    return total
