@@ -248,7 +248,7 @@ def test_kill_9_of_one_of_two_ingestors_loses_nothing(client, broker):
     try:
         _await(lambda: sum("pid" in e for e in events) >= 2, 30, "two ingestors")
         # both subscribed: each client id has a session on the broker
-        _await(lambda: _sessions(broker) >= 2, 30, "both ingestors to subscribe")
+        _await_clients(broker, 2)
         # the kill falls mid-stream: the first half is still arriving (and being stored) when
         # it comes, the second half is published while the victim is dead, so half of it is
         # queued in the victim's session, which only its restart can drain
@@ -275,18 +275,20 @@ def test_kill_9_of_one_of_two_ingestors_loses_nothing(client, broker):
     assert totals["restarts"] == 1 and sup.returncode == 0
 
 
-def _sessions(broker: Broker) -> int:
-    """Clients connected to our broker (its $SYS tree, read with a login)."""
+def _await_clients(broker: Broker, n: int) -> None:
+    """Until ``n`` clients besides this probe are connected to our broker (its $SYS tree,
+    published every second while the count changes; the first, retained value may be
+    stale, so the probe stays connected and reads the updates)."""
     got: list[int] = []
-    sub = mqttwire.Subscriber("127.0.0.1", broker.port, client_id=f"sys-{uuid.uuid4().hex[:6]}",
-                              username=USER, password=PASSWORD)
-    sub.connect("$SYS/broker/clients/connected", qos=0)
+    probe = mqttwire.Subscriber("127.0.0.1", broker.port,
+                                client_id=f"sys-{uuid.uuid4().hex[:6]}",
+                                username=USER, password=PASSWORD)
+    probe.connect("$SYS/broker/clients/connected", qos=0)
     try:
-        sub.start(lambda ms: got.extend(int(m[1]) for m in ms))
-        _await(lambda: bool(got), 15, "$SYS/broker/clients/connected")
+        probe.start(lambda ms: got.extend(int(m[1]) for m in ms))
+        _await(lambda: bool(got) and got[-1] >= n + 1, 30, f"{n} connected ingestors")
     finally:
-        sub.close()
-    return got[0] - 1  # not counting this reader
+        probe.close()
 
 
 def _outage(broker: Broker, client, n: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
