@@ -49,11 +49,12 @@ def _packet(first: int, body: bytes) -> bytes:
     return bytes([first]) + _encode_varint(len(body)) + body
 
 
-def _varint(buf: bytearray | bytes, i: int) -> tuple[int, int]:
-    """A variable byte integer at ``buf[i:]``: ``(value, index after it)``."""
+def _varint(buf: bytearray | bytes, i: int, end: int | None = None) -> tuple[int, int]:
+    """A variable byte integer at ``buf[i:end]``: ``(value, index after it)``."""
     value, mult = 0, 1
+    stop = len(buf) if end is None else end
     while True:
-        if i >= len(buf):
+        if i >= stop:
             raise MqttError("truncated variable byte integer")
         byte = buf[i]
         value += (byte & 0x7F) * mult
@@ -127,8 +128,11 @@ def parse(buf: bytearray | bytes, start: int = 0, *, v5: bool = True
             if v5:  # properties (a subscriber with Topic Alias Maximum 0 needs none of them)
                 if j >= stop:
                     raise MqttError("malformed PUBLISH")
-                size, j = _varint(buf[:stop], j)
-                j += size
+                if buf[j] == 0:  # none: the usual case, one byte
+                    j += 1
+                else:  # (never slice ``buf`` here: it holds the whole socket read)
+                    size, j = _varint(buf, j, stop)
+                    j += size
             if j > stop:
                 raise MqttError("malformed PUBLISH")
             if qos:
