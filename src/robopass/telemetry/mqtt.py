@@ -23,7 +23,10 @@ a crash of the ingestor loses nothing the broker handed over: after a reconnect 
 ``--client-id`` the broker sends the unacknowledged messages again, and ``(code, at)`` makes
 the repeats duplicates. If storing fails (the database is down), the ingestor stops without
 acknowledging the batch. Several ingestors share the load with ``--shared-group``
-(``$share/<group>/...``).
+(``$share/<group>/...``); ``--processes N`` runs N of them under :func:`supervise`, which
+restarts a dead one with its client id (Mosquitto 2.0 keeps a dead member's unacknowledged
+messages in its own session, so only that client id gets them). The link may be TLS
+(``mqtts://``, :class:`Link`) with a broker login.
 """
 
 from __future__ import annotations
