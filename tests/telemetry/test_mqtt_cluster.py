@@ -7,6 +7,7 @@ password file, TLS with certificates made here; the system broker is not touched
   ingestor mid-stream loses nothing and stores nothing twice (its supervisor restarts it with
   the same client id; Mosquitto 2.0 keeps a dead member's unacknowledged messages, and the
   share it is sent while down, in that member's own session);
+- what Mosquitto does with a dead shared-subscription member (the design rests on it);
 - broker sizing: messages published while the ingestor is down survive with the recommended
   ``max_queued_messages`` and are dropped beyond Mosquitto's default (1000).
 """
@@ -327,3 +328,49 @@ def test_mosquittos_default_queue_limit_drops_what_arrives_while_it_is_down(clie
         b.proc.terminate()
         b.proc.wait(10)
     assert 0 < stored < published
+
+
+def test_what_mosquitto_does_with_a_dead_shared_subscription_member(broker):
+    """The behaviour the design rests on (MQTT 5 §4.8.2 allows either): Mosquitto 2.0 keeps
+    a dead member's unacknowledged messages in that member's session instead of handing them
+    to the group, and keeps giving the offline member its share; all of it arrives when the
+    member's client id connects again. If an upgrade changes this, this test says so."""
+    topic_filter = "$share/g/pin/+"
+    got_a: list[mqttwire.Message] = []
+    got_b: list[mqttwire.Message] = []
+
+    def member(client_id: str, into: list[mqttwire.Message]) -> mqttwire.Subscriber:
+        sub = mqttwire.Subscriber("127.0.0.1", broker.port, client_id=client_id,
+                                  clean_session=False, username=USER, password=PASSWORD)
+        sub.connect(topic_filter)
+        sub.start(into.extend)
+        return sub
+
+    a, b = member("member-a", got_a), member("member-b", got_b)
+    _publish(broker.port, [("pin/x", f"m{i}".encode()) for i in range(100)])
+    _await(lambda: len(got_a) + len(got_b) == 100, 15, "the first 100")
+    assert got_a and got_b  # shared: each got some
+    b.ack([m[2] for m in got_b])
+    unacked_a = {m[1] for m in got_a}
+    a._closing.set()  # A dies: no DISCONNECT, nothing acknowledged
+    assert a.sock is not None
+    a.sock.shutdown(socket.SHUT_RDWR)
+    a.sock.close()
+    seen_b = len(got_b)
+    _publish(broker.port, [("pin/x", f"n{i}".encode()) for i in range(100)])
+    got_a2: list[mqttwire.Message] = []
+    a2 = member("member-a", got_a2)
+    try:
+        # 200 published: B's first share (acknowledged), A's first share (came back to A),
+        # and the second 100 split between B and the offline A
+        _await(lambda: len(got_a2) + len(got_b) >= 200, 15, "everything after A's return")
+        back = {m[1] for m in got_a2}
+        assert unacked_a <= back  # A's unacknowledged ones came back to A, not to B
+        assert not unacked_a & {m[1] for m in got_b}
+        new_to_a = {p for p in back if p.startswith(b"n")}
+        assert new_to_a  # the offline member kept getting its share of new messages
+        assert len(got_b) - seen_b + len(new_to_a) == 100
+    finally:
+        a2.ack([m[2] for m in got_a2])
+        a2.close()
+        b.close()
