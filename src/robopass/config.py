@@ -35,6 +35,20 @@ class TelemetrySettings(BaseSettings):
     hourly_retention_days: int = 0
 
 
+class MqttSettings(BaseSettings):
+    """The ingestor's broker link, ``ROBOPASS_MQTT_*`` (``robopass ingest mqtt``)."""
+
+    model_config = SettingsConfigDict(env_prefix="ROBOPASS_MQTT_", extra="ignore")
+
+    #: Broker login (Mosquitto ``password_file``); empty: connect without a user name.
+    username: str = ""
+    #: Its password (from the environment only, so it is not visible in the process list).
+    password: str = ""
+    #: CA certificate(s) (PEM) that signed the broker's TLS certificate, for ``mqtts://``;
+    #: empty: the system's trusted CAs.
+    ca_file: str = ""
+
+
 class SessionSettings(BaseSettings):
     """Browser sessions of the web UI, ``ROBOPASS_SESSION_*`` (robopass.web.app.session)."""
 
@@ -82,6 +96,7 @@ class Settings(BaseSettings):
 
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     session: SessionSettings = Field(default_factory=SessionSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
 
 
 def public_url_from_environment() -> str | None:

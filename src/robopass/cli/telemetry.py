@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
 import sys
 import threading
 from typing import Any
@@ -27,16 +29,29 @@ def _print(obj: dict[str, Any]) -> None:
 
 @ingest_app.command("mqtt")
 def ingest_mqtt(
-    broker: str = typer.Option("mqtt://127.0.0.1:1883", help="mqtt://host:port"),
+    broker: str = typer.Option("mqtt://127.0.0.1:1883",
+                               help="mqtt://host:port, or mqtts://host:port for TLS"),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
     client_id: str | None = typer.Option(
         None, help="MQTT client id; a fixed id keeps the broker session (and queued "
-                   "messages) across restarts"),
+                   "messages) across restarts. With --processes N: the base of the N ids "
+                   "(ID-1 ... ID-N; default robopass-ingest-HOSTNAME)"),
     shared_group: str | None = typer.Option(
-        None, help="share the subscription with other ingestors ($share/GROUP/...)"),
+        None, help="share the subscription with other ingestors ($share/GROUP/...); "
+                   "default 'robopass' with --processes above 1"),
+    processes: int = typer.Option(
+        1, min=1, help="run this many ingestor processes in one shared subscription, each "
+                       "restarted (same client id) if it dies"),
+    username: str | None = typer.Option(
+        None, help="broker login (default $ROBOPASS_MQTT_USERNAME); the password comes from "
+                   "$ROBOPASS_MQTT_PASSWORD"),
+    ca_file: str | None = typer.Option(
+        None, help="CA certificate (PEM) of the broker's TLS certificate "
+                   "(default $ROBOPASS_MQTT_CA_FILE, else the system's CAs)"),
     batch_size: int = typer.Option(5000, min=1, help="messages per stored batch"),
     flush_ms: int = typer.Option(200, min=1, help="store at least this often"),
-    max_messages: int | None = typer.Option(None, help="stop after this many messages"),
+    max_messages: int | None = typer.Option(None, help="stop after this many messages "
+                                            "(one process only)"),
     duration: float | None = typer.Option(None, help="stop after this many seconds"),
     idle: float | None = typer.Option(None, help="stop after this many seconds without "
                                       "messages (once some arrived)"),
@@ -48,7 +63,48 @@ def ingest_mqtt(
     'RPv1 <key prefix> <HMAC-SHA-256 hex>' then a newline and the JSON reading. A batch is
     acknowledged to the broker only once it is stored; if storing fails the command exits 1
     without acknowledging it (with --client-id the broker sends it again on restart).
+    SIGTERM stores and acknowledges what arrived, then exits.
     """
+    settings = config.get_settings().mqtt
+    username = username or settings.username or None
+    ca_file = ca_file or settings.ca_file or None
+    if processes > 1:
+        if max_messages is not None:
+            print("error: --max-messages needs --processes 1", file=sys.stderr)
+            raise typer.Exit(2)
+        base = client_id or f"robopass-ingest-{socket.gethostname()}"
+        common = ["--broker", broker, "--db", _db(db), "--shared-group",
+                  shared_group or "robopass", "--batch-size", str(batch_size),
+                  "--flush-ms", str(flush_ms), "--quiet"]
+        for flag, value in (("--username", username), ("--ca-file", ca_file),
+                            ("--duration", duration), ("--idle", idle)):
+            if value is not None:
+                common += [flag, str(value)]
+        _supervise([[sys.executable, "-m", "robopass.cli", "ingest", "mqtt", *common,
+                     "--client-id", f"{base}-{i + 1}"] for i in range(processes)])
+        return
+    _ingest_one(db, broker, username=username, password=settings.password or None,
+                ca_file=ca_file, client_id=client_id, shared_group=shared_group,
+                batch_size=batch_size, flush_ms=flush_ms, max_messages=max_messages,
+                duration=duration, idle=idle, quiet=quiet)
+
+
+def _supervise(argvs: list[list[str]]) -> None:
+    from robopass.telemetry import mqtt
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_a: stop.set())
+    status, totals = mqtt.supervise(argvs, stop=stop, announce=_print)
+    _print(totals)
+    if status:
+        raise typer.Exit(status)
+
+
+def _ingest_one(db: str | None, broker: str, *, username: str | None, password: str | None,
+                ca_file: str | None, client_id: str | None, shared_group: str | None,
+                batch_size: int, flush_ms: int, max_messages: int | None,
+                duration: float | None, idle: float | None, quiet: bool) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from robopass.telemetry import mqtt
@@ -61,10 +117,13 @@ def ingest_mqtt(
             _print({"received": stats.received, "stored": stats.stored,
                     "rejected": stats.rejected})
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_a: stop.set())
     try:
-        stats = mqtt.run(_db(db), broker, client_id=client_id, shared_group=shared_group,
+        link = mqtt.Link.of(broker, username=username, password=password, ca_file=ca_file)
+        stats = mqtt.run(_db(db), link, client_id=client_id, shared_group=shared_group,
                          batch_size=batch_size, flush_ms=flush_ms, max_messages=max_messages,
-                         duration_s=duration, idle_s=idle, on_flush=progress)
+                         duration_s=duration, idle_s=idle, on_flush=progress, stop=stop)
     except (ConnectionError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(1) from exc

@@ -12,13 +12,16 @@ messages (Mosquitto's ``max_inflight_messages``, default 20), so acknowledging a
 database commit would stall it. An MQTT 5 client states its own limit in CONNECT (Receive
 Maximum, here 65,535), which the broker honours for what it sends to that client. It speaks
 only what a subscriber needs (CONNECT, SUBSCRIBE, PUBLISH QoS 0/1 in, PUBACK, PINGREQ,
-DISCONNECT; OASIS MQTT 5.0 §3) and is tested against the real Mosquitto broker. Publishers
+DISCONNECT; OASIS MQTT 5.0 §3), optionally over TLS and with a user name and password, and is
+tested against the real Mosquitto broker. Publishers
 (the simulator, tests, benchmarks) may speak either version.
 """
 
 from __future__ import annotations
 
+import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -46,11 +49,12 @@ def _packet(first: int, body: bytes) -> bytes:
     return bytes([first]) + _encode_varint(len(body)) + body
 
 
-def _varint(buf: bytearray | bytes, i: int) -> tuple[int, int]:
-    """A variable byte integer at ``buf[i:]``: ``(value, index after it)``."""
+def _varint(buf: bytearray | bytes, i: int, end: int | None = None) -> tuple[int, int]:
+    """A variable byte integer at ``buf[i:end]``: ``(value, index after it)``."""
     value, mult = 0, 1
+    stop = len(buf) if end is None else end
     while True:
-        if i >= len(buf):
+        if i >= stop:
             raise MqttError("truncated variable byte integer")
         byte = buf[i]
         value += (byte & 0x7F) * mult
@@ -124,8 +128,11 @@ def parse(buf: bytearray | bytes, start: int = 0, *, v5: bool = True
             if v5:  # properties (a subscriber with Topic Alias Maximum 0 needs none of them)
                 if j >= stop:
                     raise MqttError("malformed PUBLISH")
-                size, j = _varint(buf[:stop], j)
-                j += size
+                if buf[j] == 0:  # none: the usual case, one byte
+                    j += 1
+                else:  # (never slice ``buf`` here: it holds the whole socket read)
+                    size, j = _varint(buf, j, stop)
+                    j += size
             if j > stop:
                 raise MqttError("malformed PUBLISH")
             if qos:
@@ -146,18 +153,49 @@ def publish_packet(topic: str, payload: bytes, *, packet_id: int = 1, qos: int =
 
 
 def connect_packet(client_id: str, *, clean_session: bool = True, keepalive: int = 30,
-                   v5: bool = False) -> bytes:
+                   v5: bool = False, username: str | None = None,
+                   password: str | None = None) -> bytes:
     """CONNECT; an MQTT 5 one states the Receive Maximum and, for a persistent session
-    (``clean_session`` False), that the session never expires."""
+    (``clean_session`` False), that the session never expires. ``username``/``password`` set
+    the User Name and Password flags (§3.1.2.8-9)."""
+    flags = 0x02 if clean_session else 0
+    login = b""
+    if username is not None:
+        flags |= 0x80
+        login += _string(username)
+    if password is not None:
+        flags |= 0x40
+        raw = password.encode()
+        login += struct.pack("!H", len(raw)) + raw
     if not v5:
-        return _packet(CONNECT << 4, _string("MQTT") + bytes([4, 0x02 if clean_session else 0])
-                       + struct.pack("!H", keepalive) + _string(client_id))
+        return _packet(CONNECT << 4, _string("MQTT") + bytes([4, flags])
+                       + struct.pack("!H", keepalive) + _string(client_id) + login)
     props = bytes([0x21]) + struct.pack("!H", RECEIVE_MAXIMUM)
     if not clean_session:
         props += bytes([0x11]) + struct.pack("!I", NEVER_EXPIRES)
-    return _packet(CONNECT << 4, _string("MQTT") + bytes([5, 0x02 if clean_session else 0])
+    return _packet(CONNECT << 4, _string("MQTT") + bytes([5, flags])
                    + struct.pack("!H", keepalive) + _encode_varint(len(props)) + props
-                   + _string(client_id))
+                   + _string(client_id) + login)
+
+
+def connack_reason(body: bytes) -> int:
+    """The reason code of a CONNACK's body (0 = accepted), or raise :class:`MqttError`."""
+    if len(body) < 2:
+        raise MqttError("malformed CONNACK")
+    return body[1]
+
+
+def suback_reasons(body: bytes, *, v5: bool = True) -> list[int]:
+    """The reason codes of a SUBACK's body (one per topic filter; >= 0x80 is a refusal)."""
+    if len(body) < 3:
+        raise MqttError("malformed SUBACK")
+    j = 2
+    if v5:
+        size, j = _varint(body, 2)
+        j += size
+    if j >= len(body):
+        raise MqttError("malformed SUBACK")
+    return list(body[j:])
 
 
 def puback_packets(packet_ids: list[int]) -> bytes:
@@ -172,11 +210,14 @@ class Subscriber:
     persistent session, sends them again after a reconnect."""
 
     def __init__(self, host: str, port: int, *, client_id: str, clean_session: bool = True,
-                 keepalive: int = 30) -> None:
+                 keepalive: int = 30, tls: ssl.SSLContext | None = None,
+                 username: str | None = None, password: str | None = None) -> None:
         self.host, self.port = host, port
         self.client_id = client_id
         self.clean_session = clean_session
         self.keepalive = keepalive
+        self.tls = tls
+        self.username, self.password = username, password
         self.sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
@@ -191,13 +232,32 @@ class Subscriber:
         sock = socket.create_connection((self.host, self.port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-        sock.sendall(connect_packet(self.client_id, clean_session=self.clean_session,
-                                    keepalive=self.keepalive, v5=True))
-        kind, body = self._read_packet(sock)
-        if kind != CONNACK or len(body) < 2 or body[1] != 0:
+        if self.tls is not None:
+            try:
+                sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+            except (ssl.SSLError, OSError):
+                sock.close()
+                raise
+        try:
+            self._handshake(sock, topic, qos)
+        except BaseException:
             sock.close()
-            code = body[1] if kind == CONNACK and len(body) > 1 else None
-            raise MqttError(f"broker refused the connection (reason code {code})")
+            raise
+        sock.settimeout(1.0)
+        self.sock = sock
+
+    def _handshake(self, sock: socket.socket, topic: str, qos: int) -> None:
+        sock.sendall(connect_packet(self.client_id, clean_session=self.clean_session,
+                                    keepalive=self.keepalive, v5=True,
+                                    username=self.username, password=self.password))
+        kind, body = self._read_packet(sock)
+        if kind != CONNACK:
+            raise MqttError(f"expected CONNACK, got packet type {kind}")
+        code = connack_reason(body)
+        if code != 0:
+            why = {0x86: "bad user name or password", 0x87: "not authorized"}.get(code, "")
+            raise MqttError(f"broker refused the connection (reason code {code:#x}"
+                            + (f": {why})" if why else ")"))
         sock.sendall(_packet((SUBSCRIBE << 4) | 0x02,
                              struct.pack("!H", 1) + b"\x00" + _string(topic) + bytes([qos])))
         # a persistent session's queued messages may come before the SUBACK: keep them
@@ -205,16 +265,12 @@ class Subscriber:
         while kind == PUBLISH:
             self._early += self._raw
             kind, body = self._read_packet(sock)
-        if kind != SUBACK or len(body) < 3:
-            sock.close()
+        if kind != SUBACK:
             raise MqttError(f"broker refused the subscription to {topic}")
-        size, j = _varint(body, 2)
-        if body[j + size] >= 0x80:
-            sock.close()
+        reasons = suback_reasons(body)
+        if not reasons or reasons[0] >= 0x80:
             raise MqttError(f"broker refused the subscription to {topic} "
-                            f"(reason code {body[j + size]:#x})")
-        sock.settimeout(1.0)
-        self.sock = sock
+                            f"(reason code {reasons[0] if reasons else None})")
 
     def _read_packet(self, sock: socket.socket) -> tuple[int, bytes]:
         """One whole packet: ``(type, body)``; its bytes stay in ``_raw``."""
@@ -274,10 +330,7 @@ class Subscriber:
         self._last_sent = time.monotonic()
         try:
             while not self._closing.is_set():
-                try:
-                    n = sock.recv_into(view)
-                except TimeoutError:
-                    n = -1
+                n = self._recv(sock, view)
                 if n == 0:
                     raise MqttError("the broker closed the connection")
                 if n > 0:
@@ -294,6 +347,25 @@ class Subscriber:
         except BaseException as exc:  # surfaced to the owner through ``error``
             if not self._closing.is_set():
                 self.error = exc
+
+    def _recv(self, sock: socket.socket, view: memoryview) -> int:
+        """Bytes read into ``view`` (0: closed, -1: nothing within the poll interval).
+
+        A plain socket is read and written by two threads at once. A TLS connection is one
+        OpenSSL object, which must not be, so it is read only when data is waiting and under
+        the same lock as :meth:`_send` (whose PUBACK writes then wait at most for one read)."""
+        if not isinstance(sock, ssl.SSLSocket):
+            try:
+                return sock.recv_into(view)
+            except TimeoutError:
+                return -1
+        if not sock.pending() and not select.select([sock], [], [], 0.2)[0]:
+            return -1
+        with self._lock:
+            try:
+                return sock.recv_into(view)
+            except (TimeoutError, ssl.SSLWantReadError):
+                return -1
 
     def close(self) -> None:
         self._closing.set()
