@@ -26,7 +26,7 @@ import orjson
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from robopass import limits, runtime
+from robopass import runtime
 from robopass.auth.service import Actor
 from robopass.db import dialect_name
 from robopass.robots.models import TERMINAL_STATUSES
@@ -67,7 +67,8 @@ class Decoded:
     items for the reading-by-reading path (``items``, with NDJSON lines already rejected)."""
 
     batch: rd.Batch | None
-    items: list[Any] | None
+    #: parsed one at a time as the store consumes them (``readings.split_body``)
+    items: Iterable[Any] | None
     rejected: list[dict[str, Any]]
     now: datetime
     #: The units' facts read before the write transaction (:func:`read_facts`), or None.
@@ -89,15 +90,16 @@ def decode_body(body: bytes, *, actor: Actor | None, now: datetime | None = None
     now = now or utcnow()
     now_ms = dt_to_ms(now)
     limit = get_telemetry_settings().max_readings if actor is not None else None
-    if limit is not None and limits.too_many_containers(body, readings=limit):
-        raise rd.BadBody(f"the body holds more than {limit} readings' worth of JSON objects "
-                         f"and arrays; send at most {limit} readings per request")
+    if limit is not None and (reason := rd.too_many_tokens(body, readings=limit)):
+        raise rd.BadBody(reason)
     with _no_gc():
         try:
             batch = rd.decode_fast(body, now_ms=now_ms, skew_ms=SKEW_MS,
                                    min_ms=_min_ms(actor, now_ms), max_readings=limit)
         except rd.NotFast:
-            items, rejected = rd.parse_body(body)
+            if limit is not None and (reason := rd.too_big(body, readings=limit)):
+                raise rd.BadBody(reason) from None
+            items, rejected = rd.split_body(body, readings=limit)
             return Decoded(None, items, rejected, now)
     return Decoded(batch, None, [], now)
 
