@@ -104,6 +104,25 @@ MAX_FAULT_LEN = LIMITS["fault_codes"].length
 MAX_FIRMWARE = LIMITS["firmware"].length
 
 
+def metric_json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of a metric, from :data:`LIMITS` (the OpenAPI document's)."""
+    limit = LIMITS[name]
+    kind = limit.kind
+    if kind in ("percent", "number", "integer"):
+        return {"type": "integer" if kind == "integer" else "number",
+                "minimum": limit.lo if kind != "integer" else int(limit.lo),
+                "maximum": limit.hi if kind != "integer" else int(limit.hi)}
+    if kind == "wear":
+        return {"type": "object", "maxProperties": limit.items,
+                "propertyNames": {"minLength": 1, "maxLength": limit.length},
+                "additionalProperties": {"type": "number", "minimum": limit.lo,
+                                         "maximum": limit.hi}}
+    text = {"type": "string", "minLength": 1, "maxLength": limit.length}
+    if kind == "strings":
+        return {"type": "array", "maxItems": limit.items, "items": text}
+    return text
+
+
 class BadBody(ValueError):
     """The body as a whole is not a batch of readings (nothing is stored)."""
 
@@ -178,13 +197,26 @@ def too_many_tokens(body: bytes, *, readings: int) -> str | None:
     """The fast path's guard, two counts at memchr speed BEFORE anything is parsed: more
     objects than ``readings`` readings hold (10⁶ empty objects in 3 MB), or more strings than
     the objects' readings can (10⁷ short strings, e.g. in one ``fault_codes``: msgspec checks
-    a list's length after building it). Returns why, or None. Bounds only: a valid batch
-    always passes (a brace or quote inside a string counts as one more, never one fewer)."""
+    a list's length after building it). Returns why, or None. Bounds: a quote or comma inside
+    a string counts as one more, never one fewer, so no valid batch fails the string and
+    value bounds; a brace inside a string counts as an object (as ``limits`` always did), so
+    only a batch near the limit whose strings are full of braces could be refused whole."""
     objects = body.count(b"{")
     if objects > OBJECTS_MAX * readings + 1:
         return (f"the body holds more than {readings} readings' worth of JSON objects; "
                 f"send at most {readings} readings per request")
-    return _too_many_strings(body, objects)
+    return _too_many_lines(body, readings) or _too_many_strings(body, objects)
+
+
+_SPACE = re.compile(rb"\s*")
+
+
+def _too_many_lines(body: bytes, readings: int) -> str | None:
+    """NDJSON (not an array): more lines than items (each line becomes an object)."""
+    start = _SPACE.match(body).end()  # type: ignore[union-attr]
+    if body[start:start + 1] != b"[" and body.count(b"\n") > ITEMS_PER_LIMIT * readings:
+        return f"the body holds more lines than {readings} readings; send at most {readings}"
+    return None
 
 
 def too_big(body: bytes, *, readings: int) -> str | None:
@@ -195,9 +227,7 @@ def too_big(body: bytes, *, readings: int) -> str | None:
     if containers > CONTAINERS_MAX * readings + 1:
         return (f"the body holds more than {readings} readings' worth of JSON objects and "
                 f"arrays; send at most {readings} readings per request")
-    if body.lstrip()[:1] != b"[" and body.count(b"\n") > ITEMS_PER_LIMIT * readings:
-        return f"the body holds more lines than {readings} readings; send at most {readings}"
-    if reason := _too_many_strings(body, objects):
+    if reason := _too_many_lines(body, readings) or _too_many_strings(body, objects):
         return reason
     most = max(1, objects // OBJECTS_MIN)
     if body.count(b",") > COMMAS_PER_READING * most:
@@ -479,6 +509,7 @@ _Reading = msgspec.defstruct(
 _READINGS: Any = list[_Reading]  # type: ignore[valid-type]
 _decode_batch = msgspec.json.Decoder(_READINGS).decode
 _convert = msgspec.convert
+_decode_one = msgspec.json.Decoder(_Reading).decode
 _EMPTY = _Metrics()
 
 
@@ -509,7 +540,12 @@ def decode_fast(body: bytes, *, now_ms: int, skew_ms: int = 120_000, min_ms: int
     try:
         items = _decode_batch(text)
     except msgspec.ValidationError as exc:
-        raise NotFast(str(exc), _error_index(exc)) from exc
+        index = _error_index(exc)
+        if index:  # a reading before it may break a check made after decoding
+            prefix = [_decode_one(raw) for raw in _decode_raw(text)[:index]]
+            index = _bad_prefix(prefix, index, now_ms=now_ms, skew_ms=skew_ms, min_ms=min_ms,
+                                max_readings=max_readings)
+        raise NotFast(str(exc), index) from exc
     except msgspec.DecodeError as exc:
         raise NotFast(str(exc)) from exc
     return _columns(items, now_ms=now_ms, skew_ms=skew_ms, min_ms=min_ms,
@@ -524,6 +560,9 @@ def convert_fast(items: list[Any], *, now_ms: int, skew_ms: int = 120_000,
         structs = _convert(items, _READINGS)
     except msgspec.ValidationError as exc:
         index = _error_index(exc)
+        if index:  # a reading before it may break a check made after decoding
+            index = _bad_prefix(_convert(items[:index], _READINGS), index, now_ms=now_ms,
+                                skew_ms=skew_ms, min_ms=min_ms, max_readings=None)
         raise NotFast(str(exc), None if index is None else index + first_index) from exc
     except TypeError as exc:
         raise NotFast(str(exc)) from exc
@@ -650,6 +689,13 @@ def _first_bad(items: list[Any], *, now_ms: int, skew_ms: int, min_ms: int,
                                              for k in m.joint_wear)):
             return i
     return None
+
+
+def _bad_prefix(prefix: list[Any], index: int, **checks: Any) -> int:
+    """``index`` (where decoding failed), or the first reading of ``prefix`` (the readings
+    before it, decoded) that a check after decoding refuses."""
+    first = _first_bad(prefix, **checks)
+    return index if first is None else first
 
 
 def _columns(items: list[Any], *, now_ms: int, skew_ms: int, min_ms: int,

@@ -16,25 +16,20 @@ from robopass.deps import CurrentActor, ReadSession
 from robopass.errors import InvalidInput, PayloadTooLarge
 from robopass.robots import service as robot_service
 from robopass.telemetry import service
-from robopass.telemetry.readings import BadBody
+from robopass.telemetry.readings import LIMITS, MAX_CODE, BadBody, metric_json_schema
 from robopass.telemetry.schemas import HealthView, IngestResult, TelemetrySeries
 from robopass.telemetry.settings import get_telemetry_settings
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"])
 
-_PERCENT = {"type": "number", "minimum": 0, "maximum": 100}
-READING_SCHEMA = {
+READING_SCHEMA = {  # the limits are readings.LIMITS, the table both validation paths read
     "type": "object", "required": ["code", "at", "metrics"],
     "properties": {
-        "code": {"type": "string", "description": "the unit's identity code"},
+        "code": {"type": "string", "minLength": 1, "maxLength": MAX_CODE,
+                 "description": "the unit's identity code"},
         "at": {"type": "string", "format": "date-time"},
-        "metrics": {"type": "object", "minProperties": 1, "properties": {
-            "battery_soh": _PERCENT, "accuracy": _PERCENT,
-            "cycle_count": {"type": "integer", "minimum": 0},
-            "operating_hours": {"type": "number", "minimum": 0},
-            "joint_wear": {"type": "object", "additionalProperties": _PERCENT},
-            "fault_codes": {"type": "array", "items": {"type": "string"}},
-            "firmware": {"type": "string"}}},
+        "metrics": {"type": "object", "minProperties": 1, "additionalProperties": False,
+                    "properties": {name: metric_json_schema(name) for name in LIMITS}},
     },
 }
 INGEST_BODY = {
