@@ -107,8 +107,14 @@ def get_health(code: str, request: Request, session: ReadSession,
     """``{code, at, metrics, trend, alerts: [{rule, message, since}]}`` (``at`` null before the
     first reading)."""
     unit = _unit_with_interest(session, actor, code, request, "read_health")
-    return service.health(session, unit.code) or {
-        "code": unit.code, "at": None, "metrics": {}, "trend": {}, "alerts": []}
+    empty = {"code": unit.code, "at": None, "metrics": {}, "trend": {}, "alerts": []}
+    if service.snapshot_pending(session, unit.code):  # a large live batch not folded yet
+        url = request.app.state.settings.database_url
+        with write_session(url) as writer, transaction(writer, ledger=False):
+            service.fold_staged(writer)
+        with reading(url) as fresh:
+            return service.health(fresh, unit.code) or empty
+    return service.health(session, unit.code) or empty
 
 
 @router.get("/robots/{code}/telemetry", response_model=TelemetrySeries,

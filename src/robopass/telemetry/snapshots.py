@@ -369,6 +369,70 @@ def _late_alerts(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, A
         session.execute(sql_update(table).where(table.c.id == bindparam("b_id")), moved)
 
 
+class _Lazy(Sequence[Any]):
+    """A column decoded only where it is read (the fold reads a few positions of it)."""
+
+    def __init__(self, raw: Sequence[Any], decode: Any) -> None:
+        self._raw, self._decode = raw, decode
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __getitem__(self, i: Any) -> Any:
+        value = self._raw[i]
+        return None if value is None else self._decode(value)
+
+
+class _Facts(dict[str, tuple[Any, ...]]):
+    """code → (status, owner_id, operator_id), read when an alert opens (to notify)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+
+    def __missing__(self, code: str) -> tuple[Any, ...]:
+        row = query(self._session, "SELECT status, owner_id, operator_id FROM units "
+                                   "WHERE code = ?", [code])[0]
+        self[code] = row
+        return row
+
+
+def apply_staged(session: Session, columns: list[list[Any]]) -> None:
+    """Apply staged readings whose snapshots were left to the fold (``[sid[], at[], ...]``,
+    the staging columns) to their units' snapshots, trends and alerts: one :func:`update`
+    for all of them, so a unit costs one snapshot update per fold, not one per batch."""
+    from robopass.telemetry.series import layout_names
+
+    sid_col, ats = columns[0], columns[1]
+    pg = dialect_name(session) == "postgresql"
+    order = sorted(set(sid_col))
+    snaps: dict[str, dict[str, Any]] = {}
+    code_of: dict[int, str] = {}
+    for start in range(0, len(order), 900):
+        part = order[start:start + 900]
+        for row in query(session, f"SELECT {', '.join(STATE)} FROM telemetry_units WHERE sid "
+                                  f"IN ({', '.join('?' * len(part))})"
+                                  + (" ORDER BY sid FOR UPDATE" if pg else ""), part):
+            snaps[row[1]] = dict(zip(STATE, row, strict=True))
+            code_of[row[0]] = row[1]
+    by_unit = sorted(range(len(sid_col)), key=lambda i: (sid_col[i], ats[i]))
+    stored: dict[str, list[int]] = {}
+    for i in by_unit:
+        stored.setdefault(code_of[sid_col[i]], []).append(i)
+    wear_col = columns[7]
+    keys = {bytes(w[:rd.LAYOUT_KEY_BYTES]) for w in wear_col if w is not None}
+    names = layout_names(session, keys) if keys else {}
+
+    def wear(blob: bytes) -> dict[str, float] | None:
+        layout = names.get(bytes(blob[:rd.LAYOUT_KEY_BYTES]))
+        return rd.unpack_wear(bytes(blob), layout) if layout else None
+
+    n = len(sid_col)
+    batch = rd.Batch((range(n), [code_of[sid] for sid in sid_col], ats, *columns[2:10],
+                      _Lazy(columns[8], orjson.loads), _Lazy(wear_col, wear)), keys)
+    update(session, batch, snaps, stored, _Facts(session), notify=True)
+
+
 def _notify(session: Session, opened: list[dict[str, Any]],
             facts: dict[str, tuple[Any, ...]]) -> None:
     """Tell the unit's operator and owner through the notification outbox (same transaction)."""

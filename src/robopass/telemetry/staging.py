@@ -31,6 +31,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from robopass.telemetry import chunks
 
@@ -85,12 +86,15 @@ def has_sid(blob: bytes, sid: int) -> bool:
     return k < len(sids) and sids[k] == sid
 
 
-def stage(conn: Connection, sids: Sequence[int], columns: Sequence[Sequence[Any]]) -> int:
-    """Append one staged row; returns how many rows are staged now (this one included)."""
+def stage(conn: Connection, sids: Sequence[int], columns: Sequence[Sequence[Any]], *,
+          snap: bool = True) -> int:
+    """Append one staged row; returns how many rows are staged now (this one included).
+    ``snap`` False: its readings are not in their units' snapshots yet (the fold applies
+    them)."""
     blob, data = pack(sids, columns)
     cur = _cursor(conn)
-    cur.execute(_q(conn, "INSERT INTO telemetry_staging (n, sids, data) VALUES (?, ?, ?)"),
-                (len(sids), blob, data))
+    cur.execute(_q(conn, "INSERT INTO telemetry_staging (n, sids, data, snap) "
+                         "VALUES (?, ?, ?, ?)"), (len(sids), blob, data, int(snap)))
     cur.execute("SELECT count(*) FROM telemetry_staging")
     return int(cur.fetchone()[0])
 
@@ -125,27 +129,49 @@ def readings_of(conn: Connection, sids: set[int], *, start_ms: int | None = None
     return out
 
 
+def pending(conn: Connection, sid: int) -> bool:
+    """Whether a staged row whose snapshots are left to the fold holds readings of ``sid``."""
+    cur = _cursor(conn)
+    cur.execute("SELECT sids FROM telemetry_staging WHERE snap = 0")
+    return any(has_sid(blob, sid) for (blob,) in cur.fetchall())
+
+
 def backlog(conn: Connection) -> int:
     cur = _cursor(conn)
     cur.execute("SELECT count(*) FROM telemetry_staging")
     return int(cur.fetchone()[0])
 
 
-def fold(conn: Connection, *, rows: int = FOLD_ROWS) -> int:
+def _session(where: Session | Connection) -> Session:
+    return where if isinstance(where, Session) else Session(bind=where)
+
+
+def fold(where: Session | Connection, *, rows: int = FOLD_ROWS) -> int:
     """Move up to ``rows`` of the oldest staged rows into chunks (one chunk per unit and
-    clock hour of them), in the caller's transaction; returns how many readings moved. On
+    clock hour of them), and the readings of those whose snapshots were left to the fold
+    into their units' snapshots and alerts (``snapshots.apply_staged``, once per unit for
+    all of them), in the caller's transaction; returns how many readings moved. On
     PostgreSQL concurrent folders take different rows (``SKIP LOCKED``)."""
+    session = _session(where)
+    conn = session.connection()
     cur = _cursor(conn)
     lock = " FOR UPDATE SKIP LOCKED" if _pg(conn) else ""
-    cur.execute(_q(conn, f"SELECT id, data FROM telemetry_staging ORDER BY id LIMIT ?{lock}"),
-                (rows,))
-    taken = cur.fetchall()
+    cur.execute(_q(conn, f"SELECT * FROM telemetry_staging ORDER BY id LIMIT ?{lock}"),
+                (rows,))  # * : a database downgraded past 0010 has no ``snap`` column
+    names = [d[0] for d in cur.description]
+    at_id, at_data = names.index("id"), names.index("data")
+    at_snap = names.index("snap") if "snap" in names else None
+    taken = [(row[at_id], row[at_data], 1 if at_snap is None else row[at_snap])
+             for row in cur.fetchall()]
     if not taken:
         return 0
     columns: list[list[Any]] = [[] for _ in range(len(chunks.FIELDS) + 1)]
-    for _, data in taken:
-        for col, part in zip(columns, unpack(bytes(data)), strict=True):
+    pending: list[list[Any]] = [[] for _ in range(len(chunks.FIELDS) + 1)]
+    for _, data, snap in taken:
+        for col, wait, part in zip(columns, pending, unpack(bytes(data)), strict=True):
             col.extend(part)
+            if not snap:
+                wait.extend(part)
     sid_col, ats = columns[0], columns[1]
     chunk_columns = columns[1:]
     by_sid = sorted(range(len(sid_col)), key=sid_col.__getitem__)
@@ -170,6 +196,10 @@ def fold(conn: Connection, *, rows: int = FOLD_ROWS) -> int:
         cur.executemany("UPDATE telemetry_units SET chunk_span = ? WHERE sid = ? AND "
                         "(chunk_span IS NULL OR chunk_span < ?)", spans)
     write_chunks(conn, chunk_rows)
+    if pending[0]:
+        from robopass.telemetry import snapshots
+
+        snapshots.apply_staged(session, pending)
     ids = [row[0] for row in taken]
     cur.execute(_q(conn, f"DELETE FROM telemetry_staging WHERE id IN "
                          f"({', '.join('?' * len(ids))})"), ids)
@@ -190,10 +220,11 @@ def write_chunks(conn: Connection, rows: list[tuple[int, int, int, int, bytes]])
                         "VALUES (?, ?, ?, ?, ?)", rows)
 
 
-def fold_all(conn: Connection) -> int:
+def fold_all(where: Session | Connection) -> int:
     """Fold every staged row (in the caller's transaction)."""
+    session = _session(where)
     total = 0
-    while moved := fold(conn, rows=FOLD_ROWS):
+    while moved := fold(session, rows=FOLD_ROWS):
         total += moved
     return total
 
@@ -206,7 +237,7 @@ def run_folder(url: str, *, stop: threading.Event, interval: float = 1.0) -> Non
         try:
             while not stop.is_set():
                 with write_session(url) as session, transaction(session, ledger=False):
-                    moved = fold(session.connection())
+                    moved = fold(session)
                 if not moved:
                     break
         except Exception:  # a failed fold leaves the rows staged; the next one retries
