@@ -632,6 +632,8 @@ class Batch:
 
 
 def _normal_codes(codes: list[str]) -> list[str]:
+    if set(map(len, codes)) == {29} and all(map(str.isupper, codes)):
+        return codes  # the usual batch, checked in C
     odd = [c for c in set(codes) if len(c) != 29 or not c.isupper()]
     if not odd:
         return codes

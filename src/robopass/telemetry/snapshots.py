@@ -397,15 +397,16 @@ class _Facts(dict[str, tuple[Any, ...]]):
         return row
 
 
-def apply_staged(session: Session, columns: list[list[Any]]) -> None:
-    """Apply staged readings whose snapshots were left to the fold (``[sid[], at[], ...]``,
-    the staging columns) to their units' snapshots, trends and alerts: one :func:`update`
-    for all of them, so a unit costs one snapshot update per fold, not one per batch."""
+def apply_staged(session: Session, columns: list[list[Any]],
+                 groups: dict[int, list[int]]) -> None:
+    """Apply staged readings whose snapshots were left to the fold to their units'
+    snapshots, trends and alerts: ``columns`` the staging columns (``[sid[], at[], ...]``),
+    ``groups`` sid → the positions to apply, in time order. One :func:`update` for all of
+    them, so a unit costs one snapshot update per fold, not one per batch."""
     from robopass.telemetry.series import layout_names
 
-    sid_col, ats = columns[0], columns[1]
     pg = dialect_name(session) == "postgresql"
-    order = sorted(set(sid_col))
+    order = sorted(groups)
     snaps: dict[str, dict[str, Any]] = {}
     code_of: dict[int, str] = {}
     for start in range(0, len(order), 900):
@@ -415,21 +416,20 @@ def apply_staged(session: Session, columns: list[list[Any]]) -> None:
                                   + (" ORDER BY sid FOR UPDATE" if pg else ""), part):
             snaps[row[1]] = dict(zip(STATE, row, strict=True))
             code_of[row[0]] = row[1]
-    by_unit = sorted(range(len(sid_col)), key=lambda i: (sid_col[i], ats[i]))
-    stored: dict[str, list[int]] = {}
-    for i in by_unit:
-        stored.setdefault(code_of[sid_col[i]], []).append(i)
-    wear_col = columns[7]
-    keys = {bytes(w[:rd.LAYOUT_KEY_BYTES]) for w in wear_col if w is not None}
-    names = layout_names(session, keys) if keys else {}
+    stored = {code_of[sid]: pos for sid, pos in groups.items()}
+    names: dict[bytes, tuple[str, ...] | None] = {}
 
     def wear(blob: bytes) -> dict[str, float] | None:
-        layout = names.get(bytes(blob[:rd.LAYOUT_KEY_BYTES]))
+        key = bytes(blob[:rd.LAYOUT_KEY_BYTES])
+        if key not in names:
+            names[key] = layout_names(session, {key}).get(key)
+        layout = names[key]
         return rd.unpack_wear(bytes(blob), layout) if layout else None
 
-    n = len(sid_col)
-    batch = rd.Batch((range(n), [code_of[sid] for sid in sid_col], ats, *columns[2:10],
-                      _Lazy(columns[8], orjson.loads), _Lazy(wear_col, wear)), keys)
+    sid_col = columns[0]
+    codes = _Lazy(sid_col, code_of.__getitem__)
+    batch = rd.Batch((range(len(sid_col)), codes, columns[1], *columns[2:10],
+                      _Lazy(columns[8], orjson.loads), _Lazy(columns[7], wear)), set())
     update(session, batch, snaps, stored, _Facts(session), notify=True)
 
 

@@ -166,24 +166,27 @@ def fold(where: Session | Connection, *, rows: int = FOLD_ROWS) -> int:
     if not taken:
         return 0
     columns: list[list[Any]] = [[] for _ in range(len(chunks.FIELDS) + 1)]
-    pending: list[list[Any]] = [[] for _ in range(len(chunks.FIELDS) + 1)]
+    waiting = bytearray()  # per reading: 1 if its snapshot update was left to the fold
     for _, data, snap in taken:
-        for col, wait, part in zip(columns, pending, unpack(bytes(data)), strict=True):
+        parts = unpack(bytes(data))
+        for col, part in zip(columns, parts, strict=True):
             col.extend(part)
-            if not snap:
-                wait.extend(part)
+        waiting.extend((b"\x00" if snap else b"\x01") * len(parts[0]))
     sid_col, ats = columns[0], columns[1]
     chunk_columns = columns[1:]
     by_sid = sorted(range(len(sid_col)), key=sid_col.__getitem__)
     chunk_rows: list[tuple[int, int, int, int, bytes]] = []
     spans: list[tuple[int, int, int]] = []
+    groups: dict[int, list[int]] = {}  # sid -> its positions in time order
     for sid, run in groupby(by_sid, key=sid_col.__getitem__):
         span = -1
-        for part in chunks.split_by_hour(list(run), ats):
+        parts = chunks.split_by_hour(list(run), ats)
+        for part in parts:
             first, last = ats[part[0]], ats[part[-1]]
             chunk_rows.append((sid, first, last, len(part), chunks.encode(chunk_columns, part)))
             span = max(span, last - first)
         spans.append((span, sid, span))
+        groups[sid] = parts[0] if len(parts) == 1 else [i for part in parts for i in part]
     spans.sort(key=itemgetter(1))  # row locks in sid order, as ingest takes them
     if _pg(conn):  # one statement, not a round trip per unit; row locks in sid order first
         cur.execute("SELECT sid FROM telemetry_units WHERE sid = ANY(%s) ORDER BY sid "
@@ -196,10 +199,13 @@ def fold(where: Session | Connection, *, rows: int = FOLD_ROWS) -> int:
         cur.executemany("UPDATE telemetry_units SET chunk_span = ? WHERE sid = ? AND "
                         "(chunk_span IS NULL OR chunk_span < ?)", spans)
     write_chunks(conn, chunk_rows)
-    if pending[0]:
+    if any(waiting):
         from robopass.telemetry import snapshots
 
-        snapshots.apply_staged(session, pending)
+        if not all(waiting):
+            groups = {sid: kept for sid, pos in groups.items()
+                      if (kept := [i for i in pos if waiting[i]])}
+        snapshots.apply_staged(session, columns, groups)
     ids = [row[0] for row in taken]
     cur.execute(_q(conn, f"DELETE FROM telemetry_staging WHERE id IN "
                          f"({', '.join('?' * len(ids))})"), ids)
@@ -238,6 +244,9 @@ def run_folder(url: str, *, stop: threading.Event, interval: float = 1.0) -> Non
             while not stop.is_set():
                 with write_session(url) as session, transaction(session, ledger=False):
                     moved = fold(session)
+                    if moved and not _pg(session.connection()):
+                        # the fold's pages need not stay in this connection's cache (RSS)
+                        session.connection().exec_driver_sql("PRAGMA shrink_memory")
                 if not moved:
                     break
         except Exception:  # a failed fold leaves the rows staged; the next one retries
