@@ -95,7 +95,8 @@ class TelemetryHead(Base):
     (a reading newer than it cannot be stored yet) without touching the wide snapshot row."""
 
     __tablename__ = "telemetry_heads"
-    __table_args__ = {"sqlite_with_rowid": False}
+    #: fillfactor 50: moving a head is a HOT update (no index write) on PostgreSQL
+    __table_args__ = {"sqlite_with_rowid": False, "postgresql_with": {"fillfactor": 50}}
 
     sid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[int] = mapped_column(BigInteger)

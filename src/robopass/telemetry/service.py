@@ -199,6 +199,12 @@ STAGE_BELOW_PER_UNIT = 8
 def unit_facts(session: Session, codes: list[str]) -> dict[str, tuple[Any, ...]]:
     """code → (status, owner_id, operator_id, sid|None)."""
     facts: dict[str, tuple[Any, ...]] = {}
+    if dialect_name(session) == "postgresql":
+        for row in snapshots._in(session, "SELECT u.code, u.status, u.owner_id, u.operator_id, "
+                                          "s.sid FROM units u LEFT JOIN telemetry_units s ON "
+                                          "s.code = u.code WHERE u.code IN ({})", codes):
+            facts[row[0]] = row[1:]
+        return facts
     for start in range(0, len(codes), 900):
         part = codes[start:start + 900]
         for row in _query(session, "SELECT u.code, u.status, u.owner_id, u.operator_id, s.sid "
@@ -242,8 +248,9 @@ def _load_heads(session: Session, sids: list[int]) -> dict[int, int | None]:
     order, so concurrent batches of a unit serialise and cannot deadlock."""
     heads: dict[int, int | None] = {}
     if dialect_name(session) == "postgresql":
-        rows = _query(session, "SELECT sid, at FROM telemetry_heads WHERE sid = ANY(?) "
-                               "ORDER BY sid FOR UPDATE", [sorted(sids)])
+        rows = _query(session, "SELECT sid, at FROM telemetry_heads WHERE sid = "
+                               "ANY(?::int[]) ORDER BY sid FOR UPDATE",
+                      [snapshots.pg_array(sorted(sids))])
     else:
         rows = snapshots._in(session, "SELECT sid, at FROM telemetry_heads WHERE sid IN ({})",
                              sids)
@@ -269,7 +276,8 @@ def _move_heads(session: Session, batch: rd.Batch, sids: dict[str, int],
         snapshots.cursor(session).execute(
             "UPDATE telemetry_heads h SET at = n.at FROM unnest(%s::bigint[], %s::int[]) "
             "AS n(at, sid) WHERE h.sid = n.sid AND h.at < n.at",
-            ([m[0] for m in moved], [m[1] for m in moved]))
+            (snapshots.pg_array([m[0] for m in moved]),
+             snapshots.pg_array([m[1] for m in moved])))
     else:
         snapshots.cursor(session).executemany(
             "UPDATE telemetry_heads SET at = ?1 WHERE sid = ?2 AND at < ?1", moved)
@@ -282,13 +290,10 @@ def _load_snapshots(session: Session, codes: list[str],
     pg = dialect_name(session) == "postgresql"
     order = sorted(sids[c] for c in codes)
     snaps: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(order), 900):
-        part = order[start:start + 900]
-        rows = _query(session, f"SELECT {', '.join(_STATE)} FROM telemetry_units "
-                               f"WHERE sid IN ({', '.join('?' * len(part))})"
-                               + (" ORDER BY sid FOR UPDATE" if pg else ""), part)
-        for row in rows:
-            snaps[row[1]] = dict(zip(_STATE, row, strict=True))
+    for row in snapshots._in(session, f"SELECT {', '.join(_STATE)} FROM telemetry_units "
+                                      "WHERE sid IN ({})"
+                                      + (" ORDER BY sid FOR UPDATE" if pg else ""), order):
+        snaps[row[1]] = dict(zip(_STATE, row, strict=True))
     return snaps
 
 

@@ -64,8 +64,24 @@ def cursor(session: Session) -> Any:
     return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
+def pg_array(values: Sequence[Any]) -> Any:
+    """A PostgreSQL array parameter: integers, or alphanumeric text (identity codes), as one
+    array literal built in C (psycopg dumps a list element by element in Python: ~3 µs
+    each); anything else as the list."""
+    if all(type(v) is int for v in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    if all(type(v) is str and v.isalnum() for v in values):
+        return "{" + ",".join(values) + "}"
+    return list(values)
+
+
 def _in(session: Session, sql: str, keys: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """``sql`` with ``{}`` for an IN list, run over ``keys`` 900 at a time."""
+    """``sql`` with ``{}`` for an IN list, run over ``keys`` 900 at a time (on PostgreSQL one
+    statement, ``= ANY`` of an array)."""
+    if dialect_name(session) == "postgresql":
+        kind = "bigint[]" if all(type(k) is int for k in keys) else "text[]"
+        return query(session, sql.replace(" IN ({})", f" = ANY(?::{kind})"),
+                     [pg_array(keys)])
     out: list[tuple[Any, ...]] = []
     for start in range(0, len(keys), 900):
         part = keys[start:start + 900]
@@ -196,6 +212,7 @@ def _write_metrics(session: Session, rows: list[tuple[Any, ...]]) -> None:
         return
     names = ("at", *SNAP_COLUMNS, "sid")
     cols = [list(c) for c in zip(*rows, strict=True)][:len(names)]
+    cols[0], cols[-1] = pg_array(cols[0]), pg_array(cols[-1])  # at, sid: literals
     unnest = ", ".join(f"%s::{t}[]" for t in _PG_TYPES[:len(names)])
     cur.execute("UPDATE telemetry_units u SET at = n.at, "
                 + ", ".join(f"{c} = COALESCE(n.{c}, u.{c})" for c in SNAP_COLUMNS)
@@ -409,13 +426,10 @@ def apply_staged(session: Session, columns: list[list[Any]],
     order = sorted(groups)
     snaps: dict[str, dict[str, Any]] = {}
     code_of: dict[int, str] = {}
-    for start in range(0, len(order), 900):
-        part = order[start:start + 900]
-        for row in query(session, f"SELECT {', '.join(STATE)} FROM telemetry_units WHERE sid "
-                                  f"IN ({', '.join('?' * len(part))})"
-                                  + (" ORDER BY sid FOR UPDATE" if pg else ""), part):
-            snaps[row[1]] = dict(zip(STATE, row, strict=True))
-            code_of[row[0]] = row[1]
+    for row in _in(session, f"SELECT {', '.join(STATE)} FROM telemetry_units WHERE sid IN ({{}})"
+                   + (" ORDER BY sid FOR UPDATE" if pg else ""), order):
+        snaps[row[1]] = dict(zip(STATE, row, strict=True))
+        code_of[row[0]] = row[1]
     stored = {code_of[sid]: pos for sid, pos in groups.items()}
     names: dict[bytes, tuple[str, ...] | None] = {}
 

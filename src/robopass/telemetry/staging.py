@@ -189,12 +189,14 @@ def fold(where: Session | Connection, *, rows: int = FOLD_ROWS) -> int:
         groups[sid] = parts[0] if len(parts) == 1 else [i for part in parts for i in part]
     spans.sort(key=itemgetter(1))  # row locks in sid order, as ingest takes them
     if _pg(conn):  # one statement, not a round trip per unit; row locks in sid order first
-        cur.execute("SELECT sid FROM telemetry_units WHERE sid = ANY(%s) ORDER BY sid "
-                    "FOR UPDATE", ([x[1] for x in spans],))
+        from robopass.telemetry.snapshots import pg_array
+
+        cur.execute("SELECT sid FROM telemetry_units WHERE sid = ANY(%s::int[]) ORDER BY sid "
+                    "FOR UPDATE", (pg_array([x[1] for x in spans]),))
         cur.execute("UPDATE telemetry_units u SET chunk_span = n.span FROM "
                     "unnest(%s::bigint[], %s::int[]) WITH ORDINALITY AS n(span, sid, k) "
                     "WHERE u.sid = n.sid AND (u.chunk_span IS NULL OR u.chunk_span < n.span)",
-                    ([x[0] for x in spans], [x[1] for x in spans]))
+                    (pg_array([x[0] for x in spans]), pg_array([x[1] for x in spans])))
     else:
         cur.executemany("UPDATE telemetry_units SET chunk_span = ? WHERE sid = ? AND "
                         "(chunk_span IS NULL OR chunk_span < ?)", spans)
