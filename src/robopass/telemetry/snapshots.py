@@ -211,13 +211,15 @@ def _write_metrics(session: Session, rows: list[tuple[Any, ...]]) -> None:
                         + " WHERE sid = ? AND (at IS NULL OR at < ?)", rows)
         return
     names = ("at", *SNAP_COLUMNS, "sid")
-    cols = [list(c) for c in zip(*rows, strict=True)][:len(names)]
-    cols[0], cols[-1] = pg_array(cols[0]), pg_array(cols[-1])  # at, sid: literals
-    unnest = ", ".join(f"%s::{t}[]" for t in _PG_TYPES[:len(names)])
+    # one JSON document (orjson, in C) that PostgreSQL splits into rows: psycopg would dump
+    # arrays of text (the joint wear JSON) element by element in Python
+    fields = ", ".join(f"(e->>{k})::{t} AS {name}"
+                       for k, (name, t) in enumerate(zip(names, _PG_TYPES, strict=False)))
+    doc = orjson.dumps([row[:len(names)] for row in rows]).decode()
     cur.execute("UPDATE telemetry_units u SET at = n.at, "
                 + ", ".join(f"{c} = COALESCE(n.{c}, u.{c})" for c in SNAP_COLUMNS)
-                + f" FROM unnest({unnest}) AS n({', '.join(names)}) "
-                "WHERE u.sid = n.sid AND (u.at IS NULL OR u.at < n.at)", cols)
+                + f" FROM (SELECT {fields} FROM json_array_elements(%s::json) AS e) AS n "
+                "WHERE u.sid = n.sid AND (u.at IS NULL OR u.at < n.at)", (doc,))
 
 
 def _newest_non_null(cols: Sequence[Sequence[Any]], fresh: list[int]) -> list[Any]:

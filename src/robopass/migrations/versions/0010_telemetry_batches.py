@@ -9,7 +9,8 @@ Adds ``telemetry_heads`` (``sid`` → epoch ms of the unit's newest stored readi
 folded: ingest's duplicate check reads and moves it instead of the wide snapshot row; filled
 from ``telemetry_units.at``) and ``telemetry_staging.snap`` (0: the batch's readings are not
 yet in their units' health snapshots and alerts; the folder applies them with the chunks).
-Downgrade folds every staged row first, so no reading or snapshot update is lost.
+On PostgreSQL the heads get fillfactor 50, so moving a head is a HOT update (no index
+write). Downgrade folds every staged row first, so no reading or snapshot update is lost.
 """
 from collections.abc import Sequence
 
