@@ -385,9 +385,8 @@ def _new_positions(session: Session, batch: rd.Batch, sids: dict[str, int],
             late[code] = pos
     if late:
         have = {sids[c]: set() for c in late}  # type: dict[int, set[int]]
-        staged = staging.readings_of(session.connection(), set(have))  # staging first
-        for sid, raws in staged.items():
-            have[sid].update(r.at for r in raws)
+        for sid, times in staging.times_of(session.connection(), set(have)).items():
+            have[sid].update(times)  # staging first
         spans = dict(snapshots._in(session, "SELECT sid, chunk_span FROM telemetry_units "
                                             "WHERE sid IN ({})", list(have)))
         by_hour: dict[int, list[tuple[int, int, int, int | None]]] = {}

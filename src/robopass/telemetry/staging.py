@@ -42,7 +42,7 @@ VERSION = 1
 #: no folder thread runs, e.g. an MQTT ingestor alone).
 MAX_BACKLOG = 64
 #: Staged rows folded per transaction (one transaction holds the SQLite writer lock).
-FOLD_ROWS = 8
+FOLD_ROWS = 4
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
@@ -126,6 +126,24 @@ def readings_of(conn: Connection, sids: set[int], *, start_ms: int | None = None
             if lo <= at_col[k] < hi:
                 out.setdefault(sid_col[k], []).append(
                     chunks.Raw(*[col[k] for col in cols[1:]]))
+    return out
+
+
+def times_of(conn: Connection, sids: set[int]) -> dict[int, set[int]]:
+    """The times of the staged readings of the units ``sids`` (the duplicate check of late
+    readings: no reading objects built)."""
+    out: dict[int, set[int]] = {}
+    cur = _cursor(conn)
+    cur.execute("SELECT sids, data FROM telemetry_staging ORDER BY id")
+    for blob, data in cur.fetchall():
+        row_sids = array("i")
+        row_sids.frombytes(bytes(blob))
+        if sids.isdisjoint(row_sids):
+            continue
+        cols = unpack(bytes(data))
+        for sid, at in zip(cols[0], cols[1], strict=True):
+            if sid in sids:
+                out.setdefault(sid, set()).add(at)
     return out
 
 
