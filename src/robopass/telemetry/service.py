@@ -239,7 +239,7 @@ def _unit_sids(session: Session, codes: list[str],
                 new.append(sid)
         snapshots.cursor(session).executemany(_sql(session, (
             "INSERT INTO telemetry_heads (sid, at) VALUES (?, -1) ON CONFLICT DO NOTHING")),
-            [(sid,) for sid in new])
+            [(sid,) for sid in sorted(new)])  # row locks in sid order
     return sids
 
 
