@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from common import (  # noqa: E402
     RssSampler,
+    group_rss_bytes,
     new_registry,
     server_cpu_seconds,
     units_and_key,
@@ -92,6 +93,9 @@ def main() -> None:
     # 8: the kernel spreads connections over the workers' sockets by address hash, and with
     # 4 connections all 4 land on one of 2 workers in 1 run of 8 (2 x 1/16; seen: 1 of 6)
     parser.add_argument("--connections", type=int, default=8)
+    # rounds posted before the clock starts: the first readings of a unit create its
+    # snapshot (and open the alerts its robot starts with), a one-time cost of a new fleet
+    parser.add_argument("--warmup-rounds", type=int, default=0)
     args = parser.parse_args()
 
 
@@ -99,9 +103,12 @@ def main() -> None:
     server = None
     try:
         codes, key = units_and_key(reg, args.units)
-        bodies = build_bodies(codes, readings=args.readings, batch=args.batch,
+        warm_readings = args.warmup_rounds * args.units * args.per_unit
+        bodies = build_bodies(codes, readings=args.readings + warm_readings, batch=args.batch,
                               per_unit=args.per_unit,
                               end=datetime.now(UTC) - timedelta(minutes=1))
+        warm_bodies = bodies[:warm_readings // args.batch] if warm_readings else []
+        bodies = bodies[len(warm_bodies):]
         total = sum(b.count(b'"metrics"') for b in bodies)
         port = free_port()
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -116,7 +123,7 @@ def main() -> None:
         stored = [0]
         errors: list[str] = []
 
-        def worker() -> None:
+        def worker(queue: list[tuple[int, bytes]] = queue) -> None:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
             while True:
                 with lock:
@@ -136,6 +143,15 @@ def main() -> None:
         warm = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         warm.request("POST", "/api/v1/telemetry", body=b"[]", headers=headers)
         warm.getresponse().read()
+        rss_idle = group_rss_bytes(server.pid)
+        warm_queue = list(enumerate(warm_bodies))
+        warm_threads = [threading.Thread(target=worker, args=(warm_queue,))
+                        for _ in range(args.connections)]
+        for t in warm_threads:
+            t.start()
+        for t in warm_threads:
+            t.join()
+        stored[0] = 0
         threads = [threading.Thread(target=worker) for _ in range(args.connections)]
         rss = RssSampler(server.pid)
         cpu_before = server_cpu_seconds(server.pid)
@@ -168,6 +184,8 @@ def main() -> None:
             "server_cores_busy": round(server_cpu / elapsed, 2),
             # every process of the server (supervisor, workers), summed, sampled every 50 ms
             "server_rss_peak_mb": rss.peak_mb,
+            "server_rss_idle_mb": round(rss_idle / 2**20, 1),
+            "warmup_rounds": args.warmup_rounds,
             "client_cores_busy": round(client_cpu / elapsed, 2),
             "load_average_before": round(load_before, 2),
             "target": {"readings_per_s": TARGETS[args.backend]},

@@ -105,7 +105,10 @@ def run_influx(args: argparse.Namespace) -> dict[str, object]:
     influxd = shutil.which("influxd")
     if influxd is None:
         raise SystemExit("influxd not found: apt-get install influxdb")
-    bodies = line_bodies(units=args.units, readings=args.readings, batch=args.batch)
+    warm_readings = args.warmup_rounds * args.units
+    bodies = line_bodies(units=args.units, readings=args.readings + warm_readings,
+                         batch=args.batch)
+    warm, bodies = bodies[:warm_readings // args.batch], bodies[warm_readings // args.batch:]
     work = tempfile.mkdtemp(prefix="robopass-influx-")
     port, rpc = free_port(), free_port()
     conf = Path(work) / "influxdb.conf"
@@ -124,6 +127,10 @@ def run_influx(args: argparse.Namespace) -> dict[str, object]:
                 raise RuntimeError("influxd did not start")
             time.sleep(0.2)
         _request(port, "POST", "/query?q=CREATE+DATABASE+bench")
+        for body in warm:  # the same warm-up as robopass gets: each series' first point
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+            conn.request("POST", "/write?db=bench&precision=ms", body=body)
+            conn.getresponse().read()
         queue = list(bodies)
         lock = threading.Lock()
         stored = [0]
@@ -181,7 +188,7 @@ def run_robopass(args: argparse.Namespace) -> dict[str, object]:
         [sys.executable, str(ROOT / "bench" / "bench_telemetry_http.py"), "--backend",
          args.backend, "--units", str(args.units), "--per-unit", "1", "--batch",
          str(args.batch), "--readings", str(args.readings), "--workers", str(args.workers),
-         "--connections", str(args.connections)],
+         "--connections", str(args.connections), "--warmup-rounds", str(args.warmup_rounds)],
         check=True, capture_output=True, text=True)
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -195,6 +202,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--warmup-rounds", type=int, default=0,
+                        help="live rounds posted to each server before the clock starts")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     influx = run_influx(args)
@@ -203,10 +212,12 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "telemetry_vs_influxdb",
         "shape": {"units": args.units, "readings_per_unit_per_batch": 1, "batch": args.batch,
-                  "readings": args.readings, "connections": args.connections},
+                  "readings": args.readings, "connections": args.connections,
+                  "warmup_rounds": args.warmup_rounds},
         "robopass": {k: robopass.get(k) for k in (
             "backend", "readings_per_s", "stored", "seconds", "workers",
-            "server_cpu_us_per_reading", "server_cores_busy", "server_rss_peak_mb", "errors")},
+            "server_cpu_us_per_reading", "server_cores_busy", "server_rss_peak_mb",
+            "server_rss_idle_mb", "errors")},
         "influxdb": {"version": "1.6 (Debian influxdb)", **influx},
         "ratio_robopass_to_influxdb": round(float(rate) / float(influx["points_per_s"]), 2)  # type: ignore[arg-type]
         if influx["points_per_s"] else None,

@@ -86,6 +86,20 @@ class TelemetryStaging(Base):
     #: The distinct sids of its readings, sorted, little-endian int32.
     sids: Mapped[bytes] = mapped_column(LargeBinary)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    #: 1: its readings are in their units' snapshots; 0: the folder applies them.
+    snap: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class TelemetryHead(Base):
+    """A unit's newest stored reading time (staged or in chunks): ingest's duplicate check
+    (a reading newer than it cannot be stored yet) without touching the wide snapshot row."""
+
+    __tablename__ = "telemetry_heads"
+    #: fillfactor 50: moving a head is a HOT update (no index write) on PostgreSQL
+    __table_args__ = {"sqlite_with_rowid": False, "postgresql_with": {"fillfactor": 50}}
+
+    sid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[int] = mapped_column(BigInteger)
 
 
 class TelemetryJointLayout(Base):

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import struct
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import starmap
 from typing import Annotated, Any
@@ -30,19 +32,95 @@ from typing import Annotated, Any
 import msgspec
 import orjson
 
-METRICS = ("battery_soh", "cycle_count", "joint_wear", "accuracy", "operating_hours",
-           "fault_codes", "firmware")
+
+# --------------------------------------------------------------------------- the limits
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """How one metric is checked. ``kind``: ``percent`` and ``number`` (``lo``-``hi``),
+    ``integer`` (``lo``-``hi``, whole), ``wear`` (an object of at most ``items`` joints named
+    ``1``-``length`` characters, each a percentage), ``strings`` (a list of at most ``items``
+    strings of ``1``-``length`` characters), ``string`` (``1``-``length`` characters)."""
+
+    kind: str
+    lo: float = 0
+    hi: float = 0
+    items: int = 0
+    length: int = 0
+
+
+#: THE table of telemetry limits: the fast path (:class:`_Metrics`, built from it), the exact
+#: path (:func:`validate`), the OpenAPI shapes (``schemas.py``, ``routes.READING_SCHEMA``) and
+#: the body scan (:func:`check_shape`) all read it; tests/telemetry/test_validation_paths.py
+#: proves the two paths accept and reject the same readings with the same index and reason.
+LIMITS: dict[str, Limit] = {
+    "battery_soh": Limit("percent", 0, 100),
+    "cycle_count": Limit("integer", 0, 10_000_000),
+    "joint_wear": Limit("wear", 0, 100, items=64, length=40),
+    "accuracy": Limit("percent", 0, 100),
+    "operating_hours": Limit("number", 0, 1_000_000.0),
+    "fault_codes": Limit("strings", items=32, length=32),
+    "firmware": Limit("string", length=64),
+}
+METRICS = tuple(LIMITS)
 METRIC_SET = frozenset(METRICS)
 #: Readings before this instant are absurd (the platform's robots post-date it).
 MIN_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
-MAX_CYCLES = 10_000_000
-MAX_HOURS = 1_000_000.0
-MAX_JOINTS = 64
-MAX_JOINT_NAME = 40
-MAX_FAULTS = 32
-MAX_FAULT_LEN = 32
-MAX_FIRMWARE = 64
+#: A unit's identity code, as sent (before normalising dashes, spaces and case).
 MAX_CODE = 40
+#: Length of ``at`` as RFC 3339 text.
+AT_LENGTH = (20, 40)
+#: JSON containers a body may nest inside its top-level array (reading > metrics > joints).
+MAX_DEPTH = 3
+#: JSON values (containers, keys and scalars) one valid reading can hold at most: the
+#: reading's 3 keys and values, every metric's key and value, every joint's name and value,
+#: every fault code. A body holding more per item cannot be valid and is not parsed.
+VALUES_PER_READING = 6 + 2 * len(LIMITS) + 2 * LIMITS["joint_wear"].items \
+    + LIMITS["fault_codes"].items
+#: Items (readings) a body may hold, as a multiple of the batch limit (``max_readings``):
+#: up to it the readings past the limit are rejected one by one; past it the body is refused.
+ITEMS_PER_LIMIT = 2
+#: JSON objects a reading holds at least (itself and ``metrics``) and at most (and
+#: ``joint_wear``); containers at most (and ``fault_codes``).
+OBJECTS_MIN, OBJECTS_MAX, CONTAINERS_MAX = 2, 3, 4
+#: Strings one valid reading holds at most: its 3 keys, ``code`` and ``at``, the metric
+#: names, ``firmware``, the joint names and the fault codes.
+STRINGS_PER_READING = 3 + 2 + len(LIMITS) + 1 + LIMITS["joint_wear"].items \
+    + LIMITS["fault_codes"].items
+#: Commas one valid reading's text holds at most: one between any two of its values, and one
+#: per character of its strings (a comma inside a string counts too).
+COMMAS_PER_READING = VALUES_PER_READING + MAX_CODE + AT_LENGTH[1] \
+    + LIMITS["firmware"].length + LIMITS["joint_wear"].items * LIMITS["joint_wear"].length \
+    + LIMITS["fault_codes"].items * LIMITS["fault_codes"].length
+#: A body the item-by-item split cannot read (e.g. ``NaN``, which the exact path rejects
+#: per reading) is parsed whole only up to this size; a larger one is refused.
+WHOLE_PARSE_BYTES = 1 << 20
+
+MAX_CYCLES = int(LIMITS["cycle_count"].hi)
+MAX_HOURS = LIMITS["operating_hours"].hi
+MAX_JOINTS = LIMITS["joint_wear"].items
+MAX_JOINT_NAME = LIMITS["joint_wear"].length
+MAX_FAULTS = LIMITS["fault_codes"].items
+MAX_FAULT_LEN = LIMITS["fault_codes"].length
+MAX_FIRMWARE = LIMITS["firmware"].length
+
+
+def metric_json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of a metric, from :data:`LIMITS` (the OpenAPI document's)."""
+    limit = LIMITS[name]
+    kind = limit.kind
+    if kind in ("percent", "number", "integer"):
+        return {"type": "integer" if kind == "integer" else "number",
+                "minimum": limit.lo if kind != "integer" else int(limit.lo),
+                "maximum": limit.hi if kind != "integer" else int(limit.hi)}
+    if kind == "wear":
+        return {"type": "object", "maxProperties": limit.items,
+                "propertyNames": {"minLength": 1, "maxLength": limit.length},
+                "additionalProperties": {"type": "number", "minimum": limit.lo,
+                                         "maximum": limit.hi}}
+    text = {"type": "string", "minLength": 1, "maxLength": limit.length}
+    if kind == "strings":
+        return {"type": "array", "maxItems": limit.items, "items": text}
+    return text
 
 
 class BadBody(ValueError):
@@ -104,6 +182,94 @@ def _loads(text: bytes) -> Any:
             raise ValueError(str(exc)) from exc
 
 
+def _too_many_strings(body: bytes, objects: int) -> str | None:
+    most = max(1, objects // OBJECTS_MIN)  # every reading is at least OBJECTS_MIN objects
+    strings = body.count(b'"') // 2
+    if strings > STRINGS_PER_READING * most:  # escaped quotes are counted only then
+        strings -= body.count(b'\\"') // 2 + 1
+        if strings > STRINGS_PER_READING * most:
+            return (f"the body holds {strings} JSON strings; {most} readings hold at most "
+                    f"{STRINGS_PER_READING * most}")
+    return None
+
+
+def too_many_tokens(body: bytes, *, readings: int) -> str | None:
+    """The fast path's guard, two counts at memchr speed BEFORE anything is parsed: more
+    objects than ``readings`` readings hold (10⁶ empty objects in 3 MB), or more strings than
+    the objects' readings can (10⁷ short strings, e.g. in one ``fault_codes``: msgspec checks
+    a list's length after building it). Returns why, or None. Bounds: a quote or comma inside
+    a string counts as one more, never one fewer, so no valid batch fails the string and
+    value bounds; a brace inside a string counts as an object (as ``limits`` always did), so
+    only a batch near the limit whose strings are full of braces could be refused whole."""
+    objects = body.count(b"{")
+    if objects > OBJECTS_MAX * readings + 1:
+        return (f"the body holds more than {readings} readings' worth of JSON objects; "
+                f"send at most {readings} readings per request")
+    return _too_many_lines(body, readings) or _too_many_strings(body, objects)
+
+
+_SPACE = re.compile(rb"\s*")
+
+
+def _too_many_lines(body: bytes, readings: int) -> str | None:
+    """NDJSON (not an array): more lines than items (each line becomes an object)."""
+    start = _SPACE.match(body).end()  # type: ignore[union-attr]
+    if body[start:start + 1] != b"[" and body.count(b"\n") > ITEMS_PER_LIMIT * readings:
+        return f"the body holds more lines than {readings} readings; send at most {readings}"
+    return None
+
+
+def too_big(body: bytes, *, readings: int) -> str | None:
+    """The exact path's guard (it parses the items into Python objects): as
+    :func:`too_many_tokens`, and arrays, NDJSON lines and commas (numbers) too."""
+    objects = body.count(b"{")
+    containers = objects + body.count(b"[")
+    if containers > CONTAINERS_MAX * readings + 1:
+        return (f"the body holds more than {readings} readings' worth of JSON objects and "
+                f"arrays; send at most {readings} readings per request")
+    if reason := _too_many_lines(body, readings) or _too_many_strings(body, objects):
+        return reason
+    most = max(1, objects // OBJECTS_MIN)
+    if body.count(b",") > COMMAS_PER_READING * most:
+        return (f"the body holds more JSON values than {most} readings can "
+                f"(at most {VALUES_PER_READING} each)")
+    return None
+
+
+_decode_raw = msgspec.json.Decoder(list[msgspec.Raw]).decode
+
+
+def split_body(body: bytes, *, readings: int | None) -> tuple[Iterable[Any], list[Rejection]]:
+    """The exact path's items, parsed one at a time as they are consumed (a chunk of them is
+    in memory at once, never the whole body's objects): the top-level array is split into
+    raw items in C, NDJSON into lines. Raises :class:`BadBody` like :func:`parse_body`, and
+    when the body holds more than ``ITEMS_PER_LIMIT * readings`` items."""
+    text = body.lstrip()
+    if text[:1] != b"[":
+        items, rejected = parse_body(body)
+        return items, rejected
+    try:
+        raws = _decode_raw(text)
+    except msgspec.DecodeError:
+        if len(text) > WHOLE_PARSE_BYTES:  # not JSON, or NaN-like numbers: refuse
+            raise BadBody("the body is not valid JSON (or too large to parse reading by "
+                          "reading)") from None
+        return parse_body(body)
+    if readings is not None and len(raws) > ITEMS_PER_LIMIT * readings:
+        raise BadBody(f"the body holds {len(raws)} items; send at most {readings} readings "
+                      "per request")
+    return _parsed(raws), []
+
+
+def _parsed(raws: list[Any]) -> Iterable[Any]:
+    for k, raw in enumerate(raws):
+        raws[k] = None  # a parsed item need not keep its text
+        try:
+            yield _loads(bytes(raw))
+        except ValueError:  # not after the split; should it happen, reject the item
+            yield b""
+
+
 def parse_body(body: bytes) -> tuple[list[Any], list[Rejection]]:
     """A JSON array, or NDJSON (one reading per line, blank lines skipped).
 
@@ -143,7 +309,7 @@ def parse_body(body: bytes) -> tuple[list[Any], list[Rejection]]:
 def _at_ms(value: Any) -> int | str:
     """Epoch ms of an RFC 3339 string (or an aware datetime from trusted Python callers)."""
     if type(value) is str:
-        if len(value) < 20 or len(value) > 40:
+        if not AT_LENGTH[0] <= len(value) <= AT_LENGTH[1]:
             return "at must be an RFC 3339 timestamp with a UTC offset, e.g. 2026-03-01T08:00:00Z"
         try:
             dt = datetime.fromisoformat(value)
@@ -160,16 +326,67 @@ def _at_ms(value: Any) -> int | str:
     return round(dt.timestamp() * 1000)
 
 
-def _percent(m: dict[str, Any], name: str) -> float | None | str:
-    v = m.get(name)
+class _Bad:
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _num(v: Any) -> bool:
+    t = type(v)
+    return t is float or t is int
+
+
+def _plain(x: float) -> str:
+    return str(int(x)) if x == int(x) else str(x)
+
+
+def _range(limit: Limit) -> str:
+    return f"{_plain(limit.lo)}-{_plain(limit.hi)}"
+
+
+def check_metric(name: str, v: Any) -> Any:
+    """``v`` as stored (``None`` when null), or :class:`_Bad` with the reason, per
+    :data:`LIMITS`."""
     if v is None:
         return None
-    t = type(v)
-    if t is not float and t is not int:
-        return f"{name} must be a number"
-    if not (0.0 <= v <= 100.0):  # also false for NaN
-        return f"{name} {v!r} is out of range 0-100"
-    return float(v)
+    limit = LIMITS[name]
+    kind = limit.kind
+    if kind == "percent":
+        if not _num(v):
+            return _Bad(f"{name} must be a number")
+        if not limit.lo <= v <= limit.hi:  # also false for NaN
+            return _Bad(f"{name} {v!r} is out of range {_range(limit)}")
+        return float(v)
+    if kind == "integer":
+        if type(v) is float and v.is_integer():
+            v = int(v)
+        if type(v) is not int or not limit.lo <= v <= limit.hi:
+            return _Bad(f"{name} must be an integer {_range(limit)}")
+        return v
+    if kind == "number":
+        if not _num(v) or not limit.lo <= v <= limit.hi:
+            return _Bad(f"{name} must be a number {_range(limit)}")
+        return float(v)
+    if kind == "wear":
+        if type(v) is not dict or len(v) > limit.items:
+            return _Bad(f"{name} must be an object of at most {limit.items} joints")
+        for joint, w in v.items():
+            if not _num(w) or not limit.lo <= w <= limit.hi or not joint \
+                    or len(joint) > limit.length:
+                return _Bad(f"{name}[{joint[:limit.length]!r}] must be a number "
+                            f"{_range(limit)} (joint names 1-{limit.length} characters)")
+        return v
+    if kind == "strings":
+        if type(v) is not list or len(v) > limit.items or not all(
+                type(f) is str and 0 < len(f) <= limit.length for f in v):
+            return _Bad(f"{name} must be a list of at most {limit.items} strings of "
+                        f"1-{limit.length} characters")
+        return v
+    if type(v) is not str or not v or len(v) > limit.length:
+        return _Bad(f"{name} must be a string of 1-{limit.length} characters")
+    return v
 
 
 def validate(items: Iterable[Any], *, now_ms: int, skew_ms: int = 120_000,
@@ -225,70 +442,30 @@ def validate(items: Iterable[Any], *, now_ms: int, skew_ms: int = 120_000,
             reject({"index": index, "reason": f"unknown metric {unknown[0]!r}; known: "
                     + ", ".join(METRICS), "field": f"metrics.{unknown[0]}"})
             continue
-        soh = _percent(m, "battery_soh")
-        if type(soh) is str:
-            reject({"index": index, "reason": soh, "field": "metrics.battery_soh"})
+        values: dict[str, Any] = {}
+        error = None
+        for name, value in m.items():
+            checked = check_metric(name, value)
+            if type(checked) is _Bad:
+                error = name, checked.reason
+                break
+            values[name] = checked
+        if error is not None:
+            reject({"index": index, "reason": error[1], "field": f"metrics.{error[0]}"})
             continue
-        acc = _percent(m, "accuracy")
-        if type(acc) is str:
-            reject({"index": index, "reason": acc, "field": "metrics.accuracy"})
-            continue
-        cycles = m.get("cycle_count")
-        if cycles is not None:
-            if type(cycles) is float and cycles.is_integer():
-                cycles = int(cycles)
-            if type(cycles) is not int or not 0 <= cycles <= MAX_CYCLES:
-                reject({"index": index, "reason": f"cycle_count must be an integer 0-{MAX_CYCLES}",
-                        "field": "metrics.cycle_count"})
-                continue
-        hours = m.get("operating_hours")
-        if hours is not None:
-            t = type(hours)
-            if (t is not float and t is not int) or not 0 <= hours <= MAX_HOURS:
-                reject({"index": index, "reason": f"operating_hours must be a number "
-                        f"0-{MAX_HOURS:.0f}", "field": "metrics.operating_hours"})
-                continue
-            hours = float(hours)
-        wear = m.get("joint_wear")
-        wear_text = max_wear = None
+        get = values.get
+        soh, acc, cycles, hours = (get("battery_soh"), get("accuracy"), get("cycle_count"),
+                                   get("operating_hours"))
+        wear, faults, firmware = get("joint_wear"), get("fault_codes"), get("firmware")
+        wear_text = max_wear = fault_text = None
         if wear is not None:
-            if type(wear) is not dict or len(wear) > MAX_JOINTS:
-                reject({"index": index, "reason": f"joint_wear must be an object of at most "
-                        f"{MAX_JOINTS} joints", "field": "metrics.joint_wear"})
-                continue
-            bad = None
-            for joint, w in wear.items():
-                t = type(w)
-                if ((t is not float and t is not int) or not 0.0 <= w <= 100.0
-                        or not joint or len(joint) > MAX_JOINT_NAME):
-                    bad = joint
-                    break
-            if bad is not None:
-                reject({"index": index, "reason": f"joint_wear[{bad[:MAX_JOINT_NAME]!r}] must be "
-                        "a number 0-100 (joint names 1-40 characters)",
-                        "field": "metrics.joint_wear"})
-                continue
             if wear:
                 max_wear = float(max(wear.values()))
                 wear_text = pack_wear(wear)
             else:
                 wear = None
-        faults = m.get("fault_codes")
-        fault_text = None
         if faults is not None:
-            if type(faults) is not list or len(faults) > MAX_FAULTS or not all(
-                    type(f) is str and 0 < len(f) <= MAX_FAULT_LEN for f in faults):
-                reject({"index": index, "reason": f"fault_codes must be a list of at most "
-                        f"{MAX_FAULTS} strings of 1-{MAX_FAULT_LEN} characters",
-                        "field": "metrics.fault_codes"})
-                continue
             fault_text = dumps(faults).decode()
-        firmware = m.get("firmware")
-        if firmware is not None and (type(firmware) is not str or not firmware
-                                     or len(firmware) > MAX_FIRMWARE):
-            reject({"index": index, "reason": f"firmware must be a string of 1-{MAX_FIRMWARE} "
-                    "characters", "field": "metrics.firmware"})
-            continue
         if soh is None and acc is None and cycles is None and hours is None and wear is None \
                 and faults is None and firmware is None:
             reject({"index": index, "reason": "metrics must hold at least one metric",
@@ -300,36 +477,57 @@ def validate(items: Iterable[Any], *, now_ms: int, skew_ms: int = 120_000,
 
 
 # --------------------------------------------------------------------------- fast path
-_Pct = Annotated[float, msgspec.Meta(ge=0, le=100)]
+def _fast_type(limit: Limit) -> Any:
+    """The msgspec type of a metric, from :data:`LIMITS` (checked in C while decoding)."""
+    kind = limit.kind
+    if kind in ("percent", "number"):
+        return Annotated[float, msgspec.Meta(ge=limit.lo, le=limit.hi)]
+    if kind == "integer":
+        return Annotated[int, msgspec.Meta(ge=int(limit.lo), le=int(limit.hi))]
+    if kind == "wear":
+        # joint names (1-length characters) are checked once per distinct layout in
+        # _pack_column: a constrained key type would stop msgspec caching the keys
+        return Annotated[dict[str, Annotated[float, msgspec.Meta(ge=limit.lo, le=limit.hi)]],
+                         msgspec.Meta(max_length=limit.items)]
+    if kind == "strings":
+        return Annotated[list[Annotated[str, msgspec.Meta(min_length=1,
+                                                          max_length=limit.length)]],
+                         msgspec.Meta(max_length=limit.items)]
+    return Annotated[str, msgspec.Meta(min_length=1, max_length=limit.length)]
 
 
-class _Metrics(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    battery_soh: _Pct | None = None
-    cycle_count: Annotated[int, msgspec.Meta(ge=0, le=MAX_CYCLES)] | None = None
-    # joint names (1-40 characters) are checked once per distinct layout in _pack_column: a
-    # constrained key type would stop msgspec caching the keys (~0.8 µs more per reading)
-    joint_wear: Annotated[dict[str, _Pct], msgspec.Meta(max_length=MAX_JOINTS)] | None = None
-    accuracy: _Pct | None = None
-    operating_hours: Annotated[float, msgspec.Meta(ge=0, le=MAX_HOURS)] | None = None
-    fault_codes: Annotated[list[Annotated[str, msgspec.Meta(min_length=1,
-                                                            max_length=MAX_FAULT_LEN)]],
-                           msgspec.Meta(max_length=MAX_FAULTS)] | None = None
-    firmware: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_FIRMWARE)] | None = None
+_Metrics = msgspec.defstruct(
+    "_Metrics", [(name, _fast_type(limit) | None, None) for name, limit in LIMITS.items()],
+    forbid_unknown_fields=True, gc=False)
 
 
-class _Reading(msgspec.Struct, gc=False):
-    code: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_CODE)]
-    at: datetime
-    metrics: _Metrics
+_Reading = msgspec.defstruct(
+    "_Reading", [("code", Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_CODE)]),
+                 ("at", datetime), ("metrics", _Metrics)], gc=False)
 
 
-_decode_batch = msgspec.json.Decoder(list[_Reading]).decode
+_READINGS: Any = list[_Reading]  # type: ignore[valid-type]
+_decode_batch = msgspec.json.Decoder(_READINGS).decode
 _convert = msgspec.convert
+_decode_one = msgspec.json.Decoder(_Reading).decode
 _EMPTY = _Metrics()
 
 
 class NotFast(Exception):
-    """The fast path cannot decide this batch; use the exact one."""
+    """The fast path cannot decide this batch; use the exact one. ``index``: the first
+    reading it found wrong (None when the body as a whole is, or it cannot tell)."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+_AT_INDEX = re.compile(r"at `\$\[(\d+)\]")
+
+
+def _error_index(exc: Exception) -> int | None:
+    found = _AT_INDEX.search(str(exc))
+    return int(found.group(1)) if found else None
 
 
 def decode_fast(body: bytes, *, now_ms: int, skew_ms: int = 120_000, min_ms: int = MIN_MS,
@@ -341,7 +539,14 @@ def decode_fast(body: bytes, *, now_ms: int, skew_ms: int = 120_000, min_ms: int
         text = b"[" + b",".join(line for line in text.split(b"\n") if line.strip()) + b"]"
     try:
         items = _decode_batch(text)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except msgspec.ValidationError as exc:
+        index = _error_index(exc)
+        if index:  # a reading before it may break a check made after decoding
+            prefix = [_decode_one(raw) for raw in _decode_raw(text)[:index]]
+            index = _bad_prefix(prefix, index, now_ms=now_ms, skew_ms=skew_ms, min_ms=min_ms,
+                                max_readings=max_readings)
+        raise NotFast(str(exc), index) from exc
+    except msgspec.DecodeError as exc:
         raise NotFast(str(exc)) from exc
     return _columns(items, now_ms=now_ms, skew_ms=skew_ms, min_ms=min_ms,
                     max_readings=max_readings)
@@ -352,11 +557,22 @@ def convert_fast(items: list[Any], *, now_ms: int, skew_ms: int = 120_000,
     """Like :func:`decode_fast` for readings already in Python (``at`` a datetime or an RFC
     3339 string): the seeder's bulk path. Raises :class:`NotFast` on anything wrong."""
     try:
-        structs = _convert(items, list[_Reading])
-    except (msgspec.ValidationError, TypeError) as exc:
+        structs = _convert(items, _READINGS)
+    except msgspec.ValidationError as exc:
+        index = _error_index(exc)
+        if index:  # a reading before it may break a check made after decoding
+            index = _bad_prefix(_convert(items[:index], _READINGS), index, now_ms=now_ms,
+                                skew_ms=skew_ms, min_ms=min_ms, max_readings=None)
+        raise NotFast(str(exc), None if index is None else index + first_index) from exc
+    except TypeError as exc:
         raise NotFast(str(exc)) from exc
-    return _columns(structs, now_ms=now_ms, skew_ms=skew_ms, min_ms=min_ms,
-                    max_readings=None).shifted(first_index)
+    try:
+        batch = _columns(structs, now_ms=now_ms, skew_ms=skew_ms, min_ms=min_ms,
+                         max_readings=None)
+    except NotFast as exc:
+        raise NotFast(str(exc), None if exc.index is None else exc.index + first_index) \
+            from None
+    return batch.shifted(first_index)
 
 
 class Batch:
@@ -416,6 +632,8 @@ class Batch:
 
 
 def _normal_codes(codes: list[str]) -> list[str]:
+    if set(map(len, codes)) == {29} and all(map(str.isupper, codes)):
+        return codes  # the usual batch, checked in C
     odd = [c for c in set(codes) if len(c) != 29 or not c.isupper()]
     if not odd:
         return codes
@@ -460,8 +678,40 @@ def _pack_column(wears: list[dict[str, float] | None]) -> tuple[list[bytes | Non
     return out, set(keys.values())
 
 
-def _columns(items: list[_Reading], *, now_ms: int, skew_ms: int, min_ms: int,
+def _first_bad(items: list[Any], *, now_ms: int, skew_ms: int, min_ms: int,
+               max_readings: int | None) -> int | None:
+    """The first reading the checks of :func:`_columns` refuse (only run when one did)."""
+    for i, r in enumerate(items):
+        m = r.metrics
+        if (max_readings is not None and i >= max_readings) or r.at.tzinfo is None \
+                or not min_ms <= round(r.at.timestamp() * 1000) <= now_ms + skew_ms \
+                or m == _EMPTY or (m.joint_wear == {} and msgspec.structs.replace(
+                    m, joint_wear=None) == _EMPTY) \
+                or (m.joint_wear and not all(0 < len(k) <= MAX_JOINT_NAME
+                                             for k in m.joint_wear)):
+            return i
+    return None
+
+
+def _bad_prefix(prefix: list[Any], index: int, **checks: Any) -> int:
+    """``index`` (where decoding failed), or the first reading of ``prefix`` (the readings
+    before it, decoded) that a check after decoding refuses."""
+    first = _first_bad(prefix, **checks)
+    return index if first is None else first
+
+
+def _columns(items: list[Any], *, now_ms: int, skew_ms: int, min_ms: int,
              max_readings: int | None) -> Batch:
+    try:
+        return _checked_columns(items, now_ms=now_ms, skew_ms=skew_ms, min_ms=min_ms,
+                                max_readings=max_readings)
+    except NotFast as exc:
+        raise NotFast(str(exc), _first_bad(items, now_ms=now_ms, skew_ms=skew_ms,
+                                           min_ms=min_ms, max_readings=max_readings)) from None
+
+
+def _checked_columns(items: list[Any], *, now_ms: int, skew_ms: int, min_ms: int,
+                     max_readings: int | None) -> Batch:
     n = len(items)
     if max_readings is not None and n > max_readings:
         raise NotFast("too many readings")

@@ -16,25 +16,20 @@ from robopass.deps import CurrentActor, ReadSession
 from robopass.errors import InvalidInput, PayloadTooLarge
 from robopass.robots import service as robot_service
 from robopass.telemetry import service
-from robopass.telemetry.readings import BadBody
+from robopass.telemetry.readings import LIMITS, MAX_CODE, BadBody, metric_json_schema
 from robopass.telemetry.schemas import HealthView, IngestResult, TelemetrySeries
 from robopass.telemetry.settings import get_telemetry_settings
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"])
 
-_PERCENT = {"type": "number", "minimum": 0, "maximum": 100}
-READING_SCHEMA = {
+READING_SCHEMA = {  # the limits are readings.LIMITS, the table both validation paths read
     "type": "object", "required": ["code", "at", "metrics"],
     "properties": {
-        "code": {"type": "string", "description": "the unit's identity code"},
+        "code": {"type": "string", "minLength": 1, "maxLength": MAX_CODE,
+                 "description": "the unit's identity code"},
         "at": {"type": "string", "format": "date-time"},
-        "metrics": {"type": "object", "minProperties": 1, "properties": {
-            "battery_soh": _PERCENT, "accuracy": _PERCENT,
-            "cycle_count": {"type": "integer", "minimum": 0},
-            "operating_hours": {"type": "number", "minimum": 0},
-            "joint_wear": {"type": "object", "additionalProperties": _PERCENT},
-            "fault_codes": {"type": "array", "items": {"type": "string"}},
-            "firmware": {"type": "string"}}},
+        "metrics": {"type": "object", "minProperties": 1, "additionalProperties": False,
+                    "properties": {name: metric_json_schema(name) for name in LIMITS}},
     },
 }
 INGEST_BODY = {
@@ -112,8 +107,14 @@ def get_health(code: str, request: Request, session: ReadSession,
     """``{code, at, metrics, trend, alerts: [{rule, message, since}]}`` (``at`` null before the
     first reading)."""
     unit = _unit_with_interest(session, actor, code, request, "read_health")
-    return service.health(session, unit.code) or {
-        "code": unit.code, "at": None, "metrics": {}, "trend": {}, "alerts": []}
+    empty = {"code": unit.code, "at": None, "metrics": {}, "trend": {}, "alerts": []}
+    if service.snapshot_pending(session, unit.code):  # a large live batch not folded yet
+        url = request.app.state.settings.database_url
+        with write_session(url) as writer, transaction(writer, ledger=False):
+            service.fold_staged(writer)
+        with reading(url) as fresh:
+            return service.health(fresh, unit.code) or empty
+    return service.health(session, unit.code) or empty
 
 
 @router.get("/robots/{code}/telemetry", response_model=TelemetrySeries,

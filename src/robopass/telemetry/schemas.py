@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+
+from robopass.telemetry.readings import LIMITS
 
 
-class Metrics(BaseModel):
-    battery_soh: float | None = Field(None, ge=0, le=100, description="battery state of health, %")
-    cycle_count: int | None = Field(None, ge=0)
-    joint_wear: dict[str, float] | None = Field(None, description="joint → wear, % (0-100)")
-    accuracy: float | None = Field(None, ge=0, le=100, description="operational accuracy, %")
-    operating_hours: float | None = Field(None, ge=0)
-    fault_codes: list[str] | None = None
-    firmware: str | None = Field(None, max_length=64)
+def _field(name: str) -> Any:
+    """A metric's pydantic type, from the limits table (``readings.LIMITS``)."""
+    limit = LIMITS[name]
+    if limit.kind in ("percent", "number"):
+        return (float | None, Field(None, ge=limit.lo, le=limit.hi))
+    if limit.kind == "integer":
+        return (int | None, Field(None, ge=int(limit.lo), le=int(limit.hi)))
+    if limit.kind == "wear":
+        joint = Annotated[str, StringConstraints(min_length=1, max_length=limit.length)]
+        wear = Annotated[float, Field(ge=limit.lo, le=limit.hi)]
+        return (dict[joint, wear] | None, Field(None, max_length=limit.items))  # type: ignore[valid-type]
+    text = Annotated[str, StringConstraints(min_length=1, max_length=limit.length)]
+    if limit.kind == "strings":
+        return (list[text] | None, Field(None, max_length=limit.items))  # type: ignore[valid-type]
+    return (text | None, None)
+
+
+#: A reading's metrics, for the OpenAPI document: every limit from ``readings.LIMITS``.
+Metrics = create_model("Metrics", __config__=ConfigDict(extra="forbid"),
+                       **{name: _field(name) for name in LIMITS})
 
 
 class Reading(BaseModel):
     code: str = Field(description="the unit's 29-character identity code")
     at: str = Field(description="RFC 3339 with offset; stored at millisecond precision")
-    metrics: Metrics
+    metrics: Metrics  # type: ignore[valid-type]
 
 
 class Rejection(BaseModel):

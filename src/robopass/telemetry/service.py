@@ -26,7 +26,7 @@ import orjson
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from robopass import limits, runtime
+from robopass import runtime
 from robopass.auth.service import Actor
 from robopass.db import dialect_name
 from robopass.robots.models import TERMINAL_STATUSES
@@ -67,7 +67,8 @@ class Decoded:
     items for the reading-by-reading path (``items``, with NDJSON lines already rejected)."""
 
     batch: rd.Batch | None
-    items: list[Any] | None
+    #: parsed one at a time as the store consumes them (``readings.split_body``)
+    items: Iterable[Any] | None
     rejected: list[dict[str, Any]]
     now: datetime
     #: The units' facts read before the write transaction (:func:`read_facts`), or None.
@@ -89,15 +90,16 @@ def decode_body(body: bytes, *, actor: Actor | None, now: datetime | None = None
     now = now or utcnow()
     now_ms = dt_to_ms(now)
     limit = get_telemetry_settings().max_readings if actor is not None else None
-    if limit is not None and limits.too_many_containers(body, readings=limit):
-        raise rd.BadBody(f"the body holds more than {limit} readings' worth of JSON objects "
-                         f"and arrays; send at most {limit} readings per request")
+    if limit is not None and (reason := rd.too_many_tokens(body, readings=limit)):
+        raise rd.BadBody(reason)
     with _no_gc():
         try:
             batch = rd.decode_fast(body, now_ms=now_ms, skew_ms=SKEW_MS,
                                    min_ms=_min_ms(actor, now_ms), max_readings=limit)
         except rd.NotFast:
-            items, rejected = rd.parse_body(body)
+            if limit is not None and (reason := rd.too_big(body, readings=limit)):
+                raise rd.BadBody(reason) from None
+            items, rejected = rd.split_body(body, readings=limit)
             return Decoded(None, items, rejected, now)
     return Decoded(batch, None, [], now)
 
@@ -197,6 +199,12 @@ STAGE_BELOW_PER_UNIT = 8
 def unit_facts(session: Session, codes: list[str]) -> dict[str, tuple[Any, ...]]:
     """code → (status, owner_id, operator_id, sid|None)."""
     facts: dict[str, tuple[Any, ...]] = {}
+    if dialect_name(session) == "postgresql":
+        for row in snapshots._in(session, "SELECT u.code, u.status, u.owner_id, u.operator_id, "
+                                          "s.sid FROM units u LEFT JOIN telemetry_units s ON "
+                                          "s.code = u.code WHERE u.code IN ({})", codes):
+            facts[row[0]] = row[1:]
+        return facts
     for start in range(0, len(codes), 900):
         part = codes[start:start + 900]
         for row in _query(session, "SELECT u.code, u.status, u.owner_id, u.operator_id, s.sid "
@@ -206,16 +214,15 @@ def unit_facts(session: Session, codes: list[str]) -> dict[str, tuple[Any, ...]]
     return facts
 
 
-def _load_snapshots(session: Session, codes: list[str],
-                    facts: dict[str, tuple[Any, ...]]) -> dict[str, dict[str, Any]]:
-    """Create snapshot rows (and sids) for first-time units, then load every snapshot's
-    state by sid, locked on PostgreSQL in ``sid`` order so concurrent batches cannot
-    deadlock."""
+def _unit_sids(session: Session, codes: list[str],
+               facts: dict[str, tuple[Any, ...]]) -> dict[str, int]:
+    """code → sid, creating the snapshot row (and its head, ``at`` -1: nothing stored) of a
+    first-time unit."""
     pg = dialect_name(session) == "postgresql"
-    missing = [c for c in codes if facts[c][3] is None]
-    sids = [facts[c][3] for c in codes if facts[c][3] is not None]
+    sids = {c: facts[c][3] for c in codes if facts[c][3] is not None}
+    missing = sorted(c for c in codes if facts[c][3] is None)
     if missing:
-        values = [{"code": c} for c in sorted(missing)]
+        values = [{"code": c} for c in missing]
         if pg:
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -223,21 +230,70 @@ def _load_snapshots(session: Session, codes: list[str],
                             values)
         else:  # another writer may have created some since the facts were read
             session.execute(insert(Snap).prefix_with("OR IGNORE"), values)
+        new: list[int] = []
         for start in range(0, len(missing), 900):
             part = missing[start:start + 900]
-            sids.extend(row[0] for row in _query(
-                session, f"SELECT sid FROM telemetry_units WHERE code IN "
-                         f"({', '.join('?' * len(part))})", part))
-    if pg:
-        sids.sort()
+            for code, sid in _query(session, "SELECT code, sid FROM telemetry_units WHERE code "
+                                             f"IN ({', '.join('?' * len(part))})", part):
+                sids[code] = sid
+                new.append(sid)
+        snapshots.cursor(session).executemany(_sql(session, (
+            "INSERT INTO telemetry_heads (sid, at) VALUES (?, -1) ON CONFLICT DO NOTHING")),
+            [(sid,) for sid in sorted(new)])  # row locks in sid order
+    return sids
+
+
+def _load_heads(session: Session, sids: list[int]) -> dict[int, int | None]:
+    """sid → newest stored reading time (None: nothing stored), locked on PostgreSQL in sid
+    order, so concurrent batches of a unit serialise and cannot deadlock."""
+    heads: dict[int, int | None] = {}
+    if dialect_name(session) == "postgresql":
+        rows = _query(session, "SELECT sid, at FROM telemetry_heads WHERE sid = "
+                               "ANY(?::int[]) ORDER BY sid FOR UPDATE",
+                      [snapshots.pg_array(sorted(sids))])
+    else:
+        rows = snapshots._in(session, "SELECT sid, at FROM telemetry_heads WHERE sid IN ({})",
+                             sids)
+    for sid, at in rows:
+        heads[sid] = None if at < 0 else at
+    return heads
+
+
+def _move_heads(session: Session, batch: rd.Batch, sids: dict[str, int],
+                heads: dict[int, int | None], stored: dict[str, list[int]]) -> None:
+    """Move each unit's head to its newest stored reading."""
+    ats = batch.ats
+    moved = []
+    for code, pos in stored.items():
+        sid = sids[code]
+        newest = ats[pos[-1]]
+        head = heads.get(sid)
+        if head is None or newest > head:
+            moved.append((newest, sid))
+    if not moved:
+        return
+    if dialect_name(session) == "postgresql":
+        snapshots.cursor(session).execute(
+            "UPDATE telemetry_heads h SET at = n.at FROM unnest(%s::bigint[], %s::int[]) "
+            "AS n(at, sid) WHERE h.sid = n.sid AND h.at < n.at",
+            (snapshots.pg_array([m[0] for m in moved]),
+             snapshots.pg_array([m[1] for m in moved])))
+    else:
+        snapshots.cursor(session).executemany(
+            "UPDATE telemetry_heads SET at = ?1 WHERE sid = ?2 AND at < ?1", moved)
+
+
+def _load_snapshots(session: Session, codes: list[str],
+                    sids: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Every snapshot's state by sid, locked on PostgreSQL in ``sid`` order (after the heads,
+    as every writer takes them)."""
+    pg = dialect_name(session) == "postgresql"
+    order = sorted(sids[c] for c in codes)
     snaps: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(sids), 900):
-        part = sids[start:start + 900]
-        rows = _query(session, f"SELECT {', '.join(_STATE)} FROM telemetry_units "
-                               f"WHERE sid IN ({', '.join('?' * len(part))})"
-                               + (" ORDER BY sid FOR UPDATE" if pg else ""), part)
-        for row in rows:
-            snaps[row[1]] = dict(zip(_STATE, row, strict=True))
+    for row in snapshots._in(session, f"SELECT {', '.join(_STATE)} FROM telemetry_units "
+                                      "WHERE sid IN ({})"
+                                      + (" ORDER BY sid FOR UPDATE" if pg else ""), order):
+        snaps[row[1]] = dict(zip(_STATE, row, strict=True))
     return snaps
 
 
@@ -256,6 +312,12 @@ def _allowed(facts: dict[str, tuple[Any, ...]], codes: list[str],
         else:
             allowed[code] = None
     return allowed
+
+
+#: A staged batch of at least this many readings (the live shape at scale) leaves its units'
+#: health snapshots and alerts to the folder (``staging.fold``), which applies many batches
+#: per unit at once; a smaller one updates them in its own transaction.
+DEFER_SNAPSHOTS_FROM = 2000
 
 
 def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
@@ -277,11 +339,15 @@ def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
         batch = batch.take(keep)
     if not len(batch):
         return 0, 0
-    snaps = _load_snapshots(session, ok_codes, facts)
+    sids = _unit_sids(session, ok_codes, facts)
+    heads = _load_heads(session, list(sids.values()))
     _register_layouts(session, batch.layouts)
-    stored = _new_positions(session, batch, snaps)
-    count = _write(session, batch, snaps, stored)
-    snapshots.update(session, batch, snaps, stored, facts, notify=notify)
+    stored = _new_positions(session, batch, sids, heads)
+    count, deferred = _write(session, batch, sids, stored)
+    _move_heads(session, batch, sids, heads, stored)
+    if count and not deferred:
+        snaps = _load_snapshots(session, list(stored), sids)
+        snapshots.update(session, batch, snaps, stored, facts, notify=notify)
     return count, len(batch) - count
 
 
@@ -299,11 +365,12 @@ def _register_layouts(session: Session, keys: set[bytes]) -> None:
                         "VALUES (?, ?)", values)
 
 
-def _new_positions(session: Session, batch: rd.Batch,
-                   snaps: dict[str, dict[str, Any]]) -> dict[str, list[int]]:
+def _new_positions(session: Session, batch: rd.Batch, sids: dict[str, int],
+                   heads: dict[int, int | None]) -> dict[str, list[int]]:
     """Unit → positions of its readings to store, in time order: a repeat of a time in the
     batch or of a stored reading is dropped (the first one sent wins). A reading newer than
-    the snapshot's ``at`` cannot be stored already; only older ones are looked up."""
+    the unit's head (its newest stored reading) cannot be stored already; only older ones
+    are looked up, in staging and chunks."""
     ats = batch.ats
     out: dict[str, list[int]] = {}
     late: dict[str, list[int]] = {}
@@ -311,28 +378,29 @@ def _new_positions(session: Session, batch: rd.Batch,
         if len(pos) > 1:
             pos.sort(key=ats.__getitem__)  # stable: among equal times the first sent first
             pos = chunks.first_of_each_time(pos, ats)
-        newest = snaps[code]["at"]
+        newest = heads.get(sids[code])
         if newest is None or ats[pos[0]] > newest:
             out[code] = pos
         else:
             late[code] = pos
     if late:
-        have = {snaps[c]["sid"]: set() for c in late}  # type: dict[int, set[int]]
-        staged = staging.readings_of(session.connection(), set(have))  # staging first
-        for sid, raws in staged.items():
-            have[sid].update(r.at for r in raws)
+        have = {sids[c]: set() for c in late}  # type: dict[int, set[int]]
+        for sid, times in staging.times_of(session.connection(), set(have)).items():
+            have[sid].update(times)  # staging first
+        spans = dict(snapshots._in(session, "SELECT sid, chunk_span FROM telemetry_units "
+                                            "WHERE sid IN ({})", list(have)))
         by_hour: dict[int, list[tuple[int, int, int, int | None]]] = {}
         for code, pos in late.items():
-            snap = snaps[code]
-            old = [i for i in pos if ats[i] <= snap["at"]]
+            sid = sids[code]
+            head = heads[sid]
+            old = [i for i in pos if ats[i] <= head]  # type: ignore[operator]
             for part in chunks.split_by_hour(old, ats):
                 lo, hi = ats[part[0]], ats[part[-1]]
-                by_hour.setdefault(chunks.hour_of(lo), []).append(
-                    (snap["sid"], lo, hi, snap["chunk_span"]))
+                by_hour.setdefault(chunks.hour_of(lo), []).append((sid, lo, hi, spans.get(sid)))
         for hour, parts in by_hour.items():
             _stored_times(session, hour, parts, have)
         for code, pos in late.items():
-            times = have[snaps[code]["sid"]]
+            times = have[sids[code]]
             keep = [i for i in pos if ats[i] not in times] if times else pos
             if keep:
                 out[code] = keep
@@ -359,40 +427,43 @@ def _stored_times(session: Session, hour: int,
             have[sid].update(chunks.times(bytes(data)))
 
 
-def _write(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
-           stored: dict[str, list[int]]) -> int:
+def _write(session: Session, batch: rd.Batch, sids: dict[str, int],
+           stored: dict[str, list[int]]) -> tuple[int, bool]:
     """Store the new readings: staged whole on the live shape, as chunks (one per unit and
-    clock hour) for buffered uploads. Returns how many readings were stored."""
+    clock hour) for buffered uploads. Returns how many readings were stored and whether
+    their snapshots are left to the folder."""
     count = sum(map(len, stored.values()))
     if not count:
-        return 0
+        return 0, False
     columns = (batch.ats, batch.soh, batch.cycles, batch.acc, batch.hours, batch.max_wear,
                batch.wear, batch.fault_text, batch.firmware)
     conn = session.connection()
     if count < STAGE_BELOW_PER_UNIT * len(stored):
         positions = [i for pos in stored.values() for i in pos]
-        sids = [snaps[code]["sid"] for code, pos in stored.items() for _ in pos]
+        unit_sids = [sids[code] for code, pos in stored.items() for _ in pos]
         take = itemgetter(*positions) if len(positions) > 1 else (
             lambda col: (col[positions[0]],))
-        if staging.stage(conn, sids, [take(col) for col in columns]) > staging.MAX_BACKLOG:
-            staging.fold_all(conn)
-        return count
+        deferred = count >= DEFER_SNAPSHOTS_FROM
+        if staging.stage(conn, unit_sids, [take(col) for col in columns],
+                         snap=not deferred) > staging.MAX_BACKLOG:
+            staging.fold_all(session)
+        return count, deferred
     rows: list[tuple[int, int, int, int, bytes]] = []
-    spans: list[tuple[int, int]] = []
+    spans: list[tuple[int, int, int]] = []
     ats = batch.ats
     for code, positions in stored.items():
-        sid, span = snaps[code]["sid"], -1
+        sid, span = sids[code], -1
         for part in chunks.split_by_hour(positions, ats):
             first, last = ats[part[0]], ats[part[-1]]
             rows.append((sid, first, last, len(part), chunks.encode(columns, part)))
             span = max(span, last - first)
-        if snaps[code]["chunk_span"] is None or span > snaps[code]["chunk_span"]:
-            spans.append((span, sid))
+        spans.append((span, sid, span))
+    spans.sort(key=itemgetter(1))  # row locks in sid order, as every writer takes them
     staging.write_chunks(conn, rows)
-    if spans:
-        snapshots.cursor(session).executemany(
-            _sql(session, "UPDATE telemetry_units SET chunk_span = ? WHERE sid = ?"), spans)
-    return count
+    snapshots.cursor(session).executemany(_sql(session, (
+        "UPDATE telemetry_units SET chunk_span = ? WHERE sid = ? AND "
+        "(chunk_span IS NULL OR chunk_span < ?)")), spans)
+    return count, False
 
 
 def _sql(session: Session, sql: str) -> str:
@@ -411,10 +482,18 @@ def _positions_by_code(codes: list[str]) -> dict[str, list[int]]:
     return out
 
 
+def snapshot_pending(session: Session, code: str) -> bool:
+    """Whether readings of the unit wait in staging for the folder to apply them to its
+    health snapshot (large live batches, :data:`DEFER_SNAPSHOTS_FROM`): a health read folds
+    first (``routes.get_health``), so it is exact."""
+    sid = _query(session, "SELECT sid FROM telemetry_units WHERE code = ?", [code])
+    return bool(sid) and staging.pending(session.connection(), sid[0][0])
+
+
 def fold_staged(session: Session) -> int:
     """Fold every staged reading into chunks (retention and downsampling jobs call this
     first; reads never need to)."""
-    return staging.fold_all(session.connection())
+    return staging.fold_all(session)
 
 
 # Reads live in ``telemetry.series``; these names stay importable from here.

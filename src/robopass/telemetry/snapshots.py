@@ -64,8 +64,24 @@ def cursor(session: Session) -> Any:
     return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
+def pg_array(values: Sequence[Any]) -> Any:
+    """A PostgreSQL array parameter: integers, or alphanumeric text (identity codes), as one
+    array literal built in C (psycopg dumps a list element by element in Python: ~3 µs
+    each); anything else as the list."""
+    if all(type(v) is int for v in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    if all(type(v) is str and v.isalnum() for v in values):
+        return "{" + ",".join(values) + "}"
+    return list(values)
+
+
 def _in(session: Session, sql: str, keys: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """``sql`` with ``{}`` for an IN list, run over ``keys`` 900 at a time."""
+    """``sql`` with ``{}`` for an IN list, run over ``keys`` 900 at a time (on PostgreSQL one
+    statement, ``= ANY`` of an array)."""
+    if dialect_name(session) == "postgresql":
+        kind = "bigint[]" if all(type(k) is int for k in keys) else "text[]"
+        return query(session, sql.replace(" IN ({})", f" = ANY(?::{kind})"),
+                     [pg_array(keys)])
     out: list[tuple[Any, ...]] = []
     for start in range(0, len(keys), 900):
         part = keys[start:start + 900]
@@ -195,12 +211,15 @@ def _write_metrics(session: Session, rows: list[tuple[Any, ...]]) -> None:
                         + " WHERE sid = ? AND (at IS NULL OR at < ?)", rows)
         return
     names = ("at", *SNAP_COLUMNS, "sid")
-    cols = [list(c) for c in zip(*rows, strict=True)][:len(names)]
-    unnest = ", ".join(f"%s::{t}[]" for t in _PG_TYPES[:len(names)])
+    # one JSON document (orjson, in C) that PostgreSQL splits into rows: psycopg would dump
+    # arrays of text (the joint wear JSON) element by element in Python
+    fields = ", ".join(f"(e->>{k})::{t} AS {name}"
+                       for k, (name, t) in enumerate(zip(names, _PG_TYPES, strict=False)))
+    doc = orjson.dumps([row[:len(names)] for row in rows]).decode()
     cur.execute("UPDATE telemetry_units u SET at = n.at, "
                 + ", ".join(f"{c} = COALESCE(n.{c}, u.{c})" for c in SNAP_COLUMNS)
-                + f" FROM unnest({unnest}) AS n({', '.join(names)}) "
-                "WHERE u.sid = n.sid AND (u.at IS NULL OR u.at < n.at)", cols)
+                + f" FROM (SELECT {fields} FROM json_array_elements(%s::json) AS e) AS n "
+                "WHERE u.sid = n.sid AND (u.at IS NULL OR u.at < n.at)", (doc,))
 
 
 def _newest_non_null(cols: Sequence[Sequence[Any]], fresh: list[int]) -> list[Any]:
@@ -367,6 +386,67 @@ def _late_alerts(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, A
             moved.append({"b_id": aid, "since": ms_to_dt(first)})
     if moved:
         session.execute(sql_update(table).where(table.c.id == bindparam("b_id")), moved)
+
+
+class _Lazy(Sequence[Any]):
+    """A column decoded only where it is read (the fold reads a few positions of it)."""
+
+    def __init__(self, raw: Sequence[Any], decode: Any) -> None:
+        self._raw, self._decode = raw, decode
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __getitem__(self, i: Any) -> Any:
+        value = self._raw[i]
+        return None if value is None else self._decode(value)
+
+
+class _Facts(dict[str, tuple[Any, ...]]):
+    """code → (status, owner_id, operator_id), read when an alert opens (to notify)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+
+    def __missing__(self, code: str) -> tuple[Any, ...]:
+        row = query(self._session, "SELECT status, owner_id, operator_id FROM units "
+                                   "WHERE code = ?", [code])[0]
+        self[code] = row
+        return row
+
+
+def apply_staged(session: Session, columns: list[list[Any]],
+                 groups: dict[int, list[int]]) -> None:
+    """Apply staged readings whose snapshots were left to the fold to their units'
+    snapshots, trends and alerts: ``columns`` the staging columns (``[sid[], at[], ...]``),
+    ``groups`` sid → the positions to apply, in time order. One :func:`update` for all of
+    them, so a unit costs one snapshot update per fold, not one per batch."""
+    from robopass.telemetry.series import layout_names
+
+    pg = dialect_name(session) == "postgresql"
+    order = sorted(groups)
+    snaps: dict[str, dict[str, Any]] = {}
+    code_of: dict[int, str] = {}
+    for row in _in(session, f"SELECT {', '.join(STATE)} FROM telemetry_units WHERE sid IN ({{}})"
+                   + (" ORDER BY sid FOR UPDATE" if pg else ""), order):
+        snaps[row[1]] = dict(zip(STATE, row, strict=True))
+        code_of[row[0]] = row[1]
+    stored = {code_of[sid]: pos for sid, pos in groups.items()}
+    names: dict[bytes, tuple[str, ...] | None] = {}
+
+    def wear(blob: bytes) -> dict[str, float] | None:
+        key = bytes(blob[:rd.LAYOUT_KEY_BYTES])
+        if key not in names:
+            names[key] = layout_names(session, {key}).get(key)
+        layout = names[key]
+        return rd.unpack_wear(bytes(blob), layout) if layout else None
+
+    sid_col = columns[0]
+    codes = _Lazy(sid_col, code_of.__getitem__)
+    batch = rd.Batch((range(len(sid_col)), codes, columns[1], *columns[2:10],
+                      _Lazy(columns[8], orjson.loads), _Lazy(columns[7], wear)), set())
+    update(session, batch, snaps, stored, _Facts(session), notify=True)
 
 
 def _notify(session: Session, opened: list[dict[str, Any]],

@@ -31,6 +31,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from robopass.telemetry import chunks
 
@@ -41,7 +42,7 @@ VERSION = 1
 #: no folder thread runs, e.g. an MQTT ingestor alone).
 MAX_BACKLOG = 64
 #: Staged rows folded per transaction (one transaction holds the SQLite writer lock).
-FOLD_ROWS = 8
+FOLD_ROWS = 4
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
@@ -85,12 +86,15 @@ def has_sid(blob: bytes, sid: int) -> bool:
     return k < len(sids) and sids[k] == sid
 
 
-def stage(conn: Connection, sids: Sequence[int], columns: Sequence[Sequence[Any]]) -> int:
-    """Append one staged row; returns how many rows are staged now (this one included)."""
+def stage(conn: Connection, sids: Sequence[int], columns: Sequence[Sequence[Any]], *,
+          snap: bool = True) -> int:
+    """Append one staged row; returns how many rows are staged now (this one included).
+    ``snap`` False: its readings are not in their units' snapshots yet (the fold applies
+    them)."""
     blob, data = pack(sids, columns)
     cur = _cursor(conn)
-    cur.execute(_q(conn, "INSERT INTO telemetry_staging (n, sids, data) VALUES (?, ?, ?)"),
-                (len(sids), blob, data))
+    cur.execute(_q(conn, "INSERT INTO telemetry_staging (n, sids, data, snap) "
+                         "VALUES (?, ?, ?, ?)"), (len(sids), blob, data, int(snap)))
     cur.execute("SELECT count(*) FROM telemetry_staging")
     return int(cur.fetchone()[0])
 
@@ -125,51 +129,103 @@ def readings_of(conn: Connection, sids: set[int], *, start_ms: int | None = None
     return out
 
 
+def times_of(conn: Connection, sids: set[int]) -> dict[int, set[int]]:
+    """The times of the staged readings of the units ``sids`` (the duplicate check of late
+    readings: no reading objects built)."""
+    out: dict[int, set[int]] = {}
+    cur = _cursor(conn)
+    cur.execute("SELECT sids, data FROM telemetry_staging ORDER BY id")
+    for blob, data in cur.fetchall():
+        row_sids = array("i")
+        row_sids.frombytes(bytes(blob))
+        if sids.isdisjoint(row_sids):
+            continue
+        cols = unpack(bytes(data))
+        for sid, at in zip(cols[0], cols[1], strict=True):
+            if sid in sids:
+                out.setdefault(sid, set()).add(at)
+    return out
+
+
+def pending(conn: Connection, sid: int) -> bool:
+    """Whether a staged row whose snapshots are left to the fold holds readings of ``sid``."""
+    cur = _cursor(conn)
+    cur.execute("SELECT sids FROM telemetry_staging WHERE snap = 0")
+    return any(has_sid(blob, sid) for (blob,) in cur.fetchall())
+
+
 def backlog(conn: Connection) -> int:
     cur = _cursor(conn)
     cur.execute("SELECT count(*) FROM telemetry_staging")
     return int(cur.fetchone()[0])
 
 
-def fold(conn: Connection, *, rows: int = FOLD_ROWS) -> int:
+def _session(where: Session | Connection) -> Session:
+    return where if isinstance(where, Session) else Session(bind=where)
+
+
+def fold(where: Session | Connection, *, rows: int = FOLD_ROWS) -> int:
     """Move up to ``rows`` of the oldest staged rows into chunks (one chunk per unit and
-    clock hour of them), in the caller's transaction; returns how many readings moved. On
+    clock hour of them), and the readings of those whose snapshots were left to the fold
+    into their units' snapshots and alerts (``snapshots.apply_staged``, once per unit for
+    all of them), in the caller's transaction; returns how many readings moved. On
     PostgreSQL concurrent folders take different rows (``SKIP LOCKED``)."""
+    session = _session(where)
+    conn = session.connection()
     cur = _cursor(conn)
     lock = " FOR UPDATE SKIP LOCKED" if _pg(conn) else ""
-    cur.execute(_q(conn, f"SELECT id, data FROM telemetry_staging ORDER BY id LIMIT ?{lock}"),
-                (rows,))
-    taken = cur.fetchall()
+    cur.execute(_q(conn, f"SELECT * FROM telemetry_staging ORDER BY id LIMIT ?{lock}"),
+                (rows,))  # * : a database downgraded past 0010 has no ``snap`` column
+    names = [d[0] for d in cur.description]
+    at_id, at_data = names.index("id"), names.index("data")
+    at_snap = names.index("snap") if "snap" in names else None
+    taken = [(row[at_id], row[at_data], 1 if at_snap is None else row[at_snap])
+             for row in cur.fetchall()]
     if not taken:
         return 0
     columns: list[list[Any]] = [[] for _ in range(len(chunks.FIELDS) + 1)]
-    for _, data in taken:
-        for col, part in zip(columns, unpack(bytes(data)), strict=True):
+    waiting = bytearray()  # per reading: 1 if its snapshot update was left to the fold
+    for _, data, snap in taken:
+        parts = unpack(bytes(data))
+        for col, part in zip(columns, parts, strict=True):
             col.extend(part)
+        waiting.extend((b"\x00" if snap else b"\x01") * len(parts[0]))
     sid_col, ats = columns[0], columns[1]
     chunk_columns = columns[1:]
     by_sid = sorted(range(len(sid_col)), key=sid_col.__getitem__)
     chunk_rows: list[tuple[int, int, int, int, bytes]] = []
     spans: list[tuple[int, int, int]] = []
+    groups: dict[int, list[int]] = {}  # sid -> its positions in time order
     for sid, run in groupby(by_sid, key=sid_col.__getitem__):
         span = -1
-        for part in chunks.split_by_hour(list(run), ats):
+        parts = chunks.split_by_hour(list(run), ats)
+        for part in parts:
             first, last = ats[part[0]], ats[part[-1]]
             chunk_rows.append((sid, first, last, len(part), chunks.encode(chunk_columns, part)))
             span = max(span, last - first)
         spans.append((span, sid, span))
+        groups[sid] = parts[0] if len(parts) == 1 else [i for part in parts for i in part]
     spans.sort(key=itemgetter(1))  # row locks in sid order, as ingest takes them
     if _pg(conn):  # one statement, not a round trip per unit; row locks in sid order first
-        cur.execute("SELECT sid FROM telemetry_units WHERE sid = ANY(%s) ORDER BY sid "
-                    "FOR UPDATE", ([x[1] for x in spans],))
+        from robopass.telemetry.snapshots import pg_array
+
+        cur.execute("SELECT sid FROM telemetry_units WHERE sid = ANY(%s::int[]) ORDER BY sid "
+                    "FOR UPDATE", (pg_array([x[1] for x in spans]),))
         cur.execute("UPDATE telemetry_units u SET chunk_span = n.span FROM "
                     "unnest(%s::bigint[], %s::int[]) WITH ORDINALITY AS n(span, sid, k) "
                     "WHERE u.sid = n.sid AND (u.chunk_span IS NULL OR u.chunk_span < n.span)",
-                    ([x[0] for x in spans], [x[1] for x in spans]))
+                    (pg_array([x[0] for x in spans]), pg_array([x[1] for x in spans])))
     else:
         cur.executemany("UPDATE telemetry_units SET chunk_span = ? WHERE sid = ? AND "
                         "(chunk_span IS NULL OR chunk_span < ?)", spans)
     write_chunks(conn, chunk_rows)
+    if any(waiting):
+        from robopass.telemetry import snapshots
+
+        if not all(waiting):
+            groups = {sid: kept for sid, pos in groups.items()
+                      if (kept := [i for i in pos if waiting[i]])}
+        snapshots.apply_staged(session, columns, groups)
     ids = [row[0] for row in taken]
     cur.execute(_q(conn, f"DELETE FROM telemetry_staging WHERE id IN "
                          f"({', '.join('?' * len(ids))})"), ids)
@@ -190,10 +246,11 @@ def write_chunks(conn: Connection, rows: list[tuple[int, int, int, int, bytes]])
                         "VALUES (?, ?, ?, ?, ?)", rows)
 
 
-def fold_all(conn: Connection) -> int:
+def fold_all(where: Session | Connection) -> int:
     """Fold every staged row (in the caller's transaction)."""
+    session = _session(where)
     total = 0
-    while moved := fold(conn, rows=FOLD_ROWS):
+    while moved := fold(session, rows=FOLD_ROWS):
         total += moved
     return total
 
@@ -206,7 +263,10 @@ def run_folder(url: str, *, stop: threading.Event, interval: float = 1.0) -> Non
         try:
             while not stop.is_set():
                 with write_session(url) as session, transaction(session, ledger=False):
-                    moved = fold(session.connection())
+                    moved = fold(session)
+                    if moved and not _pg(session.connection()):
+                        # the fold's pages need not stay in this connection's cache (RSS)
+                        session.connection().exec_driver_sql("PRAGMA shrink_memory")
                 if not moved:
                     break
         except Exception:  # a failed fold leaves the rows staged; the next one retries

@@ -1,0 +1,72 @@
+"""Large live batches leave their units' snapshots and alerts to the folder
+(``service.DEFER_SNAPSHOTS_FROM``). With that threshold at one reading, every staged batch
+defers, and the event-time, health and ingest tests must hold unchanged: health reads fold
+first when the unit has such readings (exact), the fold applies late readings, ``since`` and
+the trend in event time, and the duplicate check (``telemetry_heads``) sees staged readings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from robopass.telemetry import service
+from tests.telemetry import test_event_time, test_health, test_ingest
+from tests.telemetry.conftest import reading, ts
+
+#: notifications of deferred readings go out when the folder applies them (below)
+_FOLD_TIMED = {"test_an_opened_alert_notifies_operator_and_owner"}
+for _module in (test_event_time, test_health, test_ingest):
+    globals().update({name: value for name, value in vars(_module).items()
+                      if name.startswith("test_") and name not in _FOLD_TIMED})
+
+
+@pytest.fixture(autouse=True)
+def _defer_every_staged_batch(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr(service, "DEFER_SNAPSHOTS_FROM", 1)
+
+
+def test_a_deferred_batch_waits_in_staging_until_a_health_read_folds_it(client, fleet):
+    from robopass.db import reading as read_session
+    a, b = fleet.codes[0], fleet.codes[1]
+    r = client.post("/api/v1/telemetry", [reading(a, ts(3), battery_soh=40.0),
+                                          reading(b, ts(3), battery_soh=90.0)], fleet.operator)
+    assert r.json()["stored"] == 2
+    with read_session(client.registry.url) as session:
+        assert service.snapshot_pending(session, a)
+    body = client.get(f"/api/v1/robots/{a}/health", fleet.operator).json()
+    assert body["metrics"]["battery_soh"] == 40.0 and body["at"] == ts(3)
+    assert [x["rule"] for x in body["alerts"]] == ["battery_soh_low"]
+    with read_session(client.registry.url) as session:
+        assert not service.snapshot_pending(session, a)
+        assert not service.snapshot_pending(session, b)
+    # the same readings again (now folded into chunks) are duplicates, not stored twice
+    r = client.post("/api/v1/telemetry", [reading(a, ts(3), battery_soh=40.0)], fleet.operator)
+    assert r.json()["stored"] == 0 and r.json()["duplicates"] == 1
+
+
+def test_the_fold_notifies_an_alert_the_deferred_readings_opened(client):
+    from robopass.db import transaction, write_session
+    from tests.utils.api import DEPLOYMENT
+
+    maker = client.org("manufacturer")
+    owner = client.org("operator")
+    operator = client.org("operator")
+    model_id = client.approved_model(maker)
+    code = client.codes(maker, model_id, 1)[0]
+    client.event(maker, code, "manufactured", at="2026-03-10T08:00:00Z")
+    client.event(maker, code, "sold", at="2026-03-11T08:00:00Z", to_organization=owner.id)
+    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z", to_organization=operator.id,
+                 details=DEPLOYMENT)
+    for minutes in (2, 1):
+        r = client.post("/api/v1/telemetry", [reading(code, ts(minutes), battery_soh=60.0)],
+                        operator)
+        assert r.json()["stored"] == 1
+    notes = client.get("/api/v1/notifications?topic=health_alert", operator).json()
+    assert notes["notifications"] == []  # not applied yet
+    with write_session(client.registry.url) as session, transaction(session, ledger=False):
+        assert service.fold_staged(session) == 2  # what the serve folder thread does
+    for org in (owner, operator):
+        notes = client.get("/api/v1/notifications?topic=health_alert", org).json()
+        assert len(notes["notifications"]) == 1, notes
+        assert notes["notifications"][0]["payload"]["since"] == ts(2)
