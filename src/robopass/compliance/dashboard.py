@@ -14,6 +14,7 @@ from robopass.compliance import service as compliance_service
 from robopass.compliance.scan import IN_SERVICE
 from robopass.errors import Forbidden
 from robopass.pilots import service as pilot_service
+from robopass.robots.models import Unit
 from robopass.stats.models import UnitCount
 
 
