@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,25 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import server_cpu_seconds  # noqa: E402
+from common import free_port, server_cpu_seconds, start_listening  # noqa: E402
 
 
 def start_server(store: str) -> tuple[subprocess.Popen[bytes], int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(["nats-server", "-a", "127.0.0.1", "-p", str(port), "-js",
-                             "-sd", store], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("nats-server did not start")
+    port = free_port()
+    proc = start_listening(["nats-server", "-a", "127.0.0.1", "-p", str(port), "-js",
+                            "-sd", store], port)
+    return proc, port
 
 
 async def run(port: int, args: argparse.Namespace) -> dict[str, float]:

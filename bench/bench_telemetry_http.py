@@ -20,7 +20,6 @@ import json
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from common import (  # noqa: E402
     RssSampler,
+    free_port,
     group_rss_bytes,
     new_registry,
     server_cpu_seconds,
@@ -41,12 +41,6 @@ from common import (  # noqa: E402
 )
 
 TARGETS = {"sqlite": 200_000, "postgresql": 100_000}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def build_bodies(codes: list[str], *, readings: int, batch: int, per_unit: int,

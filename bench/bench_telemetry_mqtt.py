@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import new_registry, units_and_key  # noqa: E402
+from common import free_port, new_registry, start_listening, units_and_key  # noqa: E402
 
 TARGET = 20_000
 TARGET_TWO = 50_000
@@ -55,27 +55,14 @@ max_inflight_messages 0
 def start_broker(workdir: str, config: str) -> tuple[subprocess.Popen[bytes], int]:
     """Our own Mosquitto on a free loopback port; ``config`` "recommended" or "default"."""
     import pwd
-    import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     user = f"user {pwd.getpwuid(os.geteuid()).pw_name}\n" if os.geteuid() == 0 else ""
     conf = Path(workdir) / "mosquitto.conf"
     conf.write_text(f"{user}listener {port} 127.0.0.1\nallow_anonymous true\n"
                     "persistence false\nsys_interval 1\n"
                     + (RECOMMENDED if config == "recommended" else ""))
-    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("mosquitto did not start")
+    return start_listening(["mosquitto", "-c", str(conf)], port), port
 
 
 def publish(payloads: list[tuple[str, bytes]], host: str, port: int, rate: float) -> None:
