@@ -32,6 +32,26 @@ def make_fleet(client: ApiClient, count: int = 2) -> Fleet:
     return Fleet(maker=maker, operator=operator, codes=codes)
 
 
+@dataclass
+class LeasedUnit:
+    maker: Org
+    owner: Org
+    operator: Org
+    code: str
+
+
+def leased_unit(client: ApiClient) -> LeasedUnit:
+    """One unit sold to an owner who deploys it with another organisation as its operator."""
+    maker, owner, operator = (client.org("manufacturer"), client.org("operator"),
+                              client.org("operator"))
+    code = client.codes(maker, client.approved_model(maker), 1)[0]
+    client.event(maker, code, "manufactured", at="2026-03-10T08:00:00Z")
+    client.event(maker, code, "sold", at="2026-03-11T08:00:00Z", to_organization=owner.id)
+    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z", to_organization=operator.id,
+                 details=DEPLOYMENT)
+    return LeasedUnit(maker=maker, owner=owner, operator=operator, code=code)
+
+
 @pytest.fixture
 def fleet(client: ApiClient) -> Fleet:
     return make_fleet(client)

@@ -12,7 +12,7 @@ import pytest
 
 from robopass.telemetry import service
 from tests.telemetry import test_event_time, test_health, test_ingest
-from tests.telemetry.conftest import reading, ts
+from tests.telemetry.conftest import leased_unit, reading, ts
 
 #: notifications of deferred readings go out when the folder applies them (below)
 _FOLD_TIMED = {"test_an_opened_alert_notifies_operator_and_owner"}
@@ -47,17 +47,9 @@ def test_a_deferred_batch_waits_in_staging_until_a_health_read_folds_it(client, 
 
 def test_the_fold_notifies_an_alert_the_deferred_readings_opened(client):
     from robopass.db import transaction, write_session
-    from tests.utils.api import DEPLOYMENT
 
-    maker = client.org("manufacturer")
-    owner = client.org("operator")
-    operator = client.org("operator")
-    model_id = client.approved_model(maker)
-    code = client.codes(maker, model_id, 1)[0]
-    client.event(maker, code, "manufactured", at="2026-03-10T08:00:00Z")
-    client.event(maker, code, "sold", at="2026-03-11T08:00:00Z", to_organization=owner.id)
-    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z", to_organization=operator.id,
-                 details=DEPLOYMENT)
+    unit = leased_unit(client)
+    owner, operator, code = unit.owner, unit.operator, unit.code
     for minutes in (2, 1):
         r = client.post("/api/v1/telemetry", [reading(code, ts(minutes), battery_soh=60.0)],
                         operator)

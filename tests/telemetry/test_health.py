@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.telemetry.conftest import reading, ts
-from tests.utils.api import DEPLOYMENT
+from tests.telemetry.conftest import leased_unit, reading, ts
 
 
 def post(client, org, *readings):  # type: ignore[no-untyped-def]
@@ -75,15 +74,8 @@ def test_late_readings_do_not_open_alerts(client, fleet):
 
 
 def test_an_opened_alert_notifies_operator_and_owner(client):
-    maker = client.org("manufacturer")
-    owner = client.org("operator")
-    operator = client.org("operator")
-    model_id = client.approved_model(maker)
-    code = client.codes(maker, model_id, 1)[0]
-    client.event(maker, code, "manufactured", at="2026-03-10T08:00:00Z")
-    client.event(maker, code, "sold", at="2026-03-11T08:00:00Z", to_organization=owner.id)
-    client.event(owner, code, "deployed", at="2026-03-12T08:00:00Z", to_organization=operator.id,
-                 details=DEPLOYMENT)
+    unit = leased_unit(client)
+    maker, owner, operator, code = unit.maker, unit.owner, unit.operator, unit.code
     post(client, operator, reading(code, ts(2), battery_soh=60.0))
     post(client, operator, reading(code, ts(1), battery_soh=59.0))  # still open: no new notice
     for org in (owner, operator):
