@@ -1,10 +1,11 @@
 """Benchmark: public verification under load (SPEC §11: >= 5,000 req/s, p99 <= 20 ms).
 
 Builds (once, then reuses) a SQLite registry with N registered units issued through
-``robots.service.issue_codes`` in batches, serves it with uvicorn (several workers) on
-127.0.0.1, and drives ``GET /api/v1/verify/{code}``, ``GET /r/{code}`` and the trivial
-``GET /healthz`` (the ceiling) with wrk from a separate process, each for a bounded time.
-Prints one JSON object.
+``robots.service.issue_codes`` in batches, serves it with ``robopass serve --workers N`` as
+deployed (one ``SO_REUSEPORT`` socket per worker, workers forked from a fork server, the
+background jobs running) on 127.0.0.1, and drives ``GET /api/v1/verify/{code}``,
+``GET /r/{code}`` and the trivial ``GET /healthz`` (the ceiling) with wrk from a separate
+process, each for a bounded time. Prints one JSON object.
 
     python bench/bench_verify.py [--units 1000000] [--db /tmp/robopass-bench/verify-UNITS.db]
         [--workers 2] [--duration 10] [--connections 32,64] [--build-only]
@@ -13,7 +14,9 @@ First, right after the server starts and without warm-up, each endpoint is measu
 the first connection level ("cold": what a restarted worker, or one added under load, serves);
 then, after a warm-up, each endpoint is measured at every connection level given (wrk keeps
 that many requests in flight: with a closed loop, latency grows with the level once the cores
-are saturated).
+are saturated). Last, a verify run during which one worker is killed with SIGKILL a quarter
+into it (``verify_with_a_worker_killed``): the supervisor forks a replacement on the same
+socket, and the figures show what clients saw meanwhile.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 try:
@@ -183,24 +187,64 @@ def dashboard_views(base: str, key: str, n: int, out: list[float]) -> None:
         out.append(round((time.perf_counter() - started) * 1000, 1))
 
 
-def serve(db: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, ROBOPASS_DATABASE_URL=f"sqlite:///{db}",
-               ROBOPASS_PUBLIC_URL=f"http://127.0.0.1:{port}",
-               ROBOPASS_PUBLIC_RATE_LIMIT="0",  # measure the endpoint, not the limiter
+def serve(db: Path, port: int, workers: int) -> subprocess.Popen[str]:
+    """``robopass serve --workers N`` as deployed (its background jobs included), returned once
+    it says every worker accepts connections."""
+    env = dict(os.environ, ROBOPASS_PUBLIC_RATE_LIMIT="0",  # the endpoint, not the limiter
                PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "robopass.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-         "--no-access-log"], env=env, start_new_session=True)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
-            return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("server did not start")
+        [sys.executable, "-m", "robopass", "serve", "--db", f"sqlite:///{db}", "--host",
+         "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        env=env, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    ready = threading.Event()
+
+    def relay() -> None:  # the server's messages go on to ours; "Ready:" is the signal
+        for line in proc.stderr:  # type: ignore[union-attr]
+            sys.stderr.write(line)
+            if line.startswith("Ready:"):
+                ready.set()
+
+    threading.Thread(target=relay, daemon=True).start()
+    if not ready.wait(120):
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise SystemExit("server did not start")
+    return proc
+
+
+def workers_of(pid: int) -> list[int]:
+    """The server's worker processes: forked by its fork server, a child of ``pid``."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parent[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    children = {p for p, pp in parent.items() if pp == pid}
+    return sorted(p for p, pp in parent.items() if pp in children)
+
+
+def measure_with_restart(proc: subprocess.Popen[str], base: str, codes: list[str],
+                         duration: int, connections: int) -> dict[str, Any]:
+    """A verify run during which one worker is killed (SIGKILL) a quarter into it: the
+    supervisor forks a replacement on the same socket; what the clients see meanwhile."""
+    victims = workers_of(proc.pid)
+
+    def kill() -> None:
+        time.sleep(duration / 4)
+        os.kill(victims[0], signal.SIGKILL)
+
+    killer = threading.Thread(target=kill)
+    killer.start()
+    result: dict[str, Any] = measure(proc.pid, base, "verify", "/api/v1/verify/", codes,
+                                     duration, connections)
+    killer.join()
+    result["killed_worker"] = victims[0]
+    # the killed worker's CPU left the process group's total with it: no per-request figure
+    result["server_cpu_us_per_request"] = None
+    result["workers_after"] = workers_of(proc.pid)
+    return result
 
 
 def main() -> None:
@@ -257,6 +301,8 @@ def main() -> None:
                 wrk(base, prefix, sample, 2, connections, 2)  # warm-up
                 results[name] = measure(proc.pid, base, name, prefix, sample, args.duration,
                                         connections)
+        # A worker killed under load: the replacement must serve at once (issue #12.9).
+        restart = measure_with_restart(proc, base, codes, args.duration, levels[0])
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
@@ -273,6 +319,7 @@ def main() -> None:
         "cold": cold,
         "dashboard_overview_ms_during_cold_verify": views,
         "by_connections": by_level,
+        "verify_with_a_worker_killed": restart,
         "target": TARGET,
         "cores": os.cpu_count(),
         "command": "python " + " ".join(sys.argv),

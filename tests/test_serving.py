@@ -35,6 +35,14 @@ def _children(pid: int) -> set[int]:
     return kids
 
 
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except OSError:  # gone meanwhile
+        return -1
+
+
 def _wait_up(base: str, within: float = 120) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -101,17 +109,26 @@ def test_workers_listen_on_their_own_sockets_and_are_supervised(tmp_path: Path) 
             listening = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"],
                                        capture_output=True, text=True, check=True).stdout
             pids = {int(p.split(",")[0]) for p in listening.split("pid=")[1:]}
+            # (the fork server holds the sockets for a moment while it forks a worker)
             if len(listening.strip().splitlines()) == 2 and victim not in pids \
-                    and len(pids - {proc.pid}) == 2:
+                    and len(pids - {proc.pid}) == 2 \
+                    and proc.pid not in {_parent(pid) for pid in pids - {proc.pid}}:
                 break
             time.sleep(0.2)
         else:
             raise AssertionError(f"the killed worker was not replaced: {listening}")
         assert httpx.get(f"{base}/api/v1/verify/CN-XYZ", timeout=60).status_code == 200
+        # workers, the replacement too, are forked from one fork server that imported the
+        # app once (so a replacement serves in a fraction of a second), not spawned afresh
+        workers = {int(p.split(",")[0]) for p in listening.split("pid=")[1:]} - {proc.pid}
+        parents = {_parent(pid) for pid in workers}
+        assert len(parents) == 1 and proc.pid not in parents, (parents, proc.pid)
+        assert _parent(parents.pop()) == proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0
+    assert b"Ready: 2 workers serving" in out, out  # said once every worker accepted
     assert not _children(proc.pid)  # no worker left behind
     assert subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True,
                           check=True).stdout.strip() == ""

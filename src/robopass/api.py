@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from robopass import idcode
@@ -77,7 +80,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # a worker reads the registry's own country as it starts: its first public requests
+        # take the fast path (robopass.asgi)
+        from robopass.verification.service import load_own_country
+
+        await run_in_threadpool(load_own_country, settings.database_url)
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="robopass",
         version="0.1.0",
         summary="National humanoid robot full-lifecycle registry",

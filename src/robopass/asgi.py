@@ -7,10 +7,18 @@ scan of every unit, ~25 CPU-seconds per worker at 10,000,000 units, competing wi
 the GIL and the cores for about a minute after every start. The dashboard's figures are now
 computed when a regulator signs in (``stats.service.warm``, in that worker only, and only on a
 registry large enough to need it) or when first asked for.
+
+What every worker's first requests would otherwise each pay is done here, once, at import
+(:func:`robopass.web.fastpath.preload`: ORM mappers, the public page's templates and locale
+data; no database connection): ``robopass serve`` imports this module in its fork server and
+forks the workers from it. A worker then reads the registry's own country when it starts
+(``api.create_app``'s start-up), so its first verification takes the fast path too.
 """
 
 from robopass.api import create_app
 from robopass.runtime import tune_gc
+from robopass.web.fastpath import preload
 
 app = create_app()
+preload()  # in the fork server: once for every worker forked from it
 tune_gc()

@@ -143,7 +143,11 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
                                 interval=get_telemetry_settings().fold_interval_s)
     from robopass import serving
 
-    status = serving.run(host=host, port=port, workers=workers)
+    def ready(count: int) -> None:
+        err.print(f"Ready: {count} worker{'s' if count > 1 else ''} serving "
+                  f"http://{host}:{port} (Ctrl-C stops)")
+
+    status = serving.run(host=host, port=port, workers=workers, on_ready=ready)
     if status:
         err.print("[red]error:[/red] a server worker could not start (see its output above)")
         raise typer.Exit(status)

@@ -165,6 +165,23 @@ def lookup(engine: Engine, code: str, reader: PinnedReader | None = None
         raw.close()
 
 
+def load_own_country(url: str) -> bool:
+    """Read the registry's own country (a worker's start-up), so the fast paths answer from
+    the first request instead of sending it to the full path; False when the database is not
+    initialised or not reachable yet (the first full-path request reads it then)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from robopass.db import reading
+    from robopass.errors import RobopassError
+
+    try:
+        with reading(url) as session:
+            _own_country[url] = registry_service.country(session)
+    except (SQLAlchemyError, RobopassError):
+        return False
+    return True
+
+
 def _fast_code(url: str, raw: str) -> tuple[str, str] | None:
     """(registry country, compact code) when the fast paths may answer, else None."""
     own = _own_country.get(url)

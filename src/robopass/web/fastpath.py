@@ -186,6 +186,21 @@ def render_page(url: str, path: str, scope: Scope,
     return skeleton.fill(values).encode(), locale
 
 
+def preload() -> None:
+    """Work every server process would otherwise do on its first public requests, done once
+    where it is imported (``robopass serve``'s fork server, before it forks the workers): the
+    ORM's mapper configuration, the public page's templates compiled in every locale, and the
+    locale data its month names come from. Pure: no database connection is opened."""
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
+    for locale in i18n.LOCALES:
+        env = i18n.environment(locale)
+        for name in ("public.html", "base.html", "_lookup_form.html", "lookup.html"):
+            env.get_template(name)
+        public.month_text("2025-01", locale)
+
+
 _HEALTHZ = b'{"status":"ok"}'
 
 
