@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from common import (  # noqa: E402
     RssSampler,
     free_port,
+    group_pss_bytes,
     group_rss_bytes,
     new_registry,
     server_cpu_seconds,
@@ -138,6 +139,7 @@ def main() -> None:
         warm.request("POST", "/api/v1/telemetry", body=b"[]", headers=headers)
         warm.getresponse().read()
         rss_idle = group_rss_bytes(server.pid)
+        pss_idle = group_pss_bytes(server.pid)
         warm_queue = list(enumerate(warm_bodies))
         warm_threads = [threading.Thread(target=worker, args=(warm_queue,))
                         for _ in range(args.connections)]
@@ -179,6 +181,10 @@ def main() -> None:
             # every process of the server (supervisor, workers), summed, sampled every 50 ms
             "server_rss_peak_mb": rss.peak_mb,
             "server_rss_idle_mb": round(rss_idle / 2**20, 1),
+            # the same processes' proportional set size: pages the workers share with their
+            # fork server (the imported application) counted once, not once per process
+            "server_pss_peak_mb": rss.peak_pss_mb,
+            "server_pss_idle_mb": round(pss_idle / 2**20, 1),
             "warmup_rounds": args.warmup_rounds,
             "client_cores_busy": round(client_cpu / elapsed, 2),
             "load_average_before": round(load_before, 2),

@@ -172,7 +172,7 @@ def run_influx(args: argparse.Namespace) -> dict[str, object]:
                 "seconds": round(elapsed, 2), "errors": errors[:3],
                 "server_cpu_us_per_point": round(cpu / max(1, stored[0]) * 1e6, 2),
                 "server_cores_busy": round(cpu / elapsed, 2),
-                "server_rss_peak_mb": rss.peak_mb}
+                "server_rss_peak_mb": rss.peak_mb, "server_pss_peak_mb": rss.peak_pss_mb}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -217,7 +217,7 @@ def main() -> None:
         "robopass": {k: robopass.get(k) for k in (
             "backend", "readings_per_s", "stored", "seconds", "workers",
             "server_cpu_us_per_reading", "server_cores_busy", "server_rss_peak_mb",
-            "server_rss_idle_mb", "errors")},
+            "server_rss_idle_mb", "server_pss_peak_mb", "server_pss_idle_mb", "errors")},
         "influxdb": {"version": "1.6 (Debian influxdb)", **influx},
         "ratio_robopass_to_influxdb": round(float(rate) / float(influx["points_per_s"]), 2)  # type: ignore[arg-type]
         if influx["points_per_s"] else None,

@@ -172,14 +172,36 @@ def group_rss_bytes(pgid: int) -> int:
     return total
 
 
+def group_pss_bytes(pgid: int) -> int:
+    """Proportional set size of every process in a process group, summed: the memory the group
+    takes, each shared page counted once in all (the workers share what their fork server
+    imported; a sum of RSS counts those pages once per process)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                if int(fh.read().rsplit(")", 1)[1].split()[2]) != pgid:
+                    continue
+            with open(f"/proc/{entry}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            continue
+    return total
+
+
 class RssSampler:
-    """Samples :func:`group_rss_bytes` of a process group in a thread; ``peak_mb`` after
-    :meth:`stop`."""
+    """Samples :func:`group_rss_bytes` and :func:`group_pss_bytes` of a process group in a
+    thread; ``peak_mb`` and ``peak_pss_mb`` after :meth:`stop`."""
 
     def __init__(self, pgid: int, interval: float = 0.05) -> None:
         import threading
 
-        self.peak = 0
+        self.peak = self.peak_pss = 0
         self._stop = threading.Event()
         self._pgid, self._interval = pgid, interval
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -188,16 +210,22 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, group_rss_bytes(self._pgid))
+            self.peak_pss = max(self.peak_pss, group_pss_bytes(self._pgid))
             self._stop.wait(self._interval)
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, group_rss_bytes(self._pgid))
+        self.peak_pss = max(self.peak_pss, group_pss_bytes(self._pgid))
 
     @property
     def peak_mb(self) -> float:
         return round(self.peak / 2**20, 1)
+
+    @property
+    def peak_pss_mb(self) -> float:
+        return round(self.peak_pss / 2**20, 1)
 
 
 def free_port() -> int:

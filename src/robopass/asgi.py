@@ -16,9 +16,10 @@ forks the workers from it. A worker then reads the registry's own country when i
 """
 
 from robopass.api import create_app
-from robopass.runtime import tune_gc
+from robopass.runtime import tune_gc, tune_memory
 from robopass.web.fastpath import preload
 
+tune_memory()  # before any thread: the workers forked from here inherit it
 app = create_app()
 preload()  # in the fork server: once for every worker forked from it
 tune_gc()

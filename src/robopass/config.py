@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     public_fast_path: bool = True
     #: SQLite ``synchronous``: NORMAL (WAL, survives process crash) or FULL (survives power loss).
     sqlite_synchronous: str = "NORMAL"
+    #: SQLite page cache per connection, MiB (``PRAGMA cache_size``). Each pooled connection
+    #: of each process keeps its own; pages it misses come from the OS page cache.
+    sqlite_cache_mb: int = Field(16, ge=1, le=4096)
     #: Body cap of the batch endpoints (``POST /api/v1/events``, EPCIS capture), bytes.
     max_event_batch_bytes: int = 32 * 1024 * 1024
     #: Webhook and peer registry URLs may point at loopback, private, link-local and other

@@ -161,6 +161,7 @@ def _configure_sqlite(engine: Engine) -> None:
     from robopass.config import get_settings
 
     synchronous = get_settings().sqlite_synchronous.upper()
+    cache_kib = get_settings().sqlite_cache_mb * 1024
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -171,7 +172,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute(f"PRAGMA cache_size=-{cache_kib}")
         cur.execute("PRAGMA temp_store=MEMORY")
         # The WAL is copied into the database by _WalCheckpointer, outside the writer lock.
         cur.execute("PRAGMA wal_autocheckpoint=0")

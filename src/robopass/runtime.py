@@ -7,10 +7,18 @@ default thresholds spend about as long in the collector as in the work itself (m
 event batch went from ~116 to ~64 µs per event). Reference counting still frees everything at
 once; only cycles wait a little longer. ``gc.freeze()`` moves the objects created at import
 time (modules, the app, SQLAlchemy's metadata) out of the collector's sight for good.
+
+Memory: glibc's malloc gives each thread that allocates its own arena (up to eight per core),
+and a server's thread pool spreads a batch's large buffers over many of them, each keeping
+its freed pages. :func:`tune_memory` limits a process to one arena (Python's own allocator
+serves small objects under the GIL anyway): measured on the live telemetry shape, the
+server's peak memory (PSS of all its processes) fell from 523–554 MB to 445–469 MB with no
+loss of rate (docs/performance.md).
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import threading
 from collections.abc import Iterator
@@ -25,6 +33,20 @@ def tune_gc() -> None:
     gc.freeze()
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GEN0_THRESHOLD, max(gen1, 20), max(gen2, 100))
+
+
+#: glibc's ``mallopt`` parameter for the number of arenas (``M_ARENA_MAX``).
+M_ARENA_MAX = -8
+
+
+def tune_memory() -> None:
+    """One malloc arena for the process (glibc; a no-op elsewhere). Call it before the
+    process starts threads: arenas made before it stay."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    mallopt(M_ARENA_MAX, 1)
 
 
 @contextmanager

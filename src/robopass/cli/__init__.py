@@ -430,8 +430,9 @@ def demo(db: str = typer.Option("sqlite:///var/demo.db", "--db", help=DB_HELP),
 
 
 def main() -> None:
-    from robopass.runtime import tune_gc
+    from robopass.runtime import tune_gc, tune_memory
 
+    tune_memory()  # before the server's background threads start
     tune_gc()
     try:
         app()
