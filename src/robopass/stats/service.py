@@ -41,8 +41,9 @@ with what it was computed from:
   every event that binds, releases or swaps components or moves a unit to another province.
   The view is one ``GROUP BY`` over that table, computed in the request and stamped with the
   ledger size (each of those writes is a ledgered event), so it is exact at every commit and a
-  fresh worker answers it in milliseconds: at 1,000,000 units the old scan took 8.6 s per
-  worker per scope (~90 s at 10,000,000), redone by every worker a supervisor restarted.
+  fresh worker answers it in milliseconds (80 ms national, 7 ms provincial for its first view
+  at 1,000,000 units) where the old scan of ``components`` took 9.6–11.8 s per worker and per
+  scope, growing with the registry and redone by every worker a supervisor restarted.
 * the incidents "by responsibility" summary (trace reports of the newest incidents) is
   stamped with :func:`fingerprint`; when the stamp changed it is recomputed in the request
   *if the last computation was cheap* (under :data:`SYNC_BUDGET` seconds); otherwise the
