@@ -603,5 +603,6 @@ def unit_list(session: Session, *, actor: Actor, status: str | None = None,
     return total, units
 
 
-__all__ = ["overview", "supply_chain", "fleet_health", "responsibility", "unit_list",
-           "fingerprint", "clear_cache", "warm", "or_"]
+__all__ = ["overview", "supply_chain", "supply_figures", "supply_chain_view", "SupplyFigures",
+           "fleet_health", "responsibility", "unit_list", "fingerprint", "clear_cache", "warm",
+           "or_"]
