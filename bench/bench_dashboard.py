@@ -2,6 +2,8 @@
 
     python bench/bench_dashboard.py --units 1000000            # synthetic registry
     python bench/bench_dashboard.py --db sqlite:////tmp/ui-demo.db --keys /tmp/ui-demo-keys.json
+    python bench/bench_dashboard.py --supply-first-view --units 1000000 \
+        --baseline-src /tmp/main/src       # git archive main src | tar -x -C /tmp/main
 
 Synthetic mode issues ``--units`` codes through ``robots.service.issue_codes`` (the API's path),
 then spreads them over 20 manufacturers, 16 provinces and all ten statuses, and fits two key
@@ -14,11 +16,20 @@ aggregates, fingerprint checked), ``after_write_ms`` (the request right after a 
 changes the units, i.e. a lifecycle event: cached figures must be recomputed or, on a large
 registry, are served from the previous computation while it is at most
 ``stats.service.STALE_SECONDS`` old — see docs/web-ui.md).
+
+``--supply-first-view`` (no server) times what a freshly started worker does on its first
+supply-chain view, national then provincial, in a new interpreter per code base: this
+checkout's (``after``) and, with ``--baseline-src``, another's (``before``) on the same
+database; ``same_views`` says whether both produced the same views (a digest of each). The
+synthetic registry's components are written with bulk SQL, so the build ends with
+``counts.rebuild`` and ``supply.rebuild`` — the recounts ``robopass stats rebuild`` and
+migration 0011 run, which ``tests/stats/test_supply.py`` checks equal to the maintained counts.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -94,10 +105,12 @@ def build_synthetic(units: int) -> tuple[Any, str]:
         conn.execute(text("INSERT INTO components (id, serial, component_type, supplier_id, "
                           "unit_code, created_at) VALUES (:id, :serial, :t, :s, :u, :at)"),
                      comps)
-        # the bulk SQL above bypassed the services that keep the dashboard's unit counts
-        from robopass.stats import counts
+        # the bulk SQL above bypassed the services that keep the dashboard's unit and
+        # supply-chain counts: recount both, as ``robopass stats rebuild`` does
+        from robopass.stats import counts, supply
 
         counts.rebuild(s)
+        supply.rebuild(s)
         key = create_key(s, organization_id=regulator.id)
     return reg, key
 
@@ -161,6 +174,63 @@ def overview_in_process(url: str, repeats: int) -> dict[str, Any]:
             "repeat_p50_ms": round(rest[len(rest) // 2][0], 1) if rest else None}
 
 
+def supply_in_process(url: str, repeats: int) -> dict[str, Any]:
+    """``stats.service.supply_chain`` as a fresh worker's first supply-chain view computes it,
+    national then provincial (the province holding most units): wall and CPU time of the
+    first call of each scope in this process, then the median of national repeats."""
+    from robopass.auth.service import Actor
+    from robopass.db import reading
+    from robopass.stats import service as stats
+
+    regulator = Actor(id="bench", name="bench", roles=frozenset({"regulator"}), country="CN")
+    out: dict[str, Any] = {"code": str(Path(stats.__file__).resolve().parents[2])}
+    for scope, province in (("national", None), ("provincial", "110000")):
+        wall, cpu = time.perf_counter(), time.process_time()
+        with reading(url) as session:
+            view = stats.supply_chain(session, actor=regulator, province=province)
+        out[scope] = {"first_ms": round((time.perf_counter() - wall) * 1000, 1),
+                      "first_cpu_ms": round((time.process_time() - cpu) * 1000, 1),
+                      "units_with_components": view["units_with_components"],
+                      "view_sha256": hashlib.sha256(json.dumps(view, sort_keys=True).encode()
+                                                    ).hexdigest()[:16]}
+    times = []
+    for _ in range(repeats):
+        wall = time.perf_counter()
+        with reading(url) as session:
+            stats.supply_chain(session, actor=regulator)
+        times.append((time.perf_counter() - wall) * 1000)
+    out["national"]["repeat_p50_ms"] = round(statistics.median(times), 1) if times else None
+    return out
+
+
+def supply_first_views(url: str, repeats: int, baseline_src: str | None) -> dict[str, Any]:
+    """A fresh process's first supply-chain view, with this checkout's code and (``before``)
+    with the code under ``baseline_src`` (e.g. ``git archive main src | tar -x -C DIR``), each
+    in a new interpreter on the same database."""
+    import subprocess
+
+    runs = {"after": None, "before": baseline_src} if baseline_src else {"after": None}
+    figures: dict[str, Any] = {}
+    for name, src in runs.items():
+        boot = ("import runpy, sys\n"
+                f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+                # import the package from there first: bench/common.py puts ours on the path
+                + (f"sys.path.insert(0, {src!r})\nimport robopass\n" if src else "")
+                + f"sys.argv = ['bench_dashboard.py', '--db', {url!r}, '--supply-only', "
+                  f"'--repeats', '{repeats}']\n"
+                  f"runpy.run_path({__file__!r}, run_name='__main__')\n")
+        done = subprocess.run([sys.executable, "-c", boot], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        if done.returncode:
+            raise SystemExit(f"{name}: {done.stderr}")
+        figures[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    if baseline_src:  # the same figures, from the maintained counts and from the scan
+        figures["same_views"] = all(
+            figures["before"][scope]["view_sha256"] == figures["after"][scope]["view_sha256"]
+            for scope in ("national", "provincial"))
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--units", type=int, default=1_000_000)
@@ -169,7 +239,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--overview-only", action="store_true",
                         help="with --db: time the overview aggregates in process, no server")
+    parser.add_argument("--supply-only", action="store_true",
+                        help="with --db: time the supply-chain view in process, no server")
+    parser.add_argument("--supply-first-view", action="store_true",
+                        help="a fresh process's first supply-chain view (no server), on --db "
+                             "or a synthetic registry of --units")
+    parser.add_argument("--baseline-src", help="with --supply-first-view: the src directory "
+                        "of the code to compare with (measured as 'before')")
     args = parser.parse_args()
+    if args.supply_only:
+        print(json.dumps(supply_in_process(args.db, args.repeats)))
+        return
+    if args.supply_first_view:
+        supply_bench(args)
+        return
     if args.overview_only:
         figures = overview_in_process(args.db, args.repeats)
         print(json.dumps({"benchmark": "dashboard_overview_in_process", **figures,
@@ -207,6 +290,28 @@ def main() -> None:
                       "meets_target_warm": worst_warm <= 300,
                       "meets_target_after_write": figures["dashboard"]["after_write_ms"] <= 300,
                       "cores": os.cpu_count(), "command": command}))
+
+
+def supply_bench(args: argparse.Namespace) -> None:
+    reg, build_s = None, 0.0
+    url = args.db
+    if url is None:
+        t = time.perf_counter()
+        reg, _key = build_synthetic(args.units)
+        build_s, url = time.perf_counter() - t, reg.url
+    command = ("python bench/bench_dashboard.py --supply-first-view "
+               + (f"--db {args.db}" if args.db else f"--units {args.units}")
+               + (f" --baseline-src {args.baseline_src}" if args.baseline_src else ""))
+    try:
+        figures = supply_first_views(url, args.repeats, args.baseline_src)
+    finally:
+        if reg is not None:
+            reg.close()
+    print(json.dumps({"benchmark": "supply_chain_first_view_in_fresh_process",
+                      "backend": url.split(":")[0], "units": args.units if reg else None,
+                      "build_seconds": round(build_s, 1), **figures,
+                      "load_average_1m": os.getloadavg()[0], "cores": os.cpu_count(),
+                      "command": command}))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ A worker does no start-up work beyond building the app: it serves at full speed 
 second, which matters when a supervisor restarts one or one is added under load (issue #12.9).
 Workers used to compute the national dashboard aggregates here, in a background thread — a full
 scan of every unit, ~25 CPU-seconds per worker at 10,000,000 units, competing with requests for
-the GIL and the cores for about a minute after every start. The dashboard's figures are now
-computed when a regulator signs in (``stats.service.warm``, in that worker only, and only on a
-registry large enough to need it) or when first asked for.
+the GIL and the cores for about a minute after every start. The unit and supply-chain figures
+are now read from counts maintained with every write (``stats.counts``, ``stats.supply``); the
+remaining costly figures are computed when a regulator signs in (``stats.service.warm``, in
+that worker only, and only on a registry large enough to need it) or when first asked for.
 
 What every worker's first requests would otherwise each pay is done here, once, at import
 (:func:`robopass.web.fastpath.preload`: ORM mappers, the public page's templates and locale

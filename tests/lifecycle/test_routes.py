@@ -150,6 +150,20 @@ def test_components_bound_at_manufacture_and_swapped(client: ApiClient) -> None:
     assert client.get(f"/api/v1/robots/{a}").json().get("components") is None  # public tier
 
 
+def test_one_component_listed_twice_is_a_422_not_a_500(client: ApiClient) -> None:
+    maker = client.org("manufacturer")
+    supplier = client.org("component_supplier")
+    code = client.codes(maker, client.approved_model(maker), 1)[0]
+    pack = {"serial": "BP-0001", "type": "battery_pack", "supplier_id": supplier.id}
+    before = client.ledger_size()
+    r = client.post(f"/api/v1/robots/{code}/events", {"type": "manufactured",
+                                                       "details": {"components": [pack, pack]}},
+                    maker)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "details.components[1].serial"
+    assert client.ledger_size() == before
+
+
 def test_details_that_cannot_be_stored_are_a_422(client: ApiClient) -> None:
     maker, code = client.manufactured_unit()
     before = client.ledger_size()

@@ -176,6 +176,9 @@ def bind_batch(session: Session, pending: list[PendingBinding]) -> None:
             raise BindingRefused(p.index, Conflict(
                 f"component {serial} is bound twice in this batch",
                 code="component_already_bound", field=f"{p.field}.serial"))
+        if (sid, serial) in seen:  # one component twice for one unit: one row, not two
+            raise BindingRefused(p.index, InvalidInput(
+                f"component {serial} of {sid} is listed twice", field=f"{p.field}.serial"))
         seen[(sid, serial)] = p.code
     serials = sorted({str(p.spec["serial"]) for p in pending})
     existing: dict[tuple[str, str], Component] = {}

@@ -41,6 +41,7 @@ from robopass.lifecycle.plan import (
 from robopass.organizations.models import Organization
 from robopass.robots.models import Unit
 from robopass.stats import counts as unit_counts
+from robopass.stats import supply as supply_counts
 from robopass.timeutil import rfc3339, utcnow
 
 __all__ = ["Attempt", "EventRefused", "EventRequest", "record_events", "record_refusals",
@@ -113,9 +114,19 @@ def record_events(session: Session, *, actor: Actor, requests: Sequence[EventReq
     if plan.refusal is not None:
         index, refusal = plan.refusal
         raise _refuse(refusal, requests[index], index if batch else None)
+    # the supply-chain counts need the bindings of the units the batch may re-bind, before
+    touched = {p.code for p in plan.events if _changes_bindings(p)}
+    held = supply_counts.bound(session, touched)
     out = _apply(session, actor=actor, plan=plan, requests=requests, batch=batch, now=now)
     unit_counts.record_changes(session, facts.units, plan.units)  # the dashboard's counts
+    supply_counts.record_changes(session, plan.units, touched=touched, held=held)
     return out
+
+
+def _changes_bindings(planned: PlannedEvent) -> bool:
+    """Whether :func:`_side_effects` binds or releases components for this event."""
+    return ((planned.type == "manufactured" and bool(planned.details.get("components")))
+            or planned.type == "component_replaced" or planned.type in rules.TERMINAL)
 
 
 def _side_effects(session: Session, actor: Actor, planned: PlannedEvent, event_id: str,
@@ -128,12 +139,14 @@ def _side_effects(session: Session, actor: Actor, planned: PlannedEvent, event_i
         recall_service.remedy_for_event(session, code=planned.code,
                                         recall_id=str(planned.details["recall_id"]),
                                         event_id=event_id, at=planned.at, actor=actor)
-    elif planned.type == "manufactured" and planned.details.get("components"):
+    elif not _changes_bindings(planned):
+        return
+    elif planned.type == "manufactured":
         pending.extend(component_service.PendingBinding(
             index=planned.index, code=planned.code, event_id=event_id, at=planned.at,
             spec=spec, field=field) for spec, field in
             component_service.parse_components(planned.details))
-    elif planned.type == "component_replaced" or planned.type in rules.TERMINAL:
+    else:  # component_replaced, recycled, scrapped
         component_service.apply_event(session, code=planned.code, event_type=planned.type,
                                       details=planned.details, event_id=event_id,
                                       at=planned.at, actor=actor)
