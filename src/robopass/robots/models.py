@@ -59,6 +59,9 @@ class Unit(Base):
         Index("ix_units_scenario", "scenario", "province",
               sqlite_where=text("scenario IS NOT NULL"),
               postgresql_where=text("scenario IS NOT NULL")),
+        # The dashboard's units per pilot, and a pilot's unit list (migration 0012).
+        Index("ix_units_pilot", "pilot_id", "status", sqlite_where=text("pilot_id IS NOT NULL"),
+              postgresql_where=text("pilot_id IS NOT NULL")),
         # The status list (SPEC §16) reads only the units whose list value is not 0 ("valid"):
         # this predicate is the one ``statuslist.service`` queries with.
         Index("ix_units_status_listed", "status_index", sqlite_where=text(LISTED_WHERE),
