@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,10 +139,8 @@ def units_and_key(reg: BenchRegistry, count: int) -> tuple[list[str], str]:
     return codes, key
 
 
-def server_cpu_seconds(pgid: int) -> float:
-    """User + system CPU of every process in a server's process group (the uvicorn parent and
-    its workers; start the server with ``start_new_session=True``), read from /proc."""
-    total = 0
+def _group(pgid: int) -> Iterator[tuple[str, list[str]]]:
+    """``(pid, stat fields after "pid (comm)")`` of every process in the process group."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -151,25 +150,20 @@ def server_cpu_seconds(pgid: int) -> float:
         except OSError:
             continue
         if int(fields[2]) == pgid:  # field 5 (pgrp), counted after "pid (comm)"
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+            yield entry, fields
+
+
+def server_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every process in a server's process group (the parent, its fork
+    server and workers; start the server with ``start_new_session=True``), read from /proc."""
+    ticks = sum(int(fields[11]) + int(fields[12]) for _, fields in _group(pgid))  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def group_rss_bytes(pgid: int) -> int:
     """Resident memory of every process in a process group, summed (from /proc)."""
-    total = 0
     page = os.sysconf("SC_PAGE_SIZE")
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            total += int(fields[21]) * page  # rss (pages), field 24 counted after "pid (comm)"
-    return total
+    return sum(int(fields[21]) * page for _, fields in _group(pgid))  # rss (pages), field 24
 
 
 def group_pss_bytes(pgid: int) -> int:
@@ -177,19 +171,12 @@ def group_pss_bytes(pgid: int) -> int:
     takes, each shared page counted once in all (the workers share what their fork server
     imported; a sum of RSS counts those pages once per process)."""
     total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid, _fields in _group(pgid):
         try:
-            with open(f"/proc/{entry}/stat") as fh:
-                if int(fh.read().rsplit(")", 1)[1].split()[2]) != pgid:
-                    continue
-            with open(f"/proc/{entry}/smaps_rollup") as fh:
-                for line in fh:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except OSError:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                total += next(int(line.split()[1]) * 1024 for line in fh
+                              if line.startswith("Pss:"))
+        except (OSError, StopIteration):
             continue
     return total
 

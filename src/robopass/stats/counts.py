@@ -149,12 +149,18 @@ def stored(session: Session) -> dict[Key, int]:
             for row in session.execute(select(*cols, UnitCount.units).where(UnitCount.units != 0))}
 
 
-def differences(session: Session) -> list[dict[str, Any]]:
-    """Where the maintained counts and the recount disagree (empty when they agree)."""
-    have, want = stored(session), recount(session)
-    return [{**dict(zip(KEY_COLUMNS, k, strict=True)), "stored": have.get(k, 0),
+def compare(have: Mapping[Any, int], want: Mapping[Any, int],
+            columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The keys where maintained counts (``have``) and a recount (``want``) disagree, each as
+    ``{column: value, ..., stored, recounted}`` (empty when they agree)."""
+    return [{**dict(zip(columns, k, strict=True)), "stored": have.get(k, 0),
              "recounted": want.get(k, 0)}
             for k in sorted(set(have) | set(want)) if have.get(k, 0) != want.get(k, 0)]
+
+
+def differences(session: Session) -> list[dict[str, Any]]:
+    """Where the maintained counts and the recount disagree (empty when they agree)."""
+    return compare(stored(session), recount(session), KEY_COLUMNS)
 
 
 def rebuild(session: Session) -> int:

@@ -168,10 +168,9 @@ def stored(session: Session) -> dict[Key, int]:
 
 def differences(session: Session) -> list[dict[str, Any]]:
     """Where the maintained counts and the recount disagree (empty when they agree)."""
-    have, want = stored(session), recount(session)
-    return [{**dict(zip(KEY_COLUMNS, k, strict=True)), "stored": have.get(k, 0),
-             "recounted": want.get(k, 0)}
-            for k in sorted(set(have) | set(want)) if have.get(k, 0) != want.get(k, 0)]
+    from robopass.stats.counts import compare
+
+    return compare(stored(session), recount(session), KEY_COLUMNS)
 
 
 def rebuild(session: Session) -> int:
