@@ -80,6 +80,28 @@ def unpack(data: bytes) -> list[list[Any]]:
     return value[1:]
 
 
+class _Times(msgspec.Struct, array_like=True):
+    """A staged row's version, sids and times; the other columns are skipped, not built."""
+
+    version: int
+    sid: list[int]
+    at: list[int]
+
+
+_decode_times = msgspec.msgpack.Decoder(_Times).decode
+
+
+def unpack_times(data: bytes) -> tuple[list[int], list[int]]:
+    """``(sid[], at[])`` of a staged row (the duplicate check: no other column built)."""
+    try:
+        value = _decode_times(data)
+    except msgspec.DecodeError as exc:
+        raise chunks.ChunkError(f"unreadable staged telemetry: {exc}") from exc
+    if value.version != VERSION:
+        raise chunks.ChunkError("unknown staged telemetry format")
+    return value.sid, value.at
+
+
 def has_sid(blob: bytes, sid: int) -> bool:
     sids = array("i")
     sids.frombytes(bytes(blob))
@@ -141,8 +163,8 @@ def times_of(conn: Connection, sids: set[int]) -> dict[int, set[int]]:
         row_sids.frombytes(bytes(blob))
         if sids.isdisjoint(row_sids):
             continue
-        cols = unpack(bytes(data))
-        for sid, at in zip(cols[0], cols[1], strict=True):
+        sid_col, at_col = unpack_times(bytes(data))
+        for sid, at in zip(sid_col, at_col, strict=True):
             if sid in sids:
                 out.setdefault(sid, set()).add(at)
     return out
