@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -39,6 +40,16 @@ def test_encode_then_decode_gives_the_chosen_readings_back(columns: Any, data: A
     raws = chunks.decode(chunks.encode(columns, positions))
     assert [tuple(r) for r in raws] == [tuple(col[i] for col in columns) for i in positions]
     assert chunks.times(chunks.encode(columns, positions)) == [columns[0][i] for i in positions]
+
+
+def test_times_reads_only_the_times_and_refuses_what_it_cannot_read() -> None:
+    columns = [[5, 7], [90.5, None], [1, 2], [99.0, 98.0], [1.5, 2.5], [10.0, 11.0],
+               [b"k" * 12, None], ['["E1"]', None], ["1.0", "1.1"]]
+    data = chunks.encode(columns, [1, 0])
+    assert chunks.times(data) == [7, 5] == [r.at for r in chunks.decode(data)]
+    for bad in (b"garbage", msgspec.msgpack.encode([2, [5]]), msgspec.msgpack.encode(5)):
+        with pytest.raises(chunks.ChunkError):
+            chunks.times(bad)
 
 
 def test_split_by_hour_sorts_stably_and_cuts_at_clock_hours() -> None:

@@ -26,7 +26,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import starmap
+from itertools import repeat, starmap
 from typing import Annotated, Any
 
 import msgspec
@@ -166,8 +166,10 @@ def pack_wear(wear: dict[str, float]) -> bytes:
 
 
 def unpack_wear(blob: bytes, names: tuple[str, ...]) -> dict[str, float]:
-    values = struct.unpack(f"<{len(names)}f", blob[LAYOUT_KEY_BYTES:])
-    return {n: round(v, 3) for n, v in zip(names, values, strict=True)}
+    if len(blob) != LAYOUT_KEY_BYTES + 4 * len(names):  # as struct.unpack of the tail would
+        raise struct.error("joint wear does not match its layout")
+    values = struct.unpack_from(f"<{len(names)}f", blob, LAYOUT_KEY_BYTES)
+    return dict(zip(names, map(round, values, repeat(3, len(names))), strict=True))
 
 
 def _loads(text: bytes) -> Any:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,19 +121,52 @@ def run_start(rule: str, key: str, readings: Sequence[tuple[int, Any, Any, Any, 
 
 # --------------------------------------------------------------------------- the update
 
+@dataclass(slots=True)
+class Plan:
+    """What :func:`update` is to write, computed from the readings and the snapshots' state
+    alone (:func:`plan`: no database)."""
+
+    #: ``(at, *metrics, sid, at)`` of the units with a reading newer than their snapshot
+    metric_rows: list[tuple[Any, ...]]
+    #: units whose ``dirty_from`` or ``first_at`` moved (code → its updated state)
+    extra: dict[str, dict[str, Any]]
+    #: per unit, the readings that may change its trend: day → (at, soh, max_wear)
+    trend_days: dict[str, dict[int, tuple[int, float | None, float | None]]]
+    #: units whose alerts must be evaluated: their fresh positions
+    check: dict[str, list[int]]
+    #: unit → positions of its late readings
+    late_units: dict[str, list[int]]
+
+
 def update(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
            stored: dict[str, list[int]], facts: dict[str, tuple[Any, ...]], *,
            notify: bool) -> None:
     """Fold the stored readings (``stored``: unit → positions, time order) into the units'
     snapshots, trends and alerts."""
+    p = plan(batch, snaps, stored)
+    extra = p.extra
+    if p.metric_rows:
+        _write_metrics(session, p.metric_rows)
+    trends = _merge_trends(session, snaps, p.trend_days) if p.trend_days else {}
+    for code in trends:
+        extra[code] = snaps[code]
+    if p.check:
+        _alerts(session, batch, snaps, p.check, facts, notify=notify, extra=extra)
+    if p.late_units:
+        _late_alerts(session, batch, snaps, p.late_units)
+    if extra:
+        _write_extra(session, extra, trends)
+
+
+def plan(batch: rd.Batch, snaps: dict[str, dict[str, Any]],
+         stored: dict[str, list[int]]) -> Plan:
+    """The first, database-free part of :func:`update`: moves ``snaps`` (``at``,
+    ``dirty_from``, ``first_at``) and says what to write and what to evaluate."""
     ats, soh, max_wear = batch.ats, batch.soh, batch.max_wear
     cols = (batch.soh, batch.cycles, batch.acc, batch.hours, batch.max_wear, batch.wears,
             batch.fault_text, batch.firmware)
-    metric_rows: list[tuple[Any, ...]] = []
-    extra: dict[str, dict[str, Any]] = {}
-    trend_days: dict[str, dict[int, tuple[int, float | None, float | None]]] = {}
-    check: dict[str, list[int]] = {}  # units whose alerts must be evaluated: fresh positions
-    late_units: dict[str, list[int]] = {}  # unit -> positions of its late readings
+    out = Plan([], {}, {}, {}, {})
+    trend_days = out.trend_days
     for code, pos in stored.items():
         snap = snaps[code]
         old_at = snap["at"]
@@ -144,23 +178,16 @@ def update(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
             values = [col[top] for col in cols]
             if None in values and len(fresh) > 1:
                 values = _newest_non_null(cols, fresh)
-            metric_rows.append((ats[top], *values[:5],
-                                None if values[5] is None else orjson.dumps(values[5]).decode(),
-                                *values[6:], snap["sid"], ats[top]))
+            out.metric_rows.append((ats[top], *values[:5], None if values[5] is None
+                                    else orjson.dumps(values[5]).decode(),
+                                    *values[6:], snap["sid"], ats[top]))
             snap["at"] = ats[top]
-            keys = snap["alert_keys"]
-            if keys == "[]" and _fine(values):
-                pass  # nothing broken before or now: the live common case
-            elif None not in (values[0], values[2], values[4], values[6]) and keys == orjson.dumps(
-                    rules.broken_keys(values[0], values[2], values[4],
-                                      orjson.loads(values[6]))).decode():
-                pass  # the same rules broken as before: the open alerts stay as they are
-            else:
-                check[code] = fresh
+            if not _same_alerts(snap["alert_keys"], values):
+                out.check[code] = fresh
             if len(fresh) != len(pos):
-                late_units[code] = [i for i in pos if ats[i] <= old_at]
+                out.late_units[code] = [i for i in pos if ats[i] <= old_at]
         else:
-            late_units[code] = pos
+            out.late_units[code] = pos
         # trend: only readings that can change it (a new day, or earlier than a day's point)
         td, tla = snap["trend_day"], snap["trend_last_at"]
         for i in pos:
@@ -181,18 +208,18 @@ def update(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
             changed["first_at"] = first
         if changed:
             snap.update(changed)
-            extra[code] = snap
-    if metric_rows:
-        _write_metrics(session, metric_rows)
-    trends = _merge_trends(session, snaps, trend_days) if trend_days else {}
-    for code in trends:
-        extra[code] = snaps[code]
-    if check:
-        _alerts(session, batch, snaps, check, facts, notify=notify, extra=extra)
-    if late_units:
-        _late_alerts(session, batch, snaps, late_units)
-    if extra:
-        _write_extra(session, extra, trends)
+            out.extra[code] = snap
+    return out
+
+
+def _same_alerts(keys: str | None, values: list[Any]) -> bool:
+    """Whether the newest values break exactly the rules already broken (``keys``), so the
+    open alerts stay as they are: nothing broken before or now (the live common case), or
+    the same rules broken as before."""
+    if keys == "[]" and _fine(values):
+        return True
+    return None not in (values[0], values[2], values[4], values[6]) and keys == orjson.dumps(
+        rules.broken_keys(values[0], values[2], values[4], orjson.loads(values[6]))).decode()
 
 
 _PG_TYPES = ("bigint", "float8", "bigint", "float8", "float8", "float8", "text", "text",
@@ -247,15 +274,18 @@ def _fine(values: list[Any]) -> bool:
 
 
 def _merge_trends(session: Session, snaps: dict[str, dict[str, Any]],
-                  trend_days: dict[str, dict[int, tuple[int, float | None, float | None]]]
-                  ) -> dict[str, str]:
-    """Merge new day points into the stored trends; code → new trend text (changed only)."""
+                  trend_days: dict[str, dict[int, tuple[int, float | None, float | None]]],
+                  seen: dict[str, str | None] | None = None) -> dict[str, str]:
+    """Merge new day points into the stored trends; code → new trend text (changed only).
+    ``seen``: gets code → the stored trend text it merged into."""
     sids = {snaps[c]["sid"]: c for c in trend_days}
     stored = dict(_in(session, "SELECT sid, trend FROM telemetry_units WHERE sid IN ({})",
                       list(sids)))
     out: dict[str, str] = {}
     for sid, code in sids.items():
         text = stored.get(sid)
+        if seen is not None:
+            seen[code] = text
         points = orjson.loads(text) if text else []
         merged = rules.merge_trend(points, trend_days[code])
         snap = snaps[code]
@@ -416,23 +446,26 @@ class _Facts(dict[str, tuple[Any, ...]]):
         return row
 
 
-def apply_staged(session: Session, columns: list[list[Any]],
-                 groups: dict[int, list[int]]) -> None:
-    """Apply staged readings whose snapshots were left to the fold to their units'
-    snapshots, trends and alerts: ``columns`` the staging columns (``[sid[], at[], ...]``),
-    ``groups`` sid → the positions to apply, in time order. One :func:`update` for all of
-    them, so a unit costs one snapshot update per fold, not one per batch."""
-    from robopass.telemetry.series import layout_names
-
-    pg = dialect_name(session) == "postgresql"
-    order = sorted(groups)
+def staged_state(session: Session, sids: list[int], *, lock: bool = True
+                 ) -> tuple[dict[str, dict[str, Any]], dict[int, str]]:
+    """The snapshots' :data:`STATE` of the units ``sids`` (sorted) by code, and code by sid;
+    ``lock``: on PostgreSQL, row locks in sid order."""
+    suffix = " ORDER BY sid FOR UPDATE" if lock and dialect_name(session) == "postgresql" else ""
     snaps: dict[str, dict[str, Any]] = {}
     code_of: dict[int, str] = {}
     for row in _in(session, f"SELECT {', '.join(STATE)} FROM telemetry_units WHERE sid IN ({{}})"
-                   + (" ORDER BY sid FOR UPDATE" if pg else ""), order):
+                   + suffix, sids):
         snaps[row[1]] = dict(zip(STATE, row, strict=True))
         code_of[row[0]] = row[1]
-    stored = {code_of[sid]: pos for sid, pos in groups.items()}
+    return snaps, code_of
+
+
+def staged_batch(session: Session, columns: list[list[Any]], code_of: dict[int, str]
+                 ) -> rd.Batch:
+    """Staging columns (``[sid[], at[], ...]``) as a batch for :func:`update`; the joint wear
+    and fault codes are decoded only where read."""
+    from robopass.telemetry.series import layout_names
+
     names: dict[bytes, tuple[str, ...] | None] = {}
 
     def wear(blob: bytes) -> dict[str, float] | None:
@@ -444,9 +477,20 @@ def apply_staged(session: Session, columns: list[list[Any]],
 
     sid_col = columns[0]
     codes = _Lazy(sid_col, code_of.__getitem__)
-    batch = rd.Batch((range(len(sid_col)), codes, columns[1], *columns[2:10],
-                      _Lazy(columns[8], orjson.loads), _Lazy(columns[7], wear)), set())
-    update(session, batch, snaps, stored, _Facts(session), notify=True)
+    return rd.Batch((range(len(sid_col)), codes, columns[1], *columns[2:10],
+                     _Lazy(columns[8], orjson.loads), _Lazy(columns[7], wear)), set())
+
+
+def apply_staged(session: Session, columns: list[list[Any]],
+                 groups: dict[int, list[int]]) -> None:
+    """Apply staged readings whose snapshots were left to the fold to their units'
+    snapshots, trends and alerts: ``columns`` the staging columns (``[sid[], at[], ...]``),
+    ``groups`` sid → the positions to apply, in time order. One :func:`update` for all of
+    them, so a unit costs one snapshot update per fold, not one per batch."""
+    snaps, code_of = staged_state(session, sorted(groups))
+    stored = {code_of[sid]: pos for sid, pos in groups.items()}
+    update(session, staged_batch(session, columns, code_of), snaps, stored, _Facts(session),
+           notify=True)
 
 
 def _notify(session: Session, opened: list[dict[str, Any]],

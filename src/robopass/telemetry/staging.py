@@ -25,6 +25,7 @@ import threading
 from array import array
 from bisect import bisect_left
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -77,6 +78,28 @@ def unpack(data: bytes) -> list[list[Any]]:
             or len(value) != len(chunks.FIELDS) + 2:
         raise chunks.ChunkError("unknown staged telemetry format")
     return value[1:]
+
+
+class _Times(msgspec.Struct, array_like=True):
+    """A staged row's version, sids and times; the other columns are skipped, not built."""
+
+    version: int
+    sid: list[int]
+    at: list[int]
+
+
+_decode_times = msgspec.msgpack.Decoder(_Times).decode
+
+
+def unpack_times(data: bytes) -> tuple[list[int], list[int]]:
+    """``(sid[], at[])`` of a staged row (the duplicate check: no other column built)."""
+    try:
+        value = _decode_times(data)
+    except msgspec.DecodeError as exc:
+        raise chunks.ChunkError(f"unreadable staged telemetry: {exc}") from exc
+    if value.version != VERSION:
+        raise chunks.ChunkError("unknown staged telemetry format")
+    return value.sid, value.at
 
 
 def has_sid(blob: bytes, sid: int) -> bool:
@@ -140,8 +163,8 @@ def times_of(conn: Connection, sids: set[int]) -> dict[int, set[int]]:
         row_sids.frombytes(bytes(blob))
         if sids.isdisjoint(row_sids):
             continue
-        cols = unpack(bytes(data))
-        for sid, at in zip(cols[0], cols[1], strict=True):
+        sid_col, at_col = unpack_times(bytes(data))
+        for sid, at in zip(sid_col, at_col, strict=True):
             if sid in sids:
                 out.setdefault(sid, set()).add(at)
     return out
@@ -164,25 +187,36 @@ def _session(where: Session | Connection) -> Session:
     return where if isinstance(where, Session) else Session(bind=where)
 
 
-def fold(where: Session | Connection, *, rows: int = FOLD_ROWS) -> int:
-    """Move up to ``rows`` of the oldest staged rows into chunks (one chunk per unit and
-    clock hour of them), and the readings of those whose snapshots were left to the fold
-    into their units' snapshots and alerts (``snapshots.apply_staged``, once per unit for
-    all of them), in the caller's transaction; returns how many readings moved. On
-    PostgreSQL concurrent folders take different rows (``SKIP LOCKED``)."""
-    session = _session(where)
-    conn = session.connection()
+@dataclass(slots=True)
+class Built:
+    """Staged rows read and turned into chunk rows (:func:`build`: no database)."""
+
+    ids: list[int]
+    #: the rows' readings: ``[sid[], at[], battery_soh[], ...]``
+    columns: list[list[Any]]
+    chunk_rows: list[tuple[int, int, int, int, bytes]]
+    #: ``(span, sid, span)`` per unit, in sid order
+    spans: list[tuple[int, int, int]]
+    #: sid → the positions whose snapshot update was left to the fold, in time order
+    groups: dict[int, list[int]]
+
+
+def take(conn: Connection, rows: int, *, lock: bool = True) -> list[tuple[int, bytes, int]]:
+    """``(id, data, snap)`` of up to ``rows`` of the oldest staged rows; ``lock`` on
+    PostgreSQL: locked, skipping rows another folder holds."""
     cur = _cursor(conn)
-    lock = " FOR UPDATE SKIP LOCKED" if _pg(conn) else ""
-    cur.execute(_q(conn, f"SELECT * FROM telemetry_staging ORDER BY id LIMIT ?{lock}"),
+    suffix = " FOR UPDATE SKIP LOCKED" if lock and _pg(conn) else ""
+    cur.execute(_q(conn, f"SELECT * FROM telemetry_staging ORDER BY id LIMIT ?{suffix}"),
                 (rows,))  # * : a database downgraded past 0010 has no ``snap`` column
     names = [d[0] for d in cur.description]
     at_id, at_data = names.index("id"), names.index("data")
     at_snap = names.index("snap") if "snap" in names else None
-    taken = [(row[at_id], row[at_data], 1 if at_snap is None else row[at_snap])
-             for row in cur.fetchall()]
-    if not taken:
-        return 0
+    return [(row[at_id], row[at_data], 1 if at_snap is None else row[at_snap])
+            for row in cur.fetchall()]
+
+
+def build(taken: list[tuple[int, bytes, int]]) -> Built:
+    """Unpack staged rows and encode their chunks (one per unit and clock hour)."""
     columns: list[list[Any]] = [[] for _ in range(len(chunks.FIELDS) + 1)]
     waiting = bytearray()  # per reading: 1 if its snapshot update was left to the fold
     for _, data, snap in taken:
@@ -206,6 +240,20 @@ def fold(where: Session | Connection, *, rows: int = FOLD_ROWS) -> int:
         spans.append((span, sid, span))
         groups[sid] = parts[0] if len(parts) == 1 else [i for part in parts for i in part]
     spans.sort(key=itemgetter(1))  # row locks in sid order, as ingest takes them
+    if not any(waiting):
+        groups = {}
+    elif not all(waiting):
+        groups = {sid: kept for sid, pos in groups.items()
+                  if (kept := [i for i in pos if waiting[i]])}
+    return Built([row[0] for row in taken], columns, chunk_rows, spans, groups)
+
+
+def store(conn: Connection, built: Built) -> None:
+    """Insert the chunks and widen the units' ``chunk_span`` (a maximum kept by the
+    statement itself, so it needs no earlier read); on PostgreSQL the units' snapshot rows
+    are locked first, in sid order."""
+    spans = built.spans
+    cur = _cursor(conn)
     if _pg(conn):  # one statement, not a round trip per unit; row locks in sid order first
         from robopass.telemetry.snapshots import pg_array
 
@@ -218,18 +266,35 @@ def fold(where: Session | Connection, *, rows: int = FOLD_ROWS) -> int:
     else:
         cur.executemany("UPDATE telemetry_units SET chunk_span = ? WHERE sid = ? AND "
                         "(chunk_span IS NULL OR chunk_span < ?)", spans)
-    write_chunks(conn, chunk_rows)
-    if any(waiting):
+    write_chunks(conn, built.chunk_rows)
+
+
+def remove(conn: Connection, ids: list[int]) -> None:
+    _cursor(conn).execute(_q(conn, f"DELETE FROM telemetry_staging WHERE id IN "
+                                   f"({', '.join('?' * len(ids))})"), ids)
+
+
+def fold(where: Session | Connection, *, rows: int = FOLD_ROWS) -> int:
+    """Move up to ``rows`` of the oldest staged rows into chunks (one chunk per unit and
+    clock hour of them), and the readings of those whose snapshots were left to the fold
+    into their units' snapshots and alerts (``snapshots.apply_staged``, once per unit for
+    all of them), in the caller's transaction; returns how many readings moved. On
+    PostgreSQL concurrent folders take different rows (``SKIP LOCKED``). The background
+    folder does the same in two phases, most of the work outside the write lock
+    (``telemetry.folding``)."""
+    session = _session(where)
+    conn = session.connection()
+    taken = take(conn, rows)
+    if not taken:
+        return 0
+    built = build(taken)
+    store(conn, built)
+    if built.groups:
         from robopass.telemetry import snapshots
 
-        if not all(waiting):
-            groups = {sid: kept for sid, pos in groups.items()
-                      if (kept := [i for i in pos if waiting[i]])}
-        snapshots.apply_staged(session, columns, groups)
-    ids = [row[0] for row in taken]
-    cur.execute(_q(conn, f"DELETE FROM telemetry_staging WHERE id IN "
-                         f"({', '.join('?' * len(ids))})"), ids)
-    return len(sid_col)
+        snapshots.apply_staged(session, built.columns, built.groups)
+    remove(conn, built.ids)
+    return len(built.columns[0])
 
 
 def write_chunks(conn: Connection, rows: list[tuple[int, int, int, int, bytes]]) -> None:
@@ -256,19 +321,14 @@ def fold_all(where: Session | Connection) -> int:
 
 
 def run_folder(url: str, *, stop: threading.Event, interval: float = 1.0) -> None:
-    """Fold staged readings of ``url`` every ``interval`` seconds until ``stop`` is set."""
-    from robopass.db import transaction, write_session
+    """Fold staged readings of ``url`` every ``interval`` seconds until ``stop`` is set, in
+    two phases (``telemetry.folding``: most of the work outside the write lock)."""
+    from robopass.telemetry import folding
 
     while not stop.wait(interval):
         try:
-            while not stop.is_set():
-                with write_session(url) as session, transaction(session, ledger=False):
-                    moved = fold(session)
-                    if moved and not _pg(session.connection()):
-                        # the fold's pages need not stay in this connection's cache (RSS)
-                        session.connection().exec_driver_sql("PRAGMA shrink_memory")
-                if not moved:
-                    break
+            while not stop.is_set() and folding.fold_once(url):
+                pass
         except Exception:  # a failed fold leaves the rows staged; the next one retries
             log.exception("telemetry fold failed")
 
