@@ -11,9 +11,10 @@ that worker only, and only on a registry large enough to need it) or when first 
 
 What every worker's first requests would otherwise each pay is done here, once, at import
 (:func:`robopass.web.fastpath.preload`: ORM mappers, the public page's templates and locale
-data; no database connection): ``robopass serve`` imports this module in its fork server and
-forks the workers from it. A worker then reads the registry's own country when it starts
-(``api.create_app``'s start-up), so its first verification takes the fast path too.
+data, every route's dependency tree and validators; no database connection): ``robopass
+serve`` imports this module in its fork server and forks the workers from it. A worker then
+reads the registry's own country when it starts (``api.create_app``'s start-up), so its first
+verification takes the fast path too.
 """
 
 from robopass.api import create_app
@@ -22,5 +23,5 @@ from robopass.web.fastpath import preload
 
 tune_memory()  # before any thread: the workers forked from here inherit it
 app = create_app()
-preload()  # in the fork server: once for every worker forked from it
+preload(app)  # in the fork server: once for every worker forked from it
 tune_gc()
