@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -204,7 +205,14 @@ def preload(app: ASGIApp | None = None) -> None:
             env.get_template(name)
         public.month_text("2025-01", locale)
     if app is not None:
-        asyncio.run(_route_nowhere(app))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # the fork server, or a plain import
+            asyncio.run(_route_nowhere(app))
+        else:  # imported by a server already running its loop (one worker, in process)
+            worker = threading.Thread(target=asyncio.run, args=(_route_nowhere(app),))
+            worker.start()
+            worker.join()
 
 
 async def _route_nowhere(app: ASGIApp) -> None:
