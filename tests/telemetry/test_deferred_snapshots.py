@@ -11,14 +11,9 @@ from typing import Any
 import pytest
 
 from robopass.telemetry import service
-from tests.telemetry import test_event_time, test_health, test_ingest
-from tests.telemetry.conftest import leased_unit, reading, ts
+from tests.telemetry.conftest import leased_unit, reading, rerun_live_suites, ts
 
-#: notifications of deferred readings go out when the folder applies them (below)
-_FOLD_TIMED = {"test_an_opened_alert_notifies_operator_and_owner"}
-for _module in (test_event_time, test_health, test_ingest):
-    globals().update({name: value for name, value in vars(_module).items()
-                      if name.startswith("test_") and name not in _FOLD_TIMED})
+rerun_live_suites(globals())
 
 
 @pytest.fixture(autouse=True)

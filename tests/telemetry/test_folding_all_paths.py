@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from robopass.telemetry import folding, service, staging
-from tests.telemetry import test_event_time, test_health, test_ingest
+from tests.telemetry.conftest import rerun_live_suites
 
 
 def _two_phase_fold(where: Any, *, rows: int = staging.FOLD_ROWS) -> int:
@@ -19,11 +19,7 @@ def _two_phase_fold(where: Any, *, rows: int = staging.FOLD_ROWS) -> int:
     return 0 if prepared is None else folding.commit(session, prepared)
 
 
-#: notifications of deferred readings go out when the folder applies them
-_FOLD_TIMED = {"test_an_opened_alert_notifies_operator_and_owner"}
-for _module in (test_event_time, test_health, test_ingest):
-    globals().update({name: value for name, value in vars(_module).items()
-                      if name.startswith("test_") and name not in _FOLD_TIMED})
+rerun_live_suites(globals())
 
 
 @pytest.fixture(autouse=True)
