@@ -42,7 +42,7 @@ try:
 except ImportError:  # running from a checkout without installing
     sys.path.insert(0, str(ROOT / "src"))
 
-from common import approved_model, server_cpu_seconds  # noqa: E402
+from common import approved_model, process_group, server_cpu_seconds  # noqa: E402
 
 TARGET = {"requests_per_s": 5000, "p99_ms": 20}
 BATCH = 100_000
@@ -212,17 +212,10 @@ def serve(db: Path, port: int, workers: int) -> subprocess.Popen[str]:
 
 
 def workers_of(pid: int) -> list[int]:
-    """The server's worker processes: forked by its fork server, a child of ``pid``."""
-    parent: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parent[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    children = {p for p, pp in parent.items() if pp == pid}
-    return sorted(p for p, pp in parent.items() if pp in children)
+    """The server's worker processes: forked by its fork server, a child of ``pid`` (all in
+    the server's process group)."""
+    parent = {int(p): int(fields[1]) for p, fields in process_group(pid)}  # ppid
+    return sorted(p for p, pp in parent.items() if parent.get(pp) == pid)
 
 
 def measure_with_restart(proc: subprocess.Popen[str], base: str, codes: list[str],

@@ -139,7 +139,7 @@ def units_and_key(reg: BenchRegistry, count: int) -> tuple[list[str], str]:
     return codes, key
 
 
-def _group(pgid: int) -> Iterator[tuple[str, list[str]]]:
+def process_group(pgid: int) -> Iterator[tuple[str, list[str]]]:
     """``(pid, stat fields after "pid (comm)")`` of every process in the process group."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -156,14 +156,16 @@ def _group(pgid: int) -> Iterator[tuple[str, list[str]]]:
 def server_cpu_seconds(pgid: int) -> float:
     """User + system CPU of every process in a server's process group (the parent, its fork
     server and workers; start the server with ``start_new_session=True``), read from /proc."""
-    ticks = sum(int(fields[11]) + int(fields[12]) for _, fields in _group(pgid))  # utime, stime
+    # utime, stime
+    ticks = sum(int(fields[11]) + int(fields[12]) for _, fields in process_group(pgid))
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def group_rss_bytes(pgid: int) -> int:
     """Resident memory of every process in a process group, summed (from /proc)."""
     page = os.sysconf("SC_PAGE_SIZE")
-    return sum(int(fields[21]) * page for _, fields in _group(pgid))  # rss (pages), field 24
+    # rss (pages), field 24
+    return sum(int(fields[21]) * page for _, fields in process_group(pgid))
 
 
 def group_pss_bytes(pgid: int) -> int:
@@ -171,7 +173,7 @@ def group_pss_bytes(pgid: int) -> int:
     takes, each shared page counted once in all (the workers share what their fork server
     imported; a sum of RSS counts those pages once per process)."""
     total = 0
-    for pid, _fields in _group(pgid):
+    for pid, _fields in process_group(pgid):
         try:
             with open(f"/proc/{pid}/smaps_rollup") as fh:
                 total += next(int(line.split()[1]) * 1024 for line in fh

@@ -62,6 +62,14 @@ Post = Callable[..., None]  # post(codes, minutes_ago, **metrics): stored, all o
 Step = Callable[[Post, str, str], None]
 
 
+def _post_undeferred(deferred: Callable[[bool], None], post: Post, *args: Any,
+                     **metrics: Any) -> None:
+    """``post(*args, **metrics)`` as a small batch that updates its snapshots itself."""
+    deferred(False)
+    post(*args, **metrics)
+    deferred(True)
+
+
 def _poster(client: ApiClient, operator: Any) -> Post:
     def post(codes: tuple[str, ...], minutes: float, **metrics: Any) -> None:
         body = [reading(c, ts(minutes), **metrics) for c in codes]
@@ -140,9 +148,7 @@ def test_a_newer_reading_stored_between_the_phases_is_not_overwritten(
         post((a, b), 3, battery_soh=91.0, cycle_count=10)
 
     def meanwhile(post: Post, a: str, b: str) -> None:
-        deferred(False)
-        post((a,), 1, battery_soh=88.0)
-        deferred(True)
+        _post_undeferred(deferred, post, (a,), 1, battery_soh=88.0)
 
     units, seen = _twice(client, monkeypatch, send, meanwhile)
     url = client.registry.url
@@ -163,9 +169,7 @@ def test_an_alert_opened_between_the_phases_is_re_evaluated_by_the_late_reading(
         post((a, b), 3, battery_soh=90.0)
 
     def meanwhile(post: Post, a: str, b: str) -> None:
-        deferred(False)
-        post((a,), 1, battery_soh=50.0)
-        deferred(True)
+        _post_undeferred(deferred, post, (a,), 1, battery_soh=50.0)
 
     units, seen = _twice(client, monkeypatch, send, meanwhile)
     url = client.registry.url
@@ -204,9 +208,8 @@ def test_a_trend_merged_between_the_phases_is_kept(client, monkeypatch, deferred
         post((a, b), 5, battery_soh=93.0)  # a new day: merged into the trend
 
     def meanwhile(post: Post, a: str, b: str) -> None:
-        deferred(False)
-        post((a,), 2 * 1440, battery_soh=96.0)  # late: the snapshot is at -1 day
-        deferred(True)
+        # late: the snapshot is at -1 day
+        _post_undeferred(deferred, post, (a,), 2 * 1440, battery_soh=96.0)
 
     units, seen = _twice(client, monkeypatch, send, meanwhile, first=False)
     url = client.registry.url

@@ -204,26 +204,19 @@ def preload(app: ASGIApp | None = None) -> None:
         for name in ("public.html", "base.html", "_lookup_form.html", "lookup.html"):
             env.get_template(name)
         public.month_text("2025-01", locale)
-    if app is not None:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # the fork server, or a plain import
-            asyncio.run(_route_nowhere(app))
-        else:  # imported by a server already running its loop (one worker, in process)
-            worker = threading.Thread(target=asyncio.run, args=(_route_nowhere(app),))
-            worker.start()
-            worker.join()
+    if app is not None:  # its own thread and loop: the importer may be running a loop
+        worker = threading.Thread(target=asyncio.run, args=(_route_nowhere(app),))
+        worker.start()
+        worker.join()
 
 
 async def _route_nowhere(app: ASGIApp) -> None:
     """``GET /.preload`` through ``app``: every router is matched against it (404)."""
-    sent: list[Any] = []
-
     async def receive() -> Any:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: Any) -> None:
-        sent.append(message)
+    async def send(_message: Any) -> None:
+        return None
 
     scope: Scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
                     "method": "GET", "scheme": "http", "path": "/.preload", "raw_path":
