@@ -6,7 +6,10 @@ from __future__ import annotations
 import struct
 
 import msgspec
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from robopass.telemetry import chunks, readings, staging
 
@@ -36,3 +39,22 @@ def test_unpack_wear_reverses_pack_wear_to_three_decimals() -> None:
     assert readings.unpack_wear(blob, names) == {"hip": 12.346, "knee": 0.0, "ankle": 100.0}
     with pytest.raises(struct.error):  # as before
         readings.unpack_wear(blob + b"\0\0\0\0", names)
+
+
+@given(st.lists(st.floats(0, 100, width=32), min_size=1, max_size=64),
+       st.sampled_from(["j", 'arm "left"', "100%", "nan_joint", "腕"]))
+def test_wear_json_is_the_unpacked_wear_as_json(values: list[float], prefix: str) -> None:
+    """The fold writes a snapshot's joint wear straight from the packed bytes: the same
+    numbers as ``orjson.dumps(unpack_wear(...))`` (ties at the third decimal included)."""
+    names = tuple(f"{prefix}{k}" for k in range(len(values)))
+    blob = readings.pack_wear(dict(zip(names, values, strict=True)))
+    text = readings.wear_json(blob, names)
+    assert orjson.loads(text) == readings.unpack_wear(blob, names)
+    with pytest.raises(struct.error):
+        readings.wear_json(blob[:-1], names)
+
+
+def test_wear_json_rounds_ties_to_even_like_round() -> None:
+    names = ("a", "b", "c")
+    blob = readings.pack_wear({"a": 0.0625, "b": 0.1875, "c": 2.5})  # exact in float32
+    assert orjson.loads(readings.wear_json(blob, names)) == {"a": 0.062, "b": 0.188, "c": 2.5}

@@ -88,6 +88,9 @@ class TelemetryStaging(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     #: 1: its readings are in their units' snapshots; 0: the folder applies them.
     snap: Mapped[int] = mapped_column(Integer, server_default="1")
+    #: Epoch ms of its earliest and latest reading (a reader skips rows outside its range).
+    lo: Mapped[int] = mapped_column(BigInteger, server_default=str(-(1 << 62)))
+    hi: Mapped[int] = mapped_column(BigInteger, server_default=str(1 << 62))
 
 
 class TelemetryHead(Base):
@@ -100,6 +103,9 @@ class TelemetryHead(Base):
 
     sid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[int] = mapped_column(BigInteger)
+    #: No stored reading of the unit lies strictly between ``prev`` and ``at``: a late reading
+    #: inside that gap is new without a lookup (``prev = at``: no gap known).
+    prev: Mapped[int] = mapped_column(BigInteger, server_default="-1")
 
 
 class TelemetryJointLayout(Base):

@@ -172,6 +172,30 @@ def unpack_wear(blob: bytes, names: tuple[str, ...]) -> dict[str, float]:
     return dict(zip(names, map(round, values, repeat(3, len(names))), strict=True))
 
 
+_WEAR_JSON: dict[tuple[str, ...], tuple[Any, str]] = {}
+
+
+def wear_json(blob: bytes, names: tuple[str, ...]) -> str:
+    """``orjson.dumps(unpack_wear(blob, names))`` in value, ~10× faster (the fold writes one
+    per unit): one C ``%`` format per layout, whose ``%.3f`` rounds the float32 values as
+    ``round(v, 3)`` does (the nearest 3-decimal number; ties to even). Values are finite
+    (validated 0–100); anything else takes the exact slow path."""
+    if len(blob) != LAYOUT_KEY_BYTES + 4 * len(names):
+        raise struct.error("joint wear does not match its layout")
+    entry = _WEAR_JSON.get(names)
+    if entry is None:
+        if len(_WEAR_JSON) > 10_000:  # bound the cache against junk joint names
+            _WEAR_JSON.clear()
+        template = "{" + ",".join(orjson.dumps(n).decode().replace("%", "%%") + ":%.3f"
+                                  for n in names) + "}"
+        entry = _WEAR_JSON[names] = (struct.Struct(f"<{len(names)}f").unpack_from, template)
+    unpack, template = entry
+    text: str = template % unpack(blob, LAYOUT_KEY_BYTES)
+    if "nan" in text or "inf" in text:  # not JSON (or a joint named so: the same result)
+        return orjson.dumps(unpack_wear(blob, names)).decode()
+    return text
+
+
 def _loads(text: bytes) -> Any:
     """orjson, falling back to the standard library for ``NaN``, ``Infinity`` and numbers
     like ``1e400`` that orjson refuses: they reach validation and are rejected one by one."""

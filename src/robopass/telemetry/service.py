@@ -15,7 +15,7 @@ parse in parallel and hold the write lock only to store. Reads are in ``telemetr
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby, islice
@@ -243,44 +243,61 @@ def _unit_sids(session: Session, codes: list[str],
     return sids
 
 
-def _load_heads(session: Session, sids: list[int]) -> dict[int, int | None]:
-    """sid → newest stored reading time (None: nothing stored), locked on PostgreSQL in sid
-    order, so concurrent batches of a unit serialise and cannot deadlock."""
-    heads: dict[int, int | None] = {}
+#: A unit's head before anything is stored: ``(at, prev)``.
+NO_HEAD = (-1, -1)
+
+
+def _load_heads(session: Session, sids: list[int]) -> dict[int, tuple[int, int]]:
+    """sid → ``(at, prev)``: the newest stored reading time (-1: nothing stored) and the
+    bound of the gap below it (no stored reading lies strictly between them); locked on
+    PostgreSQL in sid order, so concurrent batches of a unit serialise and cannot
+    deadlock."""
     if dialect_name(session) == "postgresql":
-        rows = _query(session, "SELECT sid, at FROM telemetry_heads WHERE sid = "
+        rows = _query(session, "SELECT sid, at, prev FROM telemetry_heads WHERE sid = "
                                "ANY(?::int[]) ORDER BY sid FOR UPDATE",
                       [snapshots.pg_array(sorted(sids))])
     else:
-        rows = snapshots._in(session, "SELECT sid, at FROM telemetry_heads WHERE sid IN ({})",
-                             sids)
-    for sid, at in rows:
-        heads[sid] = None if at < 0 else at
-    return heads
+        rows = snapshots._in(session, "SELECT sid, at, prev FROM telemetry_heads "
+                                      "WHERE sid IN ({})", sids)
+    return {sid: (at, prev) for sid, at, prev in rows}
+
+
+def moved_head(head: tuple[int, int], times: Sequence[int]) -> tuple[int, int]:
+    """A unit's ``(at, prev)`` after storing ``times`` (new, distinct, in time order): the
+    newest time, and the largest stored time below it — every stored reading is either at
+    the newest time or at most ``prev``."""
+    at, prev = head
+    newest = times[-1]
+    if newest > at:
+        return newest, max(at, times[-2] if len(times) > 1 else -1)
+    below = newest if newest < at else (times[-2] if len(times) > 1 else -1)
+    return at, max(prev, below)
 
 
 def _move_heads(session: Session, batch: rd.Batch, sids: dict[str, int],
-                heads: dict[int, int | None], stored: dict[str, list[int]]) -> None:
-    """Move each unit's head to its newest stored reading."""
+                heads: dict[int, tuple[int, int]], stored: dict[str, list[int]]) -> None:
+    """Move each unit's head (and its gap) past the readings just stored."""
     ats = batch.ats
     moved = []
     for code, pos in stored.items():
         sid = sids[code]
-        newest = ats[pos[-1]]
-        head = heads.get(sid)
-        if head is None or newest > head:
-            moved.append((newest, sid))
+        head = heads.get(sid, NO_HEAD)
+        if len(pos) == 1 and ats[pos[0]] > head[0]:  # the live shape: one newer reading
+            moved.append((ats[pos[0]], head[0], sid))
+            continue
+        new = moved_head(head, [ats[i] for i in pos] if len(pos) > 1 else (ats[pos[0]],))
+        if new != head:
+            moved.append((*new, sid))
     if not moved:
         return
     if dialect_name(session) == "postgresql":
         snapshots.cursor(session).execute(
-            "UPDATE telemetry_heads h SET at = n.at FROM unnest(%s::bigint[], %s::int[]) "
-            "AS n(at, sid) WHERE h.sid = n.sid AND h.at < n.at",
-            (snapshots.pg_array([m[0] for m in moved]),
-             snapshots.pg_array([m[1] for m in moved])))
+            "UPDATE telemetry_heads h SET at = n.at, prev = n.prev FROM unnest(%s::bigint[], "
+            "%s::bigint[], %s::int[]) AS n(at, prev, sid) WHERE h.sid = n.sid",
+            tuple(snapshots.pg_array([m[k] for m in moved]) for k in range(3)))
     else:
         snapshots.cursor(session).executemany(
-            "UPDATE telemetry_heads SET at = ?1 WHERE sid = ?2 AND at < ?1", moved)
+            "UPDATE telemetry_heads SET at = ?, prev = ? WHERE sid = ?", moved)
 
 
 def _load_snapshots(session: Session, codes: list[str],
@@ -366,45 +383,60 @@ def _register_layouts(session: Session, keys: set[bytes]) -> None:
 
 
 def _new_positions(session: Session, batch: rd.Batch, sids: dict[str, int],
-                   heads: dict[int, int | None]) -> dict[str, list[int]]:
+                   heads: dict[int, tuple[int, int]]) -> dict[str, list[int]]:
     """Unit → positions of its readings to store, in time order: a repeat of a time in the
     batch or of a stored reading is dropped (the first one sent wins). A reading newer than
-    the unit's head (its newest stored reading) cannot be stored already; only older ones
-    are looked up, in staging and chunks."""
+    the unit's head (its newest stored reading), or inside the gap below it, cannot be
+    stored already; only the others are looked up, in staging and chunks."""
     ats = batch.ats
     out: dict[str, list[int]] = {}
-    late: dict[str, list[int]] = {}
+    unsure: dict[str, tuple[list[int], list[int]]] = {}
     for code, pos in _positions_by_code(batch.codes).items():  # type: ignore[arg-type]
         if len(pos) > 1:
             pos.sort(key=ats.__getitem__)  # stable: among equal times the first sent first
             pos = chunks.first_of_each_time(pos, ats)
-        newest = heads.get(sids[code])
-        if newest is None or ats[pos[0]] > newest:
+        at, prev = heads.get(sids[code], NO_HEAD)
+        if ats[pos[0]] > at:
             out[code] = pos
-        else:
-            late[code] = pos
-    if late:
-        have = {sids[c]: set() for c in late}  # type: dict[int, set[int]]
-        for sid, times in staging.times_of(session.connection(), set(have)).items():
-            have[sid].update(times)  # staging first
-        spans = dict(snapshots._in(session, "SELECT sid, chunk_span FROM telemetry_units "
-                                            "WHERE sid IN ({})", list(have)))
-        by_hour: dict[int, list[tuple[int, int, int, int | None]]] = {}
-        for code, pos in late.items():
-            sid = sids[code]
-            head = heads[sid]
-            old = [i for i in pos if ats[i] <= head]  # type: ignore[operator]
-            for part in chunks.split_by_hour(old, ats):
-                lo, hi = ats[part[0]], ats[part[-1]]
-                by_hour.setdefault(chunks.hour_of(lo), []).append((sid, lo, hi, spans.get(sid)))
-        for hour, parts in by_hour.items():
-            _stored_times(session, hour, parts, have)
-        for code, pos in late.items():
+            continue
+        old = [i for i in pos if ats[i] <= prev or ats[i] == at]
+        if old:
+            unsure[code] = (pos, old)
+        else:  # all in the gap (prev, at) or newer
+            out[code] = pos
+    if unsure:
+        have = _stored_among(session, batch, sids, unsure)
+        for code, (pos, _) in unsure.items():
             times = have[sids[code]]
             keep = [i for i in pos if ats[i] not in times] if times else pos
             if keep:
                 out[code] = keep
     return out
+
+
+def _stored_among(session: Session, batch: rd.Batch, sids: dict[str, int],
+                  unsure: dict[str, tuple[list[int], list[int]]]) -> dict[int, set[int]]:
+    """sid → the stored times (staged or in chunks) among those of the readings ``unsure``
+    (unit → (positions, the positions to look up))."""
+    ats = batch.ats
+    lo = min(ats[old[0]] for _, old in unsure.values())
+    hi = max(ats[old[-1]] for _, old in unsure.values())
+    have = {sids[c]: set() for c in unsure}  # type: dict[int, set[int]]
+    for sid, times in staging.times_of(session.connection(), set(have), lo=lo,
+                                       hi=hi).items():
+        have[sid].update(times)  # staging first
+    spans = dict(snapshots._in(session, "SELECT sid, chunk_span FROM telemetry_units "
+                                        "WHERE sid IN ({})", list(have)))
+    by_hour: dict[int, list[tuple[int, int, int, int | None]]] = {}
+    for code, (_, old) in unsure.items():
+        sid = sids[code]
+        for part in chunks.split_by_hour(old, ats):
+            first, last = ats[part[0]], ats[part[-1]]
+            by_hour.setdefault(chunks.hour_of(first), []).append(
+                (sid, first, last, spans.get(sid)))
+    for hour, parts in by_hour.items():
+        _stored_times(session, hour, parts, have)
+    return have
 
 
 def _stored_times(session: Session, hour: int,

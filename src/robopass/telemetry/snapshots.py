@@ -178,8 +178,7 @@ def plan(batch: rd.Batch, snaps: dict[str, dict[str, Any]],
             values = [col[top] for col in cols]
             if None in values and len(fresh) > 1:
                 values = _newest_non_null(cols, fresh)
-            out.metric_rows.append((ats[top], *values[:5], None if values[5] is None
-                                    else orjson.dumps(values[5]).decode(),
+            out.metric_rows.append((ats[top], *values[:5], _wear_text(values[5]),
                                     *values[6:], snap["sid"], ats[top]))
             snap["at"] = ats[top]
             if not _same_alerts(snap["alert_keys"], values):
@@ -210,6 +209,12 @@ def plan(batch: rd.Batch, snaps: dict[str, dict[str, Any]],
             snap.update(changed)
             out.extra[code] = snap
     return out
+
+
+def _wear_text(wear: dict[str, float] | str | None) -> str | None:
+    """A reading's joint wear as the snapshot stores it (JSON text): a staged batch's column
+    gives the text already (:func:`staged_batch`), a decoded one the dict."""
+    return wear if wear is None or type(wear) is str else orjson.dumps(wear).decode()
 
 
 def _same_alerts(keys: str | None, values: list[Any]) -> bool:
@@ -463,17 +468,17 @@ def staged_state(session: Session, sids: list[int], *, lock: bool = True
 def staged_batch(session: Session, columns: list[list[Any]], code_of: dict[int, str]
                  ) -> rd.Batch:
     """Staging columns (``[sid[], at[], ...]``) as a batch for :func:`update`; the joint wear
-    and fault codes are decoded only where read."""
+    (straight to the snapshot's JSON text) and fault codes are decoded only where read."""
     from robopass.telemetry.series import layout_names
 
     names: dict[bytes, tuple[str, ...] | None] = {}
 
-    def wear(blob: bytes) -> dict[str, float] | None:
+    def wear(blob: bytes) -> str | None:  # the JSON text the snapshot stores
         key = bytes(blob[:rd.LAYOUT_KEY_BYTES])
         if key not in names:
             names[key] = layout_names(session, {key}).get(key)
         layout = names[key]
-        return rd.unpack_wear(bytes(blob), layout) if layout else None
+        return rd.wear_json(bytes(blob), layout) if layout else None
 
     sid_col = columns[0]
     codes = _Lazy(sid_col, code_of.__getitem__)

@@ -116,8 +116,10 @@ def stage(conn: Connection, sids: Sequence[int], columns: Sequence[Sequence[Any]
     them)."""
     blob, data = pack(sids, columns)
     cur = _cursor(conn)
-    cur.execute(_q(conn, "INSERT INTO telemetry_staging (n, sids, data, snap) "
-                         "VALUES (?, ?, ?, ?)"), (len(sids), blob, data, int(snap)))
+    ats = columns[0]
+    cur.execute(_q(conn, "INSERT INTO telemetry_staging (n, sids, data, snap, lo, hi) "
+                         "VALUES (?, ?, ?, ?, ?, ?)"),
+                (len(sids), blob, data, int(snap), min(ats), max(ats)))
     cur.execute("SELECT count(*) FROM telemetry_staging")
     return int(cur.fetchone()[0])
 
@@ -129,10 +131,11 @@ def readings_of(conn: Connection, sids: set[int], *, start_ms: int | None = None
     out: dict[int, list[chunks.Raw]] = {}
     if not sids:
         return out
-    cur = _cursor(conn)
-    cur.execute("SELECT sids, data FROM telemetry_staging ORDER BY id")
     lo = -1 << 62 if start_ms is None else start_ms
     hi = 1 << 62 if end_ms is None else end_ms
+    cur = _cursor(conn)
+    cur.execute(_q(conn, "SELECT sids, data FROM telemetry_staging WHERE hi >= ? AND lo < ? "
+                         "ORDER BY id"), (lo, hi))
     one = next(iter(sids)) if len(sids) == 1 else None
     for blob, data in cur.fetchall():
         if one is not None:
@@ -152,12 +155,14 @@ def readings_of(conn: Connection, sids: set[int], *, start_ms: int | None = None
     return out
 
 
-def times_of(conn: Connection, sids: set[int]) -> dict[int, set[int]]:
-    """The times of the staged readings of the units ``sids`` (the duplicate check of late
-    readings: no reading objects built)."""
+def times_of(conn: Connection, sids: set[int], *, lo: int, hi: int) -> dict[int, set[int]]:
+    """The times in ``[lo, hi]`` of the staged readings of the units ``sids`` (the duplicate
+    check of late readings: rows outside the range are not read, no reading objects
+    built)."""
     out: dict[int, set[int]] = {}
     cur = _cursor(conn)
-    cur.execute("SELECT sids, data FROM telemetry_staging ORDER BY id")
+    cur.execute(_q(conn, "SELECT sids, data FROM telemetry_staging WHERE hi >= ? AND lo <= ?"),
+                (lo, hi))
     for blob, data in cur.fetchall():
         row_sids = array("i")
         row_sids.frombytes(bytes(blob))
@@ -165,7 +170,7 @@ def times_of(conn: Connection, sids: set[int]) -> dict[int, set[int]]:
             continue
         sid_col, at_col = unpack_times(bytes(data))
         for sid, at in zip(sid_col, at_col, strict=True):
-            if sid in sids:
+            if sid in sids and lo <= at <= hi:
                 out.setdefault(sid, set()).add(at)
     return out
 

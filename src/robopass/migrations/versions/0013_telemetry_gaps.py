@@ -1,0 +1,48 @@
+"""telemetry: each unit's gap below its newest reading, and staged rows' time ranges
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-04 12:40:00
+
+Late readings (older than their unit's newest stored one) used to be looked up in every staged
+row holding the unit and in its chunks, to drop repeats. Two exact shortcuts (issue #16):
+
+* ``telemetry_heads.prev``: no stored reading of the unit lies strictly between ``prev`` and
+  ``at`` (the newest). A late reading inside that gap is new without any lookup. Existing heads
+  get ``prev = at`` (an empty gap: every late reading is looked up, as before); a new unit's
+  head starts at ``-1, -1``.
+* ``telemetry_staging.lo`` / ``hi``: the earliest and latest reading time of a staged row, so
+  the duplicate check and range reads skip rows that cannot hold a time. Rows staged before
+  the upgrade get the widest range (always read, as before).
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0013'
+down_revision: str | None = '0012'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+WIDEST = 1 << 62
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('telemetry_heads', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('prev', sa.BigInteger(), server_default='-1',
+                                      nullable=False))
+    op.execute("UPDATE telemetry_heads SET prev = at")
+    with op.batch_alter_table('telemetry_staging', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('lo', sa.BigInteger(), server_default=str(-WIDEST),
+                                      nullable=False))
+        batch_op.add_column(sa.Column('hi', sa.BigInteger(), server_default=str(WIDEST),
+                                      nullable=False))
+
+
+def downgrade() -> None:
+    # plain ALTER TABLE … DROP COLUMN (SQLite >= 3.35): a batch rebuild of the WITHOUT ROWID
+    # heads table would not keep that clause
+    for table, column in (('telemetry_staging', 'hi'), ('telemetry_staging', 'lo'),
+                          ('telemetry_heads', 'prev')):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
