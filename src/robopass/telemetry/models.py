@@ -28,6 +28,9 @@ from robopass.db import Base, UTCDateTime
 
 class TelemetryUnit(Base):
     __tablename__ = "telemetry_units"
+    #: fillfactor 50 on PostgreSQL: every fold rewrites the snapshots, and room on the page
+    #: makes that a HOT update (no index write, no bloat)
+    __table_args__ = {"postgresql_with": {"fillfactor": 50}}
 
     sid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(29), unique=True)
@@ -98,8 +101,9 @@ class TelemetryHead(Base):
     (a reading newer than it cannot be stored yet) without touching the wide snapshot row."""
 
     __tablename__ = "telemetry_heads"
-    #: fillfactor 50: moving a head is a HOT update (no index write) on PostgreSQL
-    __table_args__ = {"sqlite_with_rowid": False, "postgresql_with": {"fillfactor": 50}}
+    #: fillfactor 25: moving a head is a HOT update (no index write) on PostgreSQL, even
+    #: when concurrent batches keep the old versions from being pruned for a while
+    __table_args__ = {"sqlite_with_rowid": False, "postgresql_with": {"fillfactor": 25}}
 
     sid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[int] = mapped_column(BigInteger)

@@ -14,6 +14,11 @@ row holding the unit and in its chunks, to drop repeats. Two exact shortcuts (is
 * ``telemetry_staging.lo`` / ``hi``: the earliest and latest reading time of a staged row, so
   the duplicate check and range reads skip rows that cannot hold a time. Rows staged before
   the upgrade get the widest range (always read, as before).
+
+On PostgreSQL the snapshot and head rows, rewritten by every fold and every batch, get room on
+their pages (``fillfactor``) so an update is a HOT update on the same page, not a new index
+entry (measured: 99.9 % of the snapshot updates were not HOT, and the tables bloated ~10× in
+a minute of the live shape).
 """
 from collections.abc import Sequence
 
@@ -26,6 +31,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 WIDEST = 1 << 62
+UNITS_FILLFACTOR = 50
+HEADS_FILLFACTOR = 25
 
 
 def upgrade() -> None:
@@ -38,9 +45,15 @@ def upgrade() -> None:
                                       nullable=False))
         batch_op.add_column(sa.Column('hi', sa.BigInteger(), server_default=str(WIDEST),
                                       nullable=False))
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"ALTER TABLE telemetry_units SET (fillfactor = {UNITS_FILLFACTOR})")
+        op.execute(f"ALTER TABLE telemetry_heads SET (fillfactor = {HEADS_FILLFACTOR})")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE telemetry_units RESET (fillfactor)")
+        op.execute("ALTER TABLE telemetry_heads SET (fillfactor = 50)")
     # plain ALTER TABLE … DROP COLUMN (SQLite >= 3.35): a batch rebuild of the WITHOUT ROWID
     # heads table would not keep that clause
     for table, column in (('telemetry_staging', 'hi'), ('telemetry_staging', 'lo'),
