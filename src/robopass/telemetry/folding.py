@@ -58,6 +58,8 @@ class Prepared:
     rows: list[tuple[Any, ...]]
     #: sid → positions of the units folded under the lock (alerts to evaluate)
     locked: dict[int, list[int]]
+    #: sid → the ``chunk_span`` the plan read (it only grows)
+    spans: dict[int, int | None]
 
 
 def prepare(session: Session, *, rows: int = staging.FOLD_ROWS) -> Prepared | None:
@@ -66,14 +68,17 @@ def prepare(session: Session, *, rows: int = staging.FOLD_ROWS) -> Prepared | No
     if not taken:
         return None
     built = staging.build(taken)
-    planned, locked = _plan(session, built) if built.groups else ([], {})
-    return Prepared(built, planned, locked)
+    if not built.groups:
+        return Prepared(built, [], {}, {})
+    snaps, code_of = snapshots.staged_state(session, sorted(built.groups), lock=False)
+    planned, locked = _plan(session, built, snaps, code_of)
+    return Prepared(built, planned, locked,
+                    {snap["sid"]: snap["chunk_span"] for snap in snaps.values()})
 
 
-def _plan(session: Session, built: staging.Built
-          ) -> tuple[list[tuple[Any, ...]], dict[int, list[int]]]:
+def _plan(session: Session, built: staging.Built, snaps: dict[str, dict[str, Any]],
+          code_of: dict[int, str]) -> tuple[list[tuple[Any, ...]], dict[int, list[int]]]:
     groups = built.groups
-    snaps, code_of = snapshots.staged_state(session, sorted(groups), lock=False)
     before = {code: tuple(snap[c] for c in GUARD) for code, snap in snaps.items()}
     batch = snapshots.staged_batch(session, built.columns, code_of)
     plan = snapshots.plan(batch, snaps, {code_of[sid]: pos for sid, pos in groups.items()})
@@ -100,7 +105,8 @@ def commit(session: Session, prepared: Prepared) -> int:
     built = prepared.built
     if not _still_staged(session, built.ids):  # folded meanwhile: fold what is left, locked
         return staging.fold(session)
-    staging.store(conn, built)  # on PostgreSQL: the units' rows locked in sid order
+    # on PostgreSQL: the units' rows locked in sid order
+    staging.store(conn, built, known=prepared.spans)
     locked = dict(prepared.locked)
     if prepared.rows:
         cur = snapshots.cursor(session)

@@ -474,11 +474,11 @@ def staged_batch(session: Session, columns: list[list[Any]], code_of: dict[int, 
     names: dict[bytes, tuple[str, ...] | None] = {}
 
     def wear(blob: bytes) -> str | None:  # the JSON text the snapshot stores
-        key = bytes(blob[:rd.LAYOUT_KEY_BYTES])
-        if key not in names:
-            names[key] = layout_names(session, {key}).get(key)
-        layout = names[key]
-        return rd.wear_json(bytes(blob), layout) if layout else None
+        key = blob[:rd.LAYOUT_KEY_BYTES]  # bytes: msgpack gives bytes, no copies needed
+        layout = names.get(key, ())
+        if layout == ():
+            layout = names[key] = layout_names(session, {key}).get(key)
+        return rd.wear_json(blob, layout) if layout else None
 
     sid_col = columns[0]
     codes = _Lazy(sid_col, code_of.__getitem__)

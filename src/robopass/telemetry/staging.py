@@ -253,17 +253,21 @@ def build(taken: list[tuple[int, bytes, int]]) -> Built:
     return Built([row[0] for row in taken], columns, chunk_rows, spans, groups)
 
 
-def store(conn: Connection, built: Built) -> None:
+def store(conn: Connection, built: Built, *, known: dict[int, int | None] | None = None
+          ) -> None:
     """Insert the chunks and widen the units' ``chunk_span`` (a maximum kept by the
     statement itself, so it needs no earlier read); on PostgreSQL the units' snapshot rows
-    are locked first, in sid order."""
+    are locked first, in sid order. ``known``: sid → a ``chunk_span`` read earlier; a span
+    can only have grown since, so a unit whose new chunks span no more is not written."""
     spans = built.spans
+    if known is not None:
+        spans = [s for s in spans if (k := known.get(s[1])) is None or s[0] > k]
     cur = _cursor(conn)
     if _pg(conn):  # one statement, not a round trip per unit; row locks in sid order first
         from robopass.telemetry.snapshots import pg_array
 
         cur.execute("SELECT sid FROM telemetry_units WHERE sid = ANY(%s::int[]) ORDER BY sid "
-                    "FOR UPDATE", (pg_array([x[1] for x in spans]),))
+                    "FOR UPDATE", (pg_array([x[1] for x in built.spans]),))
         cur.execute("UPDATE telemetry_units u SET chunk_span = n.span FROM "
                     "unnest(%s::bigint[], %s::int[]) WITH ORDINALITY AS n(span, sid, k) "
                     "WHERE u.sid = n.sid AND (u.chunk_span IS NULL OR u.chunk_span < n.span)",
