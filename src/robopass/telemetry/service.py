@@ -73,6 +73,8 @@ class Decoded:
     now: datetime
     #: The units' facts read before the write transaction (:func:`read_facts`), or None.
     facts: dict[str, tuple[Any, ...]] | None = None
+    #: The batch's distinct codes, sorted (by :func:`read_facts`, so the write need not).
+    codes: list[str] | None = None
 
 
 def read_facts(session: Session, decoded: Decoded) -> None:
@@ -81,7 +83,8 @@ def read_facts(session: Session, decoded: Decoded) -> None:
     never changes; a status or ownership change committed between this read and the write
     orders the batch before that change (as if it had been stored a moment earlier)."""
     if decoded.batch is not None and len(decoded.batch):
-        decoded.facts = unit_facts(session, sorted(set(decoded.batch.codes)))
+        decoded.codes = sorted(set(decoded.batch.codes))
+        decoded.facts = unit_facts(session, decoded.codes)
 
 
 def decode_body(body: bytes, *, actor: Actor | None, now: datetime | None = None) -> Decoded:
@@ -109,7 +112,8 @@ def store_decoded(session: Session, decoded: Decoded, *,
     """Store what :func:`decode_body` returned: ``{stored, duplicates, rejected}``."""
     if decoded.batch is not None:
         with _no_gc():
-            return store_rows(session, decoded.batch, actor=actor, facts=decoded.facts)
+            return store_rows(session, decoded.batch, actor=actor, facts=decoded.facts,
+                              codes=decoded.codes)
     return store_readings(session, decoded.items or [], actor=actor, now=decoded.now,
                           _rejected=decoded.rejected)
 
@@ -122,8 +126,10 @@ def store_body(session: Session, body: bytes, *, actor: Actor | None,
 
 def store_rows(session: Session, rows: rd.Batch | list[rd.Row], *, actor: Actor | None,
                notify: bool = True,
-               facts: dict[str, tuple[Any, ...]] | None = None) -> dict[str, Any]:
-    """Store readings already validated by ``readings.decode_fast`` or ``readings.validate``."""
+               facts: dict[str, tuple[Any, ...]] | None = None,
+               codes: list[str] | None = None) -> dict[str, Any]:
+    """Store readings already validated by ``readings.decode_fast`` or ``readings.validate``
+    (``facts``, ``codes``: what :func:`read_facts` read of them)."""
     batch = rows if isinstance(rows, rd.Batch) else rd.Batch.from_rows(rows)
     rejected: list[dict[str, Any]] = []
     stored = duplicates = 0
@@ -131,7 +137,7 @@ def store_rows(session: Session, rows: rd.Batch | list[rd.Row], *, actor: Actor 
     for start in range(0, n, CHUNK):
         part = batch if n <= CHUNK else batch.take(range(start, min(n, start + CHUNK)))
         s, d = _store_rows(session, part, actor=actor, rejected=rejected, notify=notify,
-                           facts=facts)
+                           facts=facts, codes=codes if part is batch else None)
         stored += s
         duplicates += d
     rejected.sort(key=lambda r: r["index"])
@@ -339,9 +345,11 @@ DEFER_SNAPSHOTS_FROM = 2000
 
 def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
                 rejected: list[dict[str, Any]], notify: bool,
-                facts: dict[str, tuple[Any, ...]] | None = None) -> tuple[int, int]:
-    codes = sorted(set(batch.codes))
-    if facts is None or not facts.keys() >= set(codes):
+                facts: dict[str, tuple[Any, ...]] | None = None,
+                codes: list[str] | None = None) -> tuple[int, int]:
+    codes = codes if codes is not None else sorted(set(batch.codes))
+    # facts read for these codes lack only unknown ones: equal sizes, nothing missing
+    if facts is None or (len(facts) != len(codes) and not facts.keys() >= set(codes)):
         facts = unit_facts(session, codes)
     allowed = _allowed(facts, codes, actor)
     ok_codes = [c for c in codes if allowed[c] is None]
