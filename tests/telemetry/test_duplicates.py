@@ -53,7 +53,7 @@ def _fold(url: str) -> None:
 
 
 def _fold_two_phase(url: str) -> None:
-    while folding.fold_once(url):
+    while folding.fold_once(url, two_phase=True):
         pass
 
 

@@ -108,9 +108,9 @@ def _twice(client: ApiClient, monkeypatch: pytest.MonkeyPatch, send: Step,
 
     send(post, a1, b1)
     monkeypatch.setattr(folding, "between_phases", lambda: meanwhile(post, a1, b1))
-    assert folding.fold_once(url) > 0
+    assert folding.fold_once(url, two_phase=True) > 0
     monkeypatch.setattr(folding, "between_phases", None)
-    while folding.fold_once(url):
+    while folding.fold_once(url, two_phase=True):
         pass
 
     send(post, a2, b2)
@@ -229,3 +229,18 @@ def test_rows_folded_by_another_folder_between_the_phases(client, monkeypatch, d
         post((a,), 1, battery_soh=40.0)
 
     _twice(client, monkeypatch, send, meanwhile)
+
+
+def test_the_folder_folds_in_two_phases_on_sqlite_and_in_one_on_postgresql(
+        client: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two phases keep SQLite's single writer lock short; PostgreSQL has none, and there one
+    transaction reads the units' state once."""
+    fleet = make_fleet(client)
+    url = client.registry.url
+    r = client.post("/api/v1/telemetry", [reading(c, ts(1)) for c in fleet.codes],
+                    fleet.operator)
+    assert r.json()["stored"] == 2
+    phases: list[int] = []
+    monkeypatch.setattr(folding, "between_phases", lambda: phases.append(1))
+    assert folding.fold_once(url) == 2
+    assert phases == ([1] if url.startswith("sqlite") else [])

@@ -48,6 +48,8 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"ALTER TABLE telemetry_units SET (fillfactor = {UNITS_FILLFACTOR})")
         op.execute(f"ALTER TABLE telemetry_heads SET (fillfactor = {HEADS_FILLFACTOR})")
+        for column in ("sids", "data"):
+            op.execute(f"ALTER TABLE telemetry_staging ALTER COLUMN {column} SET STORAGE EXTERNAL")
 
 
 def downgrade() -> None:
