@@ -58,3 +58,28 @@ def test_wear_json_rounds_ties_to_even_like_round() -> None:
     names = ("a", "b", "c")
     blob = readings.pack_wear({"a": 0.0625, "b": 0.1875, "c": 2.5})  # exact in float32
     assert orjson.loads(readings.wear_json(blob, names)) == {"a": 0.062, "b": 0.188, "c": 2.5}
+
+
+def test_ingest_bounds_the_backlog_when_no_folder_runs(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Past ``MAX_BACKLOG`` staged rows an ingest folds the oldest ``FOLD_ROWS`` of them (more
+    than it added), so staging stays bounded and no single batch folds all of it."""
+    from sqlalchemy import text
+
+    from robopass.db import reading as read_session
+    from robopass.telemetry import service
+    from tests.telemetry.conftest import make_fleet, reading, ts
+
+    monkeypatch.setattr(staging, "MAX_BACKLOG", 6)
+    fleet = make_fleet(client, count=1)
+    seen = []
+    for k in range(12):
+        r = client.post("/api/v1/telemetry", [reading(fleet.codes[0], ts(30 - k))],
+                        fleet.operator)
+        assert r.json()["stored"] == 1
+        with read_session(client.registry.url) as session:
+            seen.append(session.execute(text("SELECT count(*) FROM telemetry_staging")).scalar())
+    # 7 staged > 6: the oldest 4 folded, 3 left
+    assert seen == [1, 2, 3, 4, 5, 6, 3, 4, 5, 6, 3, 4], seen
+    with read_session(client.registry.url) as session:
+        sid = session.execute(text("SELECT sid FROM telemetry_units")).scalar_one()
+        assert len(service.raw_readings(session, sid=sid, start_ms=0, end_ms=1 << 62)) == 12

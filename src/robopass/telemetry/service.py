@@ -486,7 +486,10 @@ def _write(session: Session, batch: rd.Batch, sids: dict[str, int],
         deferred = count >= DEFER_SNAPSHOTS_FROM
         if staging.stage(conn, unit_sids, [take(col) for col in columns],
                          snap=not deferred) > staging.MAX_BACKLOG:
-            staging.fold_all(session)
+            # no folder keeping up (an MQTT ingestor alone, a stopped thread): fold the
+            # oldest rows, more than this batch added, so the backlog stays bounded and no
+            # one batch pays for all of it
+            staging.fold(session, rows=staging.FOLD_ROWS)
         return count, deferred
     rows: list[tuple[int, int, int, int, bytes]] = []
     spans: list[tuple[int, int, int]] = []

@@ -18,7 +18,9 @@ row holding the unit and in its chunks, to drop repeats. Two exact shortcuts (is
 On PostgreSQL the snapshot and head rows, rewritten by every fold and every batch, get room on
 their pages (``fillfactor``) so an update is a HOT update on the same page, not a new index
 entry (measured: 99.9 % of the snapshot updates were not HOT, and the tables bloated ~10× in
-a minute of the live shape).
+a minute of the live shape). Staged rows' blobs are stored uncompressed (``STORAGE
+EXTERNAL``): a staged row lives about a second, and compressing its ~1 MB with pglz was
+PostgreSQL CPU on every batch's write path.
 """
 from collections.abc import Sequence
 
@@ -56,6 +58,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE telemetry_units RESET (fillfactor)")
         op.execute("ALTER TABLE telemetry_heads SET (fillfactor = 50)")
+        for column in ("sids", "data"):
+            op.execute(f"ALTER TABLE telemetry_staging ALTER COLUMN {column} SET STORAGE EXTENDED")
     # plain ALTER TABLE … DROP COLUMN (SQLite >= 3.35): a batch rebuild of the WITHOUT ROWID
     # heads table would not keep that clause
     for table, column in (('telemetry_staging', 'hi'), ('telemetry_staging', 'lo'),
