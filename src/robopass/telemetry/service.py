@@ -190,7 +190,6 @@ def store_readings(session: Session, readings: Iterable[Any], *, actor: Actor | 
     return {"stored": stored, "duplicates": duplicates, "rejected": rejected}
 
 
-_STATE = snapshots.STATE
 
 
 def _query(session: Session, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -259,9 +258,7 @@ def _load_heads(session: Session, sids: list[int]) -> dict[int, tuple[int, int]]
     PostgreSQL in sid order, so concurrent batches of a unit serialise and cannot
     deadlock."""
     if dialect_name(session) == "postgresql":
-        rows = _query(session, "SELECT sid, at, prev FROM telemetry_heads WHERE sid = "
-                               "ANY(?::int[]) ORDER BY sid FOR UPDATE",
-                      [snapshots.pg_array(sorted(sids))])
+        rows = snapshots.locked(session, "telemetry_heads", ("sid", "at", "prev"), sids)
     else:
         rows = snapshots._in(session, "SELECT sid, at, prev FROM telemetry_heads "
                                       "WHERE sid IN ({})", sids)
@@ -310,13 +307,7 @@ def _load_snapshots(session: Session, codes: list[str],
                     sids: dict[str, int]) -> dict[str, dict[str, Any]]:
     """Every snapshot's state by sid, locked on PostgreSQL in ``sid`` order (after the heads,
     as every writer takes them)."""
-    pg = dialect_name(session) == "postgresql"
-    order = sorted(sids[c] for c in codes)
-    snaps: dict[str, dict[str, Any]] = {}
-    for row in snapshots._in(session, f"SELECT {', '.join(_STATE)} FROM telemetry_units "
-                                      "WHERE sid IN ({})"
-                                      + (" ORDER BY sid FOR UPDATE" if pg else ""), order):
-        snaps[row[1]] = dict(zip(_STATE, row, strict=True))
+    snaps, _ = snapshots.staged_state(session, sorted(sids[c] for c in codes))
     return snaps
 
 
