@@ -60,15 +60,22 @@ TOPIC_FILTER = TOPIC_PREFIX + "+"
 MAGIC = b"RPv1 "
 KEY_TTL_S = 30.0
 _PREFIX_LEN = len(TOPIC_PREFIX)
-try:  # the one-shot C HMAC behind ``hmac.digest``, without its Python wrapper
-    from _hashlib import hmac_digest as _hmac_digest
-except ImportError:  # pragma: no cover - CPython without OpenSSL
-    _hmac_digest = hmac.digest  # type: ignore[assignment]
 
 
 def signing_key(api_key: str) -> bytes:
     """The HMAC key a publisher derives from its API key (= the registry's stored hash)."""
     return hashlib.sha256(api_key.encode()).digest()
+
+
+def hmac_states(key: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA-256's inner and outer hash states for ``key`` (RFC 2104): the MAC of ``m``
+    is ``outer.copy().update(inner.copy().update(m).digest()).digest()``, without the key
+    set-up ``hmac.digest`` repeats for each message (~0.6 µs of its 1.4 µs here)."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return (hashlib.sha256(bytes(b ^ 0x36 for b in key)),
+            hashlib.sha256(bytes(b ^ 0x5C for b in key)))
 
 
 def sign(api_key: str, topic: str, body: bytes) -> bytes:
@@ -178,6 +185,8 @@ class Ingestor:
         self.url = url
         self.keys = keys or KeyCache(url)
         self.stats = IngestStats()
+        #: HMAC key -> its inner and outer SHA-256 states (keys outlive the key cache's TTL)
+        self._states: dict[bytes, tuple[Any, Any]] = {}
 
     def verify(self, topic: str, payload: bytes) -> tuple[Actor, str, bytes] | str:
         """``(actor, code, body)`` of a well-signed message, or why it is refused."""
@@ -214,7 +223,8 @@ class Ingestor:
         stats = self.stats
         stats.received += len(messages)
         groups: dict[str, _Group] = {}
-        signers: dict[bytes, tuple[Actor | None, bytes]] = {}
+        signers: dict[bytes, tuple[Actor, Any, Any] | None] = {}
+        compare = hmac.compare_digest
         for message in messages:
             topic, payload = message[0], message[1]
             fields = payload[:payload.find(b"\n") + 1].split(b" ")
@@ -222,20 +232,30 @@ class Ingestor:
                     or not topic.startswith(TOPIC_PREFIX)):
                 self._refuse(topic, payload)
                 continue
-            signer = signers.get(fields[1])
+            prefix = fields[1]
+            if prefix in signers:
+                signer = signers[prefix]
+            else:
+                signer = signers[prefix] = self._signer(prefix)
             if signer is None:
-                signer = signers[fields[1]] = self._signer(fields[1])
-            actor, key = signer
-            body = payload[len(fields[0]) + len(fields[1]) + len(fields[2]) + 2:]
-            if actor is None or not hmac.compare_digest(
-                    _hmac_digest(key, topic.encode() + b"\n" + body, "sha256").hex().encode(),
-                    fields[2][:-1]):
+                self._refuse(topic, payload)
+                continue
+            actor, inner, outer = signer
+            raw_topic = topic.encode()
+            body = payload[len(prefix) + len(fields[2]) + 6:]  # "RPv1 " + prefix + " " + mac\n
+            # HMAC-SHA-256 from the key's precomputed inner and outer states (RFC 2104):
+            # two state copies instead of setting the key up again for every message
+            mac = inner.copy()
+            mac.update(raw_topic + b"\n" + body)
+            final = outer.copy()
+            final.update(mac.digest())
+            if not compare(final.hexdigest().encode(), fields[2][:-1]):
                 self._refuse(topic, payload)
                 continue
             group = groups.get(actor.id)
             if group is None:
                 group = groups[actor.id] = _Group(actor)
-            group.add(topic[_PREFIX_LEN:], body)
+            group.add(topic[_PREFIX_LEN:], raw_topic[_PREFIX_LEN:], body)
         if not groups:
             return
         with write_session(self.url) as session, transaction(session, ledger=False):
@@ -243,11 +263,18 @@ class Ingestor:
                 self._store(session, group)
         stats.batches += 1
 
-    def _signer(self, prefix: bytes) -> tuple[Actor | None, bytes]:
+    def _signer(self, prefix: bytes) -> tuple[Actor, Any, Any] | None:
+        """The signer of ``prefix`` with its key's HMAC states, or None (unknown, revoked)."""
         try:
-            return self.keys.get(prefix.decode("ascii"))
+            actor, key = self.keys.get(prefix.decode("ascii"))
         except UnicodeDecodeError:
-            return None, b""
+            return None
+        if actor is None:
+            return None
+        states = self._states.get(key)
+        if states is None:
+            states = self._states[key] = hmac_states(key)
+        return actor, states[0], states[1]
 
     def _refuse(self, topic: str, payload: bytes) -> None:
         checked = self.verify(topic, payload)
@@ -317,17 +344,21 @@ class _Group:
         self.parts: list[bytes] = []
         self.fast = True
 
-    def add(self, code: str, body: bytes) -> None:
+    def add(self, code: str, raw_code: bytes, body: bytes) -> None:
         self.items.append((code, body))
         if not self.fast:
             return
-        body = body.strip()
-        if body[:1] != b"{" or b'"code"' in body:  # the exact path checks a given code
+        if body[:1] != b"{":
+            body = body.strip()
+            if body[:1] != b"{":
+                self.fast = False
+                return
+        if b'"code"' in body:  # the exact path checks a given code
             self.fast = False
-        elif body == b"{}":
-            self.parts.append(b'{"code":"' + code.encode() + b'"}')
+        elif body[1:2] == b"}":  # "{}"
+            self.parts.append(b'{"code":"' + raw_code + b'"}')
         else:
-            self.parts.append(b'{"code":"' + code.encode() + b'",' + body[1:])
+            self.parts.append(b'{"code":"' + raw_code + b'",' + body[1:])
 
 
 def run(url: str, broker: str | Link, *, client_id: str | None = None,
