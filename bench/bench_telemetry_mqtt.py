@@ -335,6 +335,15 @@ def await_subscribers(port: int, n: int) -> None:
     raise SystemExit("the ingestors did not connect")
 
 
+def cpu_split(total: int, ingest: float, broker: float, publishers: float
+              ) -> dict[str, float]:
+    parts = {"ingestors": ingest, "broker": broker, "publishers": publishers}
+    out = {k: round(v / total * 1e6, 1) for k, v in parts.items()}
+    out["total"] = round(sum(parts.values()) / total * 1e6, 1)
+    out["cores_bound_per_s"] = round((os.cpu_count() or 1) / (sum(parts.values()) / total))
+    return out
+
+
 def report(args: argparse.Namespace, stats: dict, total: int, published: float,  # type: ignore[type-arg]
            publisher_cpu: float, broker_cpu: float, load_before: tuple[float, ...]) -> None:
     seconds = stats.get("seconds") or 0
@@ -356,7 +365,12 @@ def report(args: argparse.Namespace, stats: dict, total: int, published: float, 
         "duplicates": stats.get("duplicates"), "rejected": stats["rejected"],
         "lost": total - stats["stored"] - (stats.get("duplicates") or 0),
         "outage_s": args.outage, "sink": args.sink, "broker_config": args.broker_config,
-        "ingestor_cpu_s": cpu, "fold_after": backlog or None, "broker_cpu_s": round(broker_cpu, 2),
+        "ingestor_cpu_s": cpu, "fold_after": backlog or None,
+        # CPU per message of each part, and the rate the machine's cores could carry at
+        # that cost (the fold of what was left staged counted as ingest work)
+        "cpu_us_per_message": cpu_split(total, cpu + (backlog.get("cpu_seconds") or 0),
+                                        broker_cpu, publisher_cpu),
+        "broker_cpu_s": round(broker_cpu, 2),
         "publisher_cpu_s": round(publisher_cpu, 2), "subscriber": stats,
         "publishers": args.publishers, "publish_rate": args.rate,
         "flush_ms": args.flush_ms, "batch_size": args.batch_size,
