@@ -61,6 +61,8 @@ MAGIC = b"RPv1 "
 KEY_TTL_S = 30.0
 #: The reader waits this long after a short socket read (``mqttwire.COALESCE_BYTES``)
 READ_COALESCE_S = 0.002
+#: Telemetry topics (units) whose bytes and code an ingestor keeps ready
+TOPICS_KEPT = 100_000
 _PREFIX_LEN = len(TOPIC_PREFIX)
 
 
@@ -191,6 +193,8 @@ class Ingestor:
         self.stats = IngestStats()
         #: HMAC key -> its inner and outer SHA-256 states (keys outlive the key cache's TTL)
         self._states: dict[bytes, tuple[Any, Any]] = {}
+        #: topic -> what :meth:`_topic` says of it
+        self._topics: dict[str, tuple[bytes, str, bytes] | tuple[()]] = {}
 
     def verify(self, topic: str, payload: bytes) -> tuple[Actor, str, bytes] | str:
         """``(actor, code, body)`` of a well-signed message, or why it is refused."""
@@ -228,13 +232,17 @@ class Ingestor:
         stats.received += len(messages)
         groups: dict[str, _Group] = {}
         signers: dict[bytes, tuple[Actor, Any, Any] | None] = {}
+        topics = self._topics
         compare = hmac.compare_digest
         for message in messages:
-            topic, payload = message[0], message[1]
-            fields = payload[:payload.find(b"\n") + 1].split(b" ")
-            if (len(fields) != 3 or fields[0] != b"RPv1" or topic.count("/") != 3
-                    or not topic.startswith(TOPIC_PREFIX)):
-                self._refuse(topic, payload)
+            topic = message[0]
+            head, newline, body = message[1].partition(b"\n")
+            fields = head.split(b" ")
+            known = topics.get(topic)
+            if known is None:
+                known = self._topic(topic)
+            if len(fields) != 3 or fields[0] != b"RPv1" or not newline or not known:
+                self._refuse(topic, message[1])
                 continue
             prefix = fields[1]
             if prefix in signers:
@@ -242,30 +250,39 @@ class Ingestor:
             else:
                 signer = signers[prefix] = self._signer(prefix)
             if signer is None:
-                self._refuse(topic, payload)
+                self._refuse(topic, message[1])
                 continue
             actor, inner, outer = signer
-            raw_topic = topic.encode()
-            body = payload[len(prefix) + len(fields[2]) + 6:]  # "RPv1 " + prefix + " " + mac\n
             # HMAC-SHA-256 from the key's precomputed inner and outer states (RFC 2104):
             # two state copies instead of setting the key up again for every message
             mac = inner.copy()
-            mac.update(raw_topic + b"\n" + body)
+            mac.update(known[0] + body)
             final = outer.copy()
             final.update(mac.digest())
-            if not compare(final.hexdigest().encode(), fields[2][:-1]):
-                self._refuse(topic, payload)
+            if not compare(final.hexdigest().encode(), fields[2]):
+                self._refuse(topic, message[1])
                 continue
             group = groups.get(actor.id)
             if group is None:
                 group = groups[actor.id] = _Group(actor)
-            group.add(topic[_PREFIX_LEN:], raw_topic[_PREFIX_LEN:], body)
+            group.add(known[1], known[2], body)
         if not groups:
             return
         with write_session(self.url) as session, transaction(session, ledger=False):
             for group in groups.values():
                 self._store(session, group)
         stats.batches += 1
+
+    def _topic(self, topic: str) -> tuple[bytes, str, bytes] | tuple[()]:
+        """``(topic + "\\n" as bytes, code, code as bytes)`` of a telemetry topic, or ``()``;
+        remembered (up to :data:`TOPICS_KEPT` topics, one per unit)."""
+        if len(self._topics) >= TOPICS_KEPT:
+            self._topics.clear()
+        if topic.count("/") != 3 or not topic.startswith(TOPIC_PREFIX):
+            return ()
+        raw = topic.encode()
+        known = self._topics[topic] = (raw + b"\n", topic[_PREFIX_LEN:], raw[_PREFIX_LEN:])
+        return known
 
     def _signer(self, prefix: bytes) -> tuple[Actor, Any, Any] | None:
         """The signer of ``prefix`` with its key's HMAC states, or None (unknown, revoked)."""
