@@ -28,6 +28,11 @@ the ceiling of this machine for the given publishers (docs/scaling.md).
 CPU: ``ingestor_cpu_s`` (the ingestors' own count, first message to last batch),
 ``broker_cpu_s`` (Mosquitto, /proc), ``publisher_cpu_s`` (getrusage of the publishers);
 ``load`` is ``os.getloadavg()`` before and after (the machine is shared).
+``cpu_us_per_message`` splits the CPU per message between the parts and gives the rate the
+machine's cores would carry at that cost (``cores_bound_per_s``; PostgreSQL's own CPU is not
+counted). An ingest folds staged readings only past ``staging.MAX_BACKLOG`` rows, so a short
+run may end with its readings still staged: the benchmark folds them afterwards, reports it
+(``fold_after``) and counts that CPU as ingest work; ``sustained_per_s`` adds its time.
 """
 
 from __future__ import annotations

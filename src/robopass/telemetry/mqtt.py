@@ -18,15 +18,15 @@ ACLs can be added on top (defence in depth), but they are not what the registry 
 
 Delivery: QoS 1 subscription over MQTT 5; with ``--client-id`` the session is persistent
 (never expires), so the broker keeps messages while the ingestor is down. Messages are stored
-in batches (every ``flush_ms`` at least) and acknowledged only after the batch's commit, so
-a crash of the ingestor loses nothing the broker handed over: after a reconnect with the same
-``--client-id`` the broker sends the unacknowledged messages again, and ``(code, at)`` makes
-the repeats duplicates. If storing fails (the database is down), the ingestor stops without
-acknowledging the batch. Several ingestors share the load with ``--shared-group``
-(``$share/<group>/...``); ``--processes N`` runs N of them under :func:`supervise`, which
-restarts a dead one with its client id (Mosquitto 2.0 keeps a dead member's unacknowledged
-messages in its own session, so only that client id gets them). The link may be TLS
-(``mqtts://``, :class:`Link`) with a broker login.
+in batches (full, or once the oldest has waited ``flush_ms``) and acknowledged only after the
+batch's commit, so a crash of the ingestor loses nothing the broker handed over: after a
+reconnect with the same ``--client-id`` the broker sends the unacknowledged messages again,
+and ``(code, at)`` makes the repeats duplicates. If storing fails (the database is down), the
+ingestor stops without acknowledging the batch. Several ingestors share the load with
+``--shared-group`` (``$share/<group>/...``); ``--processes N`` runs N of them under
+:func:`supervise`, which restarts a dead one with its client id (Mosquitto 2.0 keeps a dead
+member's unacknowledged messages in its own session, so only that client id gets them). The
+link may be TLS (``mqtts://``, :class:`Link`) with a broker login.
 """
 
 from __future__ import annotations
