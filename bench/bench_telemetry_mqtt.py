@@ -41,6 +41,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -238,6 +239,7 @@ def main() -> None:
         broker.terminate()
         broker.wait(10)
         reg.close()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def sink(port: int, results: mp.Queue[dict[str, float]], idle_s: float = 2.0) -> None:
