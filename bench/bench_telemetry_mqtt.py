@@ -13,7 +13,13 @@ subscriber share the same cores) and ``capacity_per_cpu_s`` is what the subscrib
 CPU second. Prints one JSON object.
 
     python bench/bench_telemetry_mqtt.py [--messages 200000] [--ingestors 2] [--rate 60000]
+    python bench/bench_telemetry_mqtt.py --sink --ingestors 2 --rate 60000 --publishers 2
     python bench/bench_telemetry_mqtt.py --outage 10 --rate 500 [--broker-config default]
+
+``--sink``: the same broker and publishers, but the ingestors are replaced by ``--ingestors``
+subscriber processes (same shared subscription, same MQTT 5 client, ``mqttwire``) that only
+parse and PUBACK each socket read, storing nothing: the broker + publisher cost alone, i.e.
+the ceiling of this machine for the given publishers (docs/scaling.md).
 
 ``--outage S``: the ingestor's persistent session exists but the ingestor is down while
 ``rate × S`` messages are published; then it starts and stores what the broker kept
@@ -22,6 +28,11 @@ CPU second. Prints one JSON object.
 CPU: ``ingestor_cpu_s`` (the ingestors' own count, first message to last batch),
 ``broker_cpu_s`` (Mosquitto, /proc), ``publisher_cpu_s`` (getrusage of the publishers);
 ``load`` is ``os.getloadavg()`` before and after (the machine is shared).
+``cpu_us_per_message`` splits the CPU per message between the parts and gives the rate the
+machine's cores would carry at that cost (``cores_bound_per_s``; PostgreSQL's own CPU is not
+counted). An ingest folds staged readings only past ``staging.MAX_BACKLOG`` rows, so a short
+run may end with its readings still staged: the benchmark folds them afterwards, reports it
+(``fold_after``) and counts that CPU as ingest work; ``sustained_per_s`` adds its time.
 """
 
 from __future__ import annotations
@@ -30,12 +41,14 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -167,6 +180,9 @@ def main() -> None:
                         help="total publish rate (messages/s)")
     parser.add_argument("--outage", type=float, default=0.0,
                         help="seconds the ingestor is down while --rate is published")
+    parser.add_argument("--sink", action="store_true",
+                        help="subscribers that only parse and PUBACK (no storage): the "
+                             "broker + publisher ceiling")
     parser.add_argument("--broker-config", choices=["recommended", "default"],
                         default="recommended")
     args = parser.parse_args()
@@ -187,7 +203,10 @@ def main() -> None:
         payloads = make_payloads(reg, args.units, args.messages)
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         client_id = f"bench-{uuid.uuid4().hex[:6]}"
-        if args.outage:
+        if args.sink:
+            sinks, results = start_sinks(port, args.ingestors)
+            await_subscribers(port, args.ingestors)
+        elif args.outage:
             down_session(port, client_id, args.ingestors)
         else:
             sub = subprocess.Popen(ingest_command(reg.url, port, args, client_id,
@@ -197,6 +216,12 @@ def main() -> None:
             await_subscribers(port, args.ingestors)
         broker_cpu = server_cpu_seconds(broker.pid)
         published, publisher_cpu = run_publishers(payloads, port, args)
+        if args.sink:
+            stats = collect_sinks(sinks, results)
+            broker_cpu = server_cpu_seconds(broker.pid) - broker_cpu
+            report(args, stats, len(payloads), published, publisher_cpu, broker_cpu,
+                   load_before)
+            return
         if args.outage:
             sub = subprocess.Popen(ingest_command(reg.url, port, args, client_id,
                                                   len(payloads)),
@@ -205,6 +230,7 @@ def main() -> None:
         out, _ = sub.communicate(timeout=400)
         broker_cpu = server_cpu_seconds(broker.pid) - broker_cpu
         stats = json.loads(out.strip().splitlines()[-1])
+        stats["backlog"] = fold_backlog(reg.url)
         report(args, stats, len(payloads), published, publisher_cpu, broker_cpu,
                load_before)
     finally:
@@ -213,6 +239,76 @@ def main() -> None:
         broker.terminate()
         broker.wait(10)
         reg.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def sink(port: int, results: mp.Queue[dict[str, float]], idle_s: float = 2.0) -> None:
+    """One subscriber of the shared subscription that parses every socket read and
+    acknowledges its messages at once (one write per read), storing nothing."""
+    import threading
+    import uuid
+
+    from robopass.telemetry import mqtt, mqttwire
+
+    state = {"received": 0, "first": 0.0, "last": 0.0}
+    client = mqttwire.Subscriber("127.0.0.1", port,
+                                 client_id=f"sink-{uuid.uuid4().hex[:8]}")
+    client.connect(f"$share/robopass/{mqtt.TOPIC_FILTER}", qos=1)
+    cpu = [0.0]
+    lock = threading.Lock()
+
+    def on_messages(messages: list[mqttwire.Message]) -> None:
+        client.ack([m[2] for m in messages])
+        with lock:
+            now = time.monotonic()
+            if not state["first"]:
+                state["first"] = now
+                cpu[0] = time.process_time()
+            state["received"] += len(messages)
+            state["last"] = now
+
+    client.start(on_messages)
+    while not state["last"] or time.monotonic() - state["last"] < idle_s:
+        time.sleep(0.1)
+    with lock:
+        results.put({"received": state["received"], "stored": 0,
+                     "first_monotonic": state["first"], "last_monotonic": state["last"],
+                     "cpu_seconds": time.process_time() - cpu[0]})
+    client.close()
+
+
+def start_sinks(port: int, n: int) -> tuple[list[mp.Process], mp.Queue[dict[str, float]]]:
+    results: mp.Queue[dict[str, float]] = mp.Queue()
+    procs = [mp.Process(target=sink, args=(port, results)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    return procs, results
+
+
+def collect_sinks(procs: list[mp.Process], results: mp.Queue[dict[str, float]]
+                  ) -> dict[str, Any]:
+    from robopass.telemetry import mqtt
+
+    finals = [results.get(timeout=400) for _ in procs]
+    for p in procs:
+        p.join(10)
+    stats = mqtt.combine(finals)  # type: ignore[arg-type]
+    stats["stored"] = stats["received"]  # "stored" = handled: the sink's end-to-end rate
+    return stats
+
+
+def fold_backlog(url: str) -> dict[str, float]:
+    """Fold what the run left staged (an ingest folds only past ``staging.MAX_BACKLOG``
+    staged rows, so a short run can end with every batch still staged): its readings,
+    seconds and CPU seconds, so the sustained figure can include the fold's work."""
+    from robopass.db import transaction, write_session
+    from robopass.telemetry import staging
+
+    started, cpu = time.perf_counter(), time.process_time()
+    with write_session(url) as session, transaction(session, ledger=False):
+        moved = staging.fold_all(session)
+    return {"readings": moved, "seconds": round(time.perf_counter() - started, 3),
+            "cpu_seconds": round(time.process_time() - cpu, 3)}
 
 
 def down_session(port: int, client_id: str, ingestors: int) -> None:
@@ -246,22 +342,42 @@ def await_subscribers(port: int, n: int) -> None:
     raise SystemExit("the ingestors did not connect")
 
 
+def cpu_split(total: int, ingest: float, broker: float, publishers: float
+              ) -> dict[str, float]:
+    parts = {"ingestors": ingest, "broker": broker, "publishers": publishers}
+    out = {k: round(v / total * 1e6, 1) for k, v in parts.items()}
+    out["total"] = round(sum(parts.values()) / total * 1e6, 1)
+    out["cores_bound_per_s"] = round((os.cpu_count() or 1) / (sum(parts.values()) / total))
+    return out
+
+
 def report(args: argparse.Namespace, stats: dict, total: int, published: float,  # type: ignore[type-arg]
            publisher_cpu: float, broker_cpu: float, load_before: tuple[float, ...]) -> None:
     seconds = stats.get("seconds") or 0
     cpu = stats.get("cpu_seconds") or 0
+    backlog = stats.get("backlog") or {}
+    sustained = seconds + (backlog.get("seconds") or 0)
     print(json.dumps({
         "benchmark": "telemetry_mqtt",
         "backend": args.backend, "ingestors": args.ingestors,
         "messages_per_s": round(stats["stored"] / seconds) if seconds else None,
         "received_per_s": stats.get("messages_per_s"),
+        # as if the readings left staged had been folded within the run (the fold's time
+        # added): the rate the ingestors could keep up for good
+        "sustained_per_s": round(stats["stored"] / sustained) if backlog and sustained
+        else None,
         "capacity_per_cpu_s": round(stats["received"] / cpu) if cpu else None,
         "published": total, "publish_seconds": round(published, 2),
         "received": stats["received"], "stored": stats["stored"],
         "duplicates": stats.get("duplicates"), "rejected": stats["rejected"],
         "lost": total - stats["stored"] - (stats.get("duplicates") or 0),
-        "outage_s": args.outage, "broker_config": args.broker_config,
-        "ingestor_cpu_s": cpu, "broker_cpu_s": round(broker_cpu, 2),
+        "outage_s": args.outage, "sink": args.sink, "broker_config": args.broker_config,
+        "ingestor_cpu_s": cpu, "fold_after": backlog or None,
+        # CPU per message of each part, and the rate the machine's cores could carry at
+        # that cost (the fold of what was left staged counted as ingest work)
+        "cpu_us_per_message": cpu_split(total, cpu + (backlog.get("cpu_seconds") or 0),
+                                        broker_cpu, publisher_cpu),
+        "broker_cpu_s": round(broker_cpu, 2),
         "publisher_cpu_s": round(publisher_cpu, 2), "subscriber": stats,
         "publishers": args.publishers, "publish_rate": args.rate,
         "flush_ms": args.flush_ms, "batch_size": args.batch_size,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 import uuid
@@ -222,3 +223,27 @@ def test_a_batch_that_fails_to_store_is_not_acknowledged(client, monkeypatch):
     ender = mqttwire.Subscriber("127.0.0.1", 1883, client_id=client_id, clean_session=True)
     ender.connect(mqtt.TOPIC_FILTER)
     ender.close()
+
+
+@pytest.mark.parametrize("key", [b"", b"k" * 32, b"k" * 64, bytes(range(100))])
+def test_hmac_states_give_the_hmac(key):
+    inner, outer = mqtt.hmac_states(key)
+    for message in (b"", b"robopass/v1/telemetry/X\n{}", bytes(range(256)) * 3):
+        mac = inner.copy()
+        mac.update(message)
+        final = outer.copy()
+        final.update(mac.digest())
+        assert final.digest() == hmac.digest(key, message, "sha256")
+
+
+def test_a_topic_outside_the_telemetry_tree_is_refused(client):
+    fleet = make_fleet(client, 1)
+    key = fleet.operator.key
+    ingestor = mqtt.Ingestor(client.registry.url)
+    messages = []
+    code = fleet.codes[0]
+    for topic in (mqtt.TOPIC_PREFIX + code + "/x", "other/v1/telemetry/" + code):
+        messages += [(topic, mqtt.sign(key, topic, body(ts(1))))] * 2  # twice: not remembered
+    ingestor.process(messages)
+    assert ingestor.stats.rejected == 4 and ingestor.stats.stored == 0
+    assert set(ingestor.stats.reasons) == {"topic is not robopass/v1/telemetry/{code}"}

@@ -81,3 +81,9 @@ def test_unacknowledged_messages_come_back_to_a_persistent_session():
     last.connect(topic)
     assert _receive(last, 1, wait=1.5) == []
     last.close()
+
+
+def test_pubacks_are_two_byte_success_packets():
+    assert mqttwire.puback_packets([]) == b""
+    assert mqttwire.puback_packets([1, 300, 65535]) == (
+        b"\x40\x02\x00\x01" + b"\x40\x02\x01\x2c" + b"\x40\x02\xff\xff")

@@ -49,7 +49,8 @@ def ingest_mqtt(
         None, help="CA certificate (PEM) of the broker's TLS certificate "
                    "(default $ROBOPASS_MQTT_CA_FILE, else the system's CAs)"),
     batch_size: int = typer.Option(5000, min=1, help="messages per stored batch"),
-    flush_ms: int = typer.Option(200, min=1, help="store at least this often"),
+    flush_ms: int = typer.Option(200, min=1, help="store a batch once its oldest message has "
+                                                "waited this long (or when it is full)"),
     max_messages: int | None = typer.Option(None, help="stop after this many messages "
                                             "(one process only)"),
     duration: float | None = typer.Option(None, help="stop after this many seconds"),

@@ -18,15 +18,15 @@ ACLs can be added on top (defence in depth), but they are not what the registry 
 
 Delivery: QoS 1 subscription over MQTT 5; with ``--client-id`` the session is persistent
 (never expires), so the broker keeps messages while the ingestor is down. Messages are stored
-in batches (every ``flush_ms`` at least) and acknowledged only after the batch's commit, so
-a crash of the ingestor loses nothing the broker handed over: after a reconnect with the same
-``--client-id`` the broker sends the unacknowledged messages again, and ``(code, at)`` makes
-the repeats duplicates. If storing fails (the database is down), the ingestor stops without
-acknowledging the batch. Several ingestors share the load with ``--shared-group``
-(``$share/<group>/...``); ``--processes N`` runs N of them under :func:`supervise`, which
-restarts a dead one with its client id (Mosquitto 2.0 keeps a dead member's unacknowledged
-messages in its own session, so only that client id gets them). The link may be TLS
-(``mqtts://``, :class:`Link`) with a broker login.
+in batches (full, or once the oldest has waited ``flush_ms``) and acknowledged only after the
+batch's commit, so a crash of the ingestor loses nothing the broker handed over: after a
+reconnect with the same ``--client-id`` the broker sends the unacknowledged messages again,
+and ``(code, at)`` makes the repeats duplicates. If storing fails (the database is down), the
+ingestor stops without acknowledging the batch. Several ingestors share the load with
+``--shared-group`` (``$share/<group>/...``); ``--processes N`` runs N of them under
+:func:`supervise`, which restarts a dead one with its client id (Mosquitto 2.0 keeps a dead
+member's unacknowledged messages in its own session, so only that client id gets them). The
+link may be TLS (``mqtts://``, :class:`Link`) with a broker login.
 """
 
 from __future__ import annotations
@@ -59,16 +59,27 @@ TOPIC_PREFIX = "robopass/v1/telemetry/"
 TOPIC_FILTER = TOPIC_PREFIX + "+"
 MAGIC = b"RPv1 "
 KEY_TTL_S = 30.0
+#: The reader waits this long after a short socket read (``mqttwire.COALESCE_BYTES``)
+READ_COALESCE_S = 0.002
+#: Telemetry topics (units) whose bytes and code an ingestor keeps ready
+TOPICS_KEPT = 100_000
 _PREFIX_LEN = len(TOPIC_PREFIX)
-try:  # the one-shot C HMAC behind ``hmac.digest``, without its Python wrapper
-    from _hashlib import hmac_digest as _hmac_digest
-except ImportError:  # pragma: no cover - CPython without OpenSSL
-    _hmac_digest = hmac.digest  # type: ignore[assignment]
 
 
 def signing_key(api_key: str) -> bytes:
     """The HMAC key a publisher derives from its API key (= the registry's stored hash)."""
     return hashlib.sha256(api_key.encode()).digest()
+
+
+def hmac_states(key: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA-256's inner and outer hash states for ``key`` (RFC 2104): the MAC of ``m``
+    is ``outer.copy().update(inner.copy().update(m).digest()).digest()``, without the key
+    set-up ``hmac.digest`` repeats for each message (~0.6 µs of its 1.4 µs here)."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return (hashlib.sha256(bytes(b ^ 0x36 for b in key)),
+            hashlib.sha256(bytes(b ^ 0x5C for b in key)))
 
 
 def sign(api_key: str, topic: str, body: bytes) -> bytes:
@@ -127,6 +138,8 @@ class IngestStats:
     first_at: float | None = None
     last_at: float | None = None
     cpu_seconds: float = 0.0
+    #: process CPU time at the first message
+    cpu_start: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         span = (self.last_at - self.first_at) if self.first_at and self.last_at else 0.0
@@ -178,6 +191,10 @@ class Ingestor:
         self.url = url
         self.keys = keys or KeyCache(url)
         self.stats = IngestStats()
+        #: HMAC key -> its inner and outer SHA-256 states (keys outlive the key cache's TTL)
+        self._states: dict[bytes, tuple[Any, Any]] = {}
+        #: topic -> what :meth:`_topic` says of it
+        self._topics: dict[str, tuple[bytes, str, bytes] | tuple[()]] = {}
 
     def verify(self, topic: str, payload: bytes) -> tuple[Actor, str, bytes] | str:
         """``(actor, code, body)`` of a well-signed message, or why it is refused."""
@@ -214,28 +231,41 @@ class Ingestor:
         stats = self.stats
         stats.received += len(messages)
         groups: dict[str, _Group] = {}
-        signers: dict[bytes, tuple[Actor | None, bytes]] = {}
+        signers: dict[bytes, tuple[Actor, Any, Any] | None] = {}
+        topics = self._topics
+        compare = hmac.compare_digest
         for message in messages:
-            topic, payload = message[0], message[1]
-            fields = payload[:payload.find(b"\n") + 1].split(b" ")
-            if (len(fields) != 3 or fields[0] != b"RPv1" or topic.count("/") != 3
-                    or not topic.startswith(TOPIC_PREFIX)):
-                self._refuse(topic, payload)
+            topic = message[0]
+            head, newline, body = message[1].partition(b"\n")
+            fields = head.split(b" ")
+            known = topics.get(topic)
+            if known is None:
+                known = self._topic(topic)
+            if len(fields) != 3 or fields[0] != b"RPv1" or not newline or not known:
+                self._refuse(topic, message[1])
                 continue
-            signer = signers.get(fields[1])
+            prefix = fields[1]
+            if prefix in signers:
+                signer = signers[prefix]
+            else:
+                signer = signers[prefix] = self._signer(prefix)
             if signer is None:
-                signer = signers[fields[1]] = self._signer(fields[1])
-            actor, key = signer
-            body = payload[len(fields[0]) + len(fields[1]) + len(fields[2]) + 2:]
-            if actor is None or not hmac.compare_digest(
-                    _hmac_digest(key, topic.encode() + b"\n" + body, "sha256").hex().encode(),
-                    fields[2][:-1]):
-                self._refuse(topic, payload)
+                self._refuse(topic, message[1])
+                continue
+            actor, inner, outer = signer
+            # HMAC-SHA-256 from the key's precomputed inner and outer states (RFC 2104):
+            # two state copies instead of setting the key up again for every message
+            mac = inner.copy()
+            mac.update(known[0] + body)
+            final = outer.copy()
+            final.update(mac.digest())
+            if not compare(final.hexdigest().encode(), fields[2]):
+                self._refuse(topic, message[1])
                 continue
             group = groups.get(actor.id)
             if group is None:
                 group = groups[actor.id] = _Group(actor)
-            group.add(topic[_PREFIX_LEN:], body)
+            group.add(known[1], known[2], body)
         if not groups:
             return
         with write_session(self.url) as session, transaction(session, ledger=False):
@@ -243,11 +273,29 @@ class Ingestor:
                 self._store(session, group)
         stats.batches += 1
 
-    def _signer(self, prefix: bytes) -> tuple[Actor | None, bytes]:
+    def _topic(self, topic: str) -> tuple[bytes, str, bytes] | tuple[()]:
+        """``(topic + "\\n" as bytes, code, code as bytes)`` of a telemetry topic, or ``()``;
+        remembered (up to :data:`TOPICS_KEPT` topics, one per unit)."""
+        if len(self._topics) >= TOPICS_KEPT:
+            self._topics.clear()
+        if topic.count("/") != 3 or not topic.startswith(TOPIC_PREFIX):
+            return ()
+        raw = topic.encode()
+        known = self._topics[topic] = (raw + b"\n", topic[_PREFIX_LEN:], raw[_PREFIX_LEN:])
+        return known
+
+    def _signer(self, prefix: bytes) -> tuple[Actor, Any, Any] | None:
+        """The signer of ``prefix`` with its key's HMAC states, or None (unknown, revoked)."""
         try:
-            return self.keys.get(prefix.decode("ascii"))
+            actor, key = self.keys.get(prefix.decode("ascii"))
         except UnicodeDecodeError:
-            return None, b""
+            return None
+        if actor is None:
+            return None
+        states = self._states.get(key)
+        if states is None:
+            states = self._states[key] = hmac_states(key)
+        return actor, states[0], states[1]
 
     def _refuse(self, topic: str, payload: bytes) -> None:
         checked = self.verify(topic, payload)
@@ -317,17 +365,21 @@ class _Group:
         self.parts: list[bytes] = []
         self.fast = True
 
-    def add(self, code: str, body: bytes) -> None:
+    def add(self, code: str, raw_code: bytes, body: bytes) -> None:
         self.items.append((code, body))
         if not self.fast:
             return
-        body = body.strip()
-        if body[:1] != b"{" or b'"code"' in body:  # the exact path checks a given code
+        if body[:1] != b"{":
+            body = body.strip()
+            if body[:1] != b"{":
+                self.fast = False
+                return
+        if b'"code"' in body:  # the exact path checks a given code
             self.fast = False
-        elif body == b"{}":
-            self.parts.append(b'{"code":"' + code.encode() + b'"}')
+        elif body[1:2] == b"}":  # "{}"
+            self.parts.append(b'{"code":"' + raw_code + b'"}')
         else:
-            self.parts.append(b'{"code":"' + code.encode() + b'",' + body[1:])
+            self.parts.append(b'{"code":"' + raw_code + b'",' + body[1:])
 
 
 def run(url: str, broker: str | Link, *, client_id: str | None = None,
@@ -339,16 +391,24 @@ def run(url: str, broker: str | Link, *, client_id: str | None = None,
         on_flush: Callable[[IngestStats], None] | None = None) -> IngestStats:
     """Subscribe and store until ``stop`` is set, ``duration_s`` passes or ``max_messages``
     have been processed. A reader thread receives (``mqttwire``); this thread verifies,
-    stores and then acknowledges each batch."""
+    stores and then acknowledges each batch.
+
+    A batch is stored when it is full (``batch_size``) or when its oldest message has waited
+    ``flush_ms``, not as soon as anything is waiting: storing costs per batch and per unit in
+    it as well as per reading, so batches of whatever arrived during the previous commit
+    (~1,000 at 30,000/s per ingestor) cost ~45 % more CPU per message than full ones."""
     from robopass.telemetry import mqttwire
 
     link = broker if isinstance(broker, Link) else Link.of(broker)
     ingestor = Ingestor(url)
     inbox: deque[mqttwire.Message] = deque()
     arrived = threading.Event()
+    since = [0.0]  # when the oldest waiting message arrived (monotonic)
     topic = TOPIC_FILTER if not shared_group else f"$share/{shared_group}/{TOPIC_FILTER}"
 
     def on_messages(messages: list[mqttwire.Message]) -> None:
+        if not inbox:
+            since[0] = time.monotonic()
         inbox.extend(messages)
         if len(inbox) >= batch_size:
             arrived.set()
@@ -358,7 +418,8 @@ def run(url: str, broker: str | Link, *, client_id: str | None = None,
     client = mqttwire.Subscriber(link.host, link.port,
                                  client_id=client_id or f"robopass-ingest-{uuid.uuid4().hex[:8]}",
                                  clean_session=client_id is None, tls=link.tls,
-                                 username=link.username, password=link.password)
+                                 username=link.username, password=link.password,
+                                 coalesce_s=READ_COALESCE_S)
     client.connect(topic, qos=1)
     # Python's default GIL switch interval (5 ms) is kept: 0.5 ms made the reader take the
     # GIL back sooner but cost ~30 % more CPU per message in thread switches (measured with 2
@@ -367,49 +428,53 @@ def run(url: str, broker: str | Link, *, client_id: str | None = None,
     # run against Mosquitto's default queue limit lost nothing.
     client.start(on_messages)
     started = time.monotonic()
-    cpu_start = time.process_time()
+    flush_s = flush_ms / 1000
     try:
         if ready is not None:
             ready.set()
         while True:
-            arrived.wait(flush_ms / 1000)
-            arrived.clear()
-            batch: list[mqttwire.Message] = []
-            while inbox and len(batch) < batch_size:
-                batch.append(inbox.popleft())
-            if batch:
-                stats = ingestor.stats
-                if stats.first_at is None:
-                    stats.first_at = time.monotonic()
-                    cpu_start = time.process_time()
-                try:
-                    ingestor.process(batch)
-                except Exception:  # not acknowledged: the broker keeps the batch
-                    log.exception("storing an MQTT batch of %d messages failed; stopping "
-                                  "without acknowledging it", len(batch))
-                    raise
-                client.ack([m[2] for m in batch])  # stored (or refused for good): done
-                stats.last_at = time.monotonic()
-                stats.cpu_seconds = time.process_time() - cpu_start
+            stats = ingestor.stats
+            ending = (client.error is not None or (stop is not None and stop.is_set())
+                      or (duration_s is not None and time.monotonic() - started >= duration_s))
+            if inbox and (ending or len(inbox) >= batch_size
+                          or time.monotonic() - since[0] >= flush_s):
+                _store_batch(ingestor, client, inbox, batch_size)
+                if inbox:  # arrived while storing: its own flush_ms from now
+                    since[0] = time.monotonic()
                 if on_flush:
-                    on_flush(ingestor.stats)
-            if inbox:
-                arrived.set()
+                    on_flush(stats)
                 continue
             if client.error is not None:
                 raise ConnectionError(f"lost the broker: {client.error}")
-            if stop is not None and stop.is_set():
+            if ending or (max_messages is not None and stats.received >= max_messages):
                 break
-            if max_messages is not None and ingestor.stats.received >= max_messages:
+            if (idle_s is not None and stats.last_at is not None
+                    and time.monotonic() - stats.last_at >= idle_s):
                 break
-            if duration_s is not None and time.monotonic() - started >= duration_s:
-                break
-            if (idle_s is not None and ingestor.stats.last_at is not None
-                    and time.monotonic() - ingestor.stats.last_at >= idle_s):
-                break
+            arrived.wait(max(0.0, since[0] + flush_s - time.monotonic()) if inbox
+                         else flush_s)
+            arrived.clear()
     finally:
         client.close()
     return ingestor.stats
+
+
+def _store_batch(ingestor: Ingestor, client: Any, inbox: deque[Any], batch_size: int) -> None:
+    """Store up to ``batch_size`` waiting messages, then acknowledge them in one write."""
+    batch = [inbox.popleft() for _ in range(min(batch_size, len(inbox)))]
+    stats = ingestor.stats
+    if stats.first_at is None:
+        stats.first_at = time.monotonic()
+        stats.cpu_start = time.process_time()
+    try:
+        ingestor.process(batch)
+    except Exception:  # not acknowledged: the broker keeps the batch
+        log.exception("storing an MQTT batch of %d messages failed; stopping "
+                      "without acknowledging it", len(batch))
+        raise
+    client.ack([m[2] for m in batch])  # stored (or refused for good): done
+    stats.last_at = time.monotonic()
+    stats.cpu_seconds = time.process_time() - stats.cpu_start
 
 
 @dataclass
