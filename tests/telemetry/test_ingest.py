@@ -227,3 +227,22 @@ def test_a_good_batch_of_mixed_shapes_keeps_every_value(client, fleet):
     assert [p.get("joint_wear") for p in points] == [
         {"wrist": 12.0}, {"knee": 1.5, "hip": 2.5}, None]
     assert points[-1]["battery_soh"] == 80.0
+
+
+def test_sqlite_bodies_in_memory_are_bounded_per_event_loop():
+    """On SQLite a server process reads at most SQLITE_BODIES_IN_MEMORY batch bodies at once
+    (one per event loop: each test client has its own); PostgreSQL has no such bound."""
+    import asyncio
+    from contextlib import nullcontext
+
+    from robopass.telemetry import routes
+
+    async def slots(url: str):  # type: ignore[no-untyped-def]
+        return routes._body_slot(url), routes._body_slot(url)
+
+    first, again = asyncio.run(slots("sqlite:///x.db"))
+    assert first is again and isinstance(first, asyncio.Semaphore)
+    assert first._value == routes.SQLITE_BODIES_IN_MEMORY
+    other, _ = asyncio.run(slots("sqlite:///x.db"))
+    assert other is not first
+    assert isinstance(asyncio.run(slots("postgresql://h/db"))[0], nullcontext)
