@@ -229,20 +229,52 @@ def test_a_good_batch_of_mixed_shapes_keeps_every_value(client, fleet):
     assert points[-1]["battery_soh"] == 80.0
 
 
-def test_sqlite_bodies_in_memory_are_bounded_per_event_loop():
-    """On SQLite a server process reads at most SQLITE_BODIES_IN_MEMORY batch bodies at once
-    (one per event loop: each test client has its own); PostgreSQL has no such bound."""
+
+class _Stream:
+    """A request whose body arrives when ``go`` is set (a slow or stalled upload)."""
+
+    def __init__(self, go):  # type: ignore[no-untyped-def]
+        self.headers, self.go = {}, go
+
+    async def stream(self):  # type: ignore[no-untyped-def]
+        await self.go.wait()
+        yield b"[]"
+
+
+def test_sqlite_bodies_in_memory_are_bounded_and_slow_uploads_give_their_slot_up(monkeypatch):
+    """On SQLite a server process reads at most SQLITE_BODIES_IN_MEMORY bodies at once (per
+    event loop); an upload still arriving after SLOW_BODY_S frees its slot for the others.
+    PostgreSQL has no bound."""
     import asyncio
-    from contextlib import nullcontext
 
     from robopass.telemetry import routes
 
-    async def slots(url: str):  # type: ignore[no-untyped-def]
-        return routes._body_slot(url), routes._body_slot(url)
+    monkeypatch.setattr(routes, "SLOW_BODY_S", 0.2)
 
-    first, again = asyncio.run(slots("sqlite:///x.db"))
-    assert first is again and isinstance(first, asyncio.Semaphore)
-    assert first._value == routes.SQLITE_BODIES_IN_MEMORY
-    other, _ = asyncio.run(slots("sqlite:///x.db"))
-    assert other is not first
-    assert isinstance(asyncio.run(slots("postgresql://h/db"))[0], nullcontext)
+    async def scenario() -> list[str]:
+        stalled, done = asyncio.Event(), []
+
+        async def upload(name: str, go: asyncio.Event) -> None:
+            slot = routes._BodySlot("sqlite:///x.db")
+            try:
+                await slot.read(_Stream(go), 1000)  # type: ignore[arg-type]
+                done.append(name)
+            finally:
+                slot.release()
+
+        fast = asyncio.Event()
+        fast.set()
+        slow = [asyncio.create_task(upload(f"slow{i}", stalled)) for i in range(2)]
+        await asyncio.sleep(0.05)
+        waiting = asyncio.create_task(upload("fast", fast))
+        await asyncio.sleep(0.05)
+        assert done == []  # both slots taken by the stalled uploads
+        await asyncio.wait_for(waiting, 2)  # freed after SLOW_BODY_S
+        stalled.set()
+        await asyncio.gather(*slow)
+        slots = routes._body_slots[asyncio.get_running_loop()]
+        assert slots._value == routes.SQLITE_BODIES_IN_MEMORY  # every slot given back once
+        assert routes._BodySlot("postgresql://h/db").slots is None
+        return done
+
+    assert asyncio.run(scenario()) == ["fast", "slow0", "slow1"]
