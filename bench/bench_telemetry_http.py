@@ -37,6 +37,7 @@ from common import (  # noqa: E402
     group_pss_bytes,
     group_rss_bytes,
     new_registry,
+    process_rss_bytes,
     server_cpu_seconds,
     units_and_key,
 )
@@ -140,6 +141,7 @@ def main() -> None:
         warm.getresponse().read()
         rss_idle = group_rss_bytes(server.pid)
         pss_idle = group_pss_bytes(server.pid)
+        idle_by_role = RssSampler.by_role_mb(process_rss_bytes(server.pid))
         warm_queue = list(enumerate(warm_bodies))
         warm_threads = [threading.Thread(target=worker, args=(warm_queue,))
                         for _ in range(args.connections)]
@@ -181,6 +183,9 @@ def main() -> None:
             # every process of the server (supervisor, workers), summed, sampled every 50 ms
             "server_rss_peak_mb": rss.peak_mb,
             "server_rss_idle_mb": round(rss_idle / 2**20, 1),
+            # each process's own peak (they need not peak together), by role
+            "server_rss_peak_by_role_mb": rss.peaks_by_role_mb(),
+            "server_rss_idle_by_role_mb": idle_by_role,
             # the same processes' proportional set size: pages the workers share with their
             # fork server (the imported application) counted once, not once per process
             "server_pss_peak_mb": rss.peak_pss_mb,

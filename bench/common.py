@@ -163,9 +163,36 @@ def server_cpu_seconds(pgid: int) -> float:
 
 def group_rss_bytes(pgid: int) -> int:
     """Resident memory of every process in a process group, summed (from /proc)."""
+    return sum(process_rss_bytes(pgid).values())
+
+
+def process_rss_bytes(pgid: int) -> dict[str, int]:
+    """Resident memory of each process of a process group, by pid (from /proc)."""
     page = os.sysconf("SC_PAGE_SIZE")
     # rss (pages), field 24
-    return sum(int(fields[21]) * page for _, fields in process_group(pgid))
+    return {pid: int(fields[21]) * page for pid, fields in process_group(pgid)}
+
+
+def process_role(pid: str) -> str:
+    """What a server process is, from its command line: ``supervisor``, ``forkserver``,
+    ``resource_tracker`` or ``worker`` (a child of the fork server)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().decode(errors="replace")
+    except OSError:
+        return "gone"
+    if "resource_tracker" in argv:
+        return "resource_tracker"
+    if "forkserver" in argv:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                ppid = fh.read().rsplit(")", 1)[1].split()[1]
+            with open(f"/proc/{ppid}/cmdline", "rb") as fh:
+                parent = fh.read().decode(errors="replace")
+        except OSError:
+            return "worker"
+        return "worker" if "forkserver" in parent else "forkserver"
+    return "supervisor"
 
 
 def group_pss_bytes(pgid: int) -> int:
@@ -191,6 +218,7 @@ class RssSampler:
         import threading
 
         self.peak = self.peak_pss = 0
+        self.peaks: dict[str, int] = {}  # each process's own peak RSS, by pid
         self._stop = threading.Event()
         self._pgid, self._interval = pgid, interval
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -198,15 +226,33 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, group_rss_bytes(self._pgid))
-            self.peak_pss = max(self.peak_pss, group_pss_bytes(self._pgid))
+            self._sample()
             self._stop.wait(self._interval)
+
+    def _sample(self) -> None:
+        each = process_rss_bytes(self._pgid)
+        for pid, rss in each.items():
+            self.peaks[pid] = max(self.peaks.get(pid, 0), rss)
+        self.peak = max(self.peak, sum(each.values()))
+        self.peak_pss = max(self.peak_pss, group_pss_bytes(self._pgid))
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, group_rss_bytes(self._pgid))
-        self.peak_pss = max(self.peak_pss, group_pss_bytes(self._pgid))
+        self._sample()
+
+    def peaks_by_role_mb(self) -> dict[str, list[float]]:
+        """Each process's own peak RSS in MB, by role (see :func:`process_role`); call it
+        while the processes still run."""
+        return self.by_role_mb(self.peaks)
+
+    @staticmethod
+    def by_role_mb(sizes: dict[str, int]) -> dict[str, list[float]]:
+        """Byte sizes by pid as MB by role (see :func:`process_role`)."""
+        roles: dict[str, list[float]] = {}
+        for pid, size in sorted(sizes.items()):
+            roles.setdefault(process_role(pid), []).append(round(size / 2**20, 1))
+        return roles
 
     @property
     def peak_mb(self) -> float:

@@ -196,3 +196,39 @@ def test_none_binds_null_through_the_registered_adapter(tmp_path: Path) -> None:
                 1, "null", "x")
     finally:
         dispose_engine(url)
+
+
+
+def test_shrink_after_empties_the_connections_page_cache_when_it_returns(tmp_path: Path) -> None:
+    """``shrink_after``: the page cache a transaction filled is given back when its connection
+    returns to the pool (measured with SQLite's own count of the memory it holds)."""
+    import ctypes
+    import ctypes.util
+
+    import pytest
+
+    from robopass.db import reading, shrink_after
+
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        pytest.skip("no shared libsqlite3 to ask")
+    memory_used = ctypes.CDLL(name).sqlite3_memory_used
+    memory_used.restype = ctypes.c_int64
+    url = f"sqlite:///{tmp_path / 'shrink.db'}"
+    try:
+        with write_session(url) as session, transaction(session, ledger=False):
+            session.execute(text("CREATE TABLE t (x BLOB)"))
+            session.execute(text("INSERT INTO t SELECT randomblob(4000) FROM "
+                                 "(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                                 "FROM n WHERE i < 2000) SELECT i FROM n)"))
+        held = []
+        for shrink in (False, True):
+            with reading(url) as session:  # 8 MB of pages through the cache
+                session.execute(text("SELECT sum(length(x)) FROM t")).scalar()
+                if shrink:
+                    shrink_after(session)
+            held.append(memory_used())
+        assert held[0] > 6_000_000  # kept in the cache (16 MiB by default)
+        assert held[1] < held[0] - 6_000_000
+    finally:
+        dispose_engine(url)

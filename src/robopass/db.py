@@ -178,6 +178,11 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
+        if record is not None and record.info.pop(_SHRINK, False):
+            dbapi_conn.execute("PRAGMA shrink_memory")  # no transaction is open here
+
     checkpointer = _wal_checkpointer(str(engine.url))
 
     @event.listens_for(engine, "commit")
@@ -228,6 +233,19 @@ def lock_writer(session: Session) -> None:
     """Serialise writers on PostgreSQL (SQLite's BEGIN IMMEDIATE already did)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT size FROM ledger_state WHERE id = 1 FOR UPDATE"))
+
+
+_SHRINK = "robopass_shrink"
+
+
+def shrink_after(session: Session) -> None:
+    """SQLite: empty the page cache of ``session``'s connection when it goes back to the pool.
+    For a transaction that touched many pages no later one will read again (a telemetry batch
+    writes megabytes of new pages): kept, they fill each pooled connection's cache to
+    ``ROBOPASS_SQLITE_CACHE_MB``, in every server process. The pages stay in the OS page
+    cache."""
+    if dialect_name(session) == "sqlite":
+        session.connection().connection.info[_SHRINK] = True
 
 
 def dialect_name(session: Session) -> str:

@@ -227,3 +227,54 @@ def test_a_good_batch_of_mixed_shapes_keeps_every_value(client, fleet):
     assert [p.get("joint_wear") for p in points] == [
         {"wrist": 12.0}, {"knee": 1.5, "hip": 2.5}, None]
     assert points[-1]["battery_soh"] == 80.0
+
+
+
+class _Stream:
+    """A request whose body arrives when ``go`` is set (a slow or stalled upload)."""
+
+    def __init__(self, go):  # type: ignore[no-untyped-def]
+        self.headers, self.go = {}, go
+
+    async def stream(self):  # type: ignore[no-untyped-def]
+        await self.go.wait()
+        yield b"[]"
+
+
+def test_sqlite_bodies_in_memory_are_bounded_and_slow_uploads_give_their_slot_up(monkeypatch):
+    """On SQLite a server process reads at most SQLITE_BODIES_IN_MEMORY bodies at once (per
+    event loop); an upload still arriving after SLOW_BODY_S frees its slot for the others.
+    PostgreSQL has no bound."""
+    import asyncio
+
+    from robopass.telemetry import routes
+
+    monkeypatch.setattr(routes, "SLOW_BODY_S", 0.2)
+
+    async def scenario() -> list[str]:
+        stalled, done = asyncio.Event(), []
+
+        async def upload(name: str, go: asyncio.Event) -> None:
+            slot = routes._BodySlot("sqlite:///x.db")
+            try:
+                await slot.read(_Stream(go), 1000)  # type: ignore[arg-type]
+                done.append(name)
+            finally:
+                slot.release()
+
+        fast = asyncio.Event()
+        fast.set()
+        slow = [asyncio.create_task(upload(f"slow{i}", stalled)) for i in range(2)]
+        await asyncio.sleep(0.05)
+        waiting = asyncio.create_task(upload("fast", fast))
+        await asyncio.sleep(0.05)
+        assert done == []  # both slots taken by the stalled uploads
+        await asyncio.wait_for(waiting, 2)  # freed after SLOW_BODY_S
+        stalled.set()
+        await asyncio.gather(*slow)
+        slots = routes._body_slots[asyncio.get_running_loop()]
+        assert slots._value == routes.SQLITE_BODIES_IN_MEMORY  # every slot given back once
+        assert routes._BodySlot("postgresql://h/db").slots is None
+        return done
+
+    assert asyncio.run(scenario()) == ["fast", "slow0", "slow1"]

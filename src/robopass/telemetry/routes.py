@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import weakref
 from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
@@ -11,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from robopass import gate
-from robopass.db import is_sqlite, reading, transaction, write_session
+from robopass.db import is_sqlite, reading, shrink_after, transaction, write_session
 from robopass.deps import CurrentActor, ReadSession
 from robopass.errors import InvalidInput, PayloadTooLarge
 from robopass.robots import service as robot_service
@@ -82,9 +84,55 @@ def _ingest(url: str, body: bytes, actor: Any) -> dict[str, Any]:
             raise InvalidInput(str(exc), field="body", code="malformed_body") from exc
         with reading(url) as session:  # outside the write lock
             service.read_facts(session, decoded)
+            shrink_after(session)
         with nullcontext() if sqlite else _ONE_PG_WRITE, write_session(url) as session, \
                 transaction(session, ledger=False):
+            shrink_after(session)
             return service.store_decoded(session, decoded, actor=actor)
+
+
+#: SQLite: how many batches of a server process are read into memory at once — the one
+#: being stored (``_ONE_SQLITE_BATCH``) and the next, read while it is. A batch's body is read
+#: once it has a slot; the others wait in their sockets' buffers (the server stops reading a
+#: connection whose request body is not consumed), not in the process's memory: with 4
+#: connections on a worker, 4 bodies of 3.5 MB and their chunks were held at once.
+SQLITE_BODIES_IN_MEMORY = 2
+#: An upload still arriving after this many seconds gives its slot up and goes on without one
+#: (as every upload did before the slots): a slow or stalled client must not hold up the rest.
+SLOW_BODY_S = 1.0
+_body_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary())
+
+
+class _BodySlot:
+    """One of this event loop's body slots (SQLite; no limit elsewhere), held until the batch
+    is stored or, if its body is slow to arrive, until :data:`SLOW_BODY_S` has passed."""
+
+    def __init__(self, url: str) -> None:
+        self.slots: asyncio.Semaphore | None = None
+        self.held = False
+        if is_sqlite(url):
+            loop = asyncio.get_running_loop()
+            self.slots = _body_slots.get(loop)
+            if self.slots is None:
+                self.slots = _body_slots[loop] = asyncio.Semaphore(SQLITE_BODIES_IN_MEMORY)
+
+    async def read(self, request: Request, limit: int) -> bytes:
+        """Take a slot, then read the body (giving the slot up if that is slow)."""
+        if self.slots is None:
+            return await _read_body(request, limit)
+        await self.slots.acquire()
+        self.held = True
+        slow = asyncio.get_running_loop().call_later(SLOW_BODY_S, self.release)
+        try:
+            return await _read_body(request, limit)
+        finally:
+            slow.cancel()
+
+    def release(self) -> None:
+        if self.held and self.slots is not None:
+            self.held = False
+            self.slots.release()
 
 
 @router.post("/telemetry", response_model=IngestResult, openapi_extra={"requestBody": INGEST_BODY})
@@ -95,9 +143,13 @@ async def ingest(request: Request, actor: CurrentActor) -> dict[str, Any]:
     same ``(code, at)`` is stored once. A body that is not JSON or is too large is a 4xx and
     stores nothing.
     """
-    body = await _read_body(request, get_telemetry_settings().max_body_bytes)
-    return await run_in_threadpool(_ingest, request.app.state.settings.database_url, body,
-                                   actor)
+    url = request.app.state.settings.database_url
+    slot = _BodySlot(url)
+    try:
+        body = await slot.read(request, get_telemetry_settings().max_body_bytes)
+        return await run_in_threadpool(_ingest, url, body, actor)
+    finally:
+        slot.release()
 
 
 def _unit_with_interest(session: Any, actor: Any, code: str, request: Request,
