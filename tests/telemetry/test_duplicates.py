@@ -11,6 +11,7 @@ that skipped a staged row or chunk would too."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -105,15 +106,21 @@ def test_random_orders_store_each_time_once(client: ApiClient, fold: str,
     assert spans and all(kept == longest for _, kept, longest in spans), spans
 
 
-def test_a_late_reading_in_the_gap_is_stored_and_one_below_it_is_looked_up(
-        client: ApiClient) -> None:
+def _one_unit(client: ApiClient) -> tuple[Callable[..., tuple[int, int]], str, str]:
+    """``post(*minutes_ago) -> (stored, duplicates)`` for one new unit, its code, the url."""
     fleet = make_fleet(client, count=1)
-    code, url = fleet.codes[0], client.registry.url
+    code = fleet.codes[0]
 
     def post(*minutes: float) -> tuple[int, int]:
         r = client.post("/api/v1/telemetry", [reading(code, ts(m)) for m in minutes],
                         fleet.operator)
         return r.json()["stored"], r.json()["duplicates"]
+    return post, code, client.registry.url
+
+
+def test_a_late_reading_in_the_gap_is_stored_and_one_below_it_is_looked_up(
+        client: ApiClient) -> None:
+    post, code, url = _one_unit(client)
 
     assert post(10) == (1, 0)
     assert post(30) == (1, 0)  # late, nothing below the head known: looked up, new
@@ -149,13 +156,7 @@ def test_the_migration_starts_every_known_head_with_an_empty_gap(client: ApiClie
     from robopass.db import dispose_engine
     from robopass.schema import alembic_config
 
-    fleet = make_fleet(client, count=1)
-    code, url = fleet.codes[0], client.registry.url
-
-    def post(*minutes: float) -> tuple[int, int]:
-        r = client.post("/api/v1/telemetry", [reading(code, ts(m)) for m in minutes],
-                        fleet.operator)
-        return r.json()["stored"], r.json()["duplicates"]
+    post, code, url = _one_unit(client)
 
     assert post(30, 10) == (2, 0)
     dispose_engine(url)
