@@ -23,7 +23,9 @@ folds in two phases instead:
    written as planned. Then the staged rows are deleted, in the same transaction.
 
 So the result is always that of folding under the lock at commit time; the lock is held
-only for the inserts, one guarded update per unit and the delete.
+only for the inserts, one guarded update per unit and the delete. The server's folder uses
+this on SQLite; on PostgreSQL :func:`fold_once` folds in one transaction (no single writer
+lock there to keep short).
 """
 
 from __future__ import annotations
