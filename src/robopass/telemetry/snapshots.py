@@ -76,23 +76,33 @@ def pg_array(values: Sequence[Any]) -> Any:
     return list(values)
 
 
-def locking_sql(table: str, columns: Sequence[str]) -> str:
-    """PostgreSQL: ``columns`` of ``table``'s rows whose ``sid`` is in the one array parameter
-    (``%s``), locked in sid order. Joined with ``unnest`` of the sids rather than filtered by
-    ``sid = ANY(array)``: a row another transaction updated while this one waited for it is
-    rechecked (EvalPlanQual), and rechecking ``= ANY`` scans the array again — with 10,000
-    units in a batch, 10,000² comparisons, 1–2 s per batch once the rows had a few versions
-    (measured); the join rechecks one row."""
-    return (f"SELECT {', '.join(f't.{c}' for c in columns)} FROM unnest(%s::int[]) AS n(sid) "
-            f"JOIN {table} t ON t.sid = n.sid ORDER BY t.sid FOR UPDATE OF t")
+def lock_rows(cur: Any, table: str, columns: Sequence[str],
+              sids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """PostgreSQL: ``columns`` of ``table``'s rows ``sids``, locked in sid order, through the
+    driver cursor ``cur``.
+
+    A statement that waits for a row another transaction then updates rechecks that row
+    against its own, older snapshot (EvalPlanQual) — for a 10,000-unit batch waiting on
+    another 10,000-unit batch, every row, and the recheck of ``sid = ANY(array)`` scans the
+    array again (10,000² comparisons: 1–2.5 s per batch, measured) and of a join with
+    ``unnest`` is not cheap either. So the lowest sid is locked first, in a statement of its
+    own: a batch holding the same units is waited for there, and the statement that locks
+    the rest starts after it committed and finds its rows free. The order stays ascending, so
+    batches cannot deadlock; units of disjoint batches pay one more short statement."""
+    ordered = sorted(sids)
+    if not ordered:
+        return []
+    cur.execute(f"SELECT 1 FROM {table} WHERE sid = %s FOR UPDATE", (ordered[0],))
+    cur.execute(f"SELECT {', '.join(f't.{c}' for c in columns)} FROM unnest(%s::int[]) AS "
+                f"n(sid) JOIN {table} t ON t.sid = n.sid ORDER BY t.sid FOR UPDATE OF t",
+                (pg_array(ordered),))
+    return list(cur.fetchall())
 
 
 def locked(session: Session, table: str, columns: Sequence[str],
            sids: Sequence[int]) -> list[tuple[Any, ...]]:
-    """:func:`locking_sql` run (PostgreSQL)."""
-    cur = cursor(session)
-    cur.execute(locking_sql(table, columns), (pg_array(sorted(sids)),))
-    return list(cur.fetchall())
+    """:func:`lock_rows` in ``session`` (PostgreSQL)."""
+    return lock_rows(cursor(session), table, columns, sids)
 
 
 def _in(session: Session, sql: str, keys: Sequence[Any]) -> list[tuple[Any, ...]]:

@@ -264,10 +264,9 @@ def store(conn: Connection, built: Built, *, known: dict[int, int | None] | None
         spans = [s for s in spans if (k := known.get(s[1])) is None or s[0] > k]
     cur = _cursor(conn)
     if _pg(conn):  # one statement, not a round trip per unit; row locks in sid order first
-        from robopass.telemetry.snapshots import locking_sql, pg_array
+        from robopass.telemetry.snapshots import lock_rows, pg_array
 
-        cur.execute(locking_sql("telemetry_units", ("sid",)),
-                    (pg_array([x[1] for x in built.spans]),))
+        lock_rows(cur, "telemetry_units", ("sid",), [x[1] for x in built.spans])
         cur.execute("UPDATE telemetry_units u SET chunk_span = n.span FROM "
                     "unnest(%s::bigint[], %s::int[]) WITH ORDINALITY AS n(span, sid, k) "
                     "WHERE u.sid = n.sid AND (u.chunk_span IS NULL OR u.chunk_span < n.span)",
