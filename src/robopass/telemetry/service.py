@@ -6,8 +6,8 @@ or :func:`store_body`: one validation, one write, one snapshot update
 to ``telemetry_staging`` and folded into chunks later (``telemetry.staging``); buffered
 uploads are written as chunks at once. Nothing here commits; the caller owns the transaction.
 Telemetry does not touch the ledger, so it does not take the ledger writer lock: on
-PostgreSQL concurrent batches serialise per unit on their snapshot rows (``FOR UPDATE`` in
-``sid`` order), on SQLite the write session's ``BEGIN IMMEDIATE`` does. A server decodes a
+PostgreSQL concurrent batches serialise per unit on their head rows (locked in ``sid`` order,
+``snapshots.lock_rows``), on SQLite the write session's ``BEGIN IMMEDIATE`` does. A server decodes a
 body (:func:`decode_body`, no database) before it opens the transaction, so server workers
 parse in parallel and hold the write lock only to store. Reads are in ``telemetry.series``.
 """
@@ -190,8 +190,6 @@ def store_readings(session: Session, readings: Iterable[Any], *, actor: Actor | 
     return {"stored": stored, "duplicates": duplicates, "rejected": rejected}
 
 
-
-
 def _query(session: Session, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     return snapshots.query(session, sql, params)
 
@@ -303,14 +301,6 @@ def _move_heads(session: Session, batch: rd.Batch, sids: dict[str, int],
             "UPDATE telemetry_heads SET at = ?, prev = ? WHERE sid = ?", moved)
 
 
-def _load_snapshots(session: Session, codes: list[str],
-                    sids: dict[str, int]) -> dict[str, dict[str, Any]]:
-    """Every snapshot's state by sid, locked on PostgreSQL in ``sid`` order (after the heads,
-    as every writer takes them)."""
-    snaps, _ = snapshots.staged_state(session, sorted(sids[c] for c in codes))
-    return snaps
-
-
 def _allowed(facts: dict[str, tuple[Any, ...]], codes: list[str],
              actor: Actor | None) -> dict[str, str | None]:
     """code → why its readings are refused, or None."""
@@ -362,7 +352,8 @@ def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
     count, deferred = _write(session, batch, sids, stored)
     _move_heads(session, batch, sids, heads, stored)
     if count and not deferred:
-        snaps = _load_snapshots(session, list(stored), sids)
+        # locked on PostgreSQL in sid order, after the heads, as every writer takes them
+        snaps, _ = snapshots.staged_state(session, sorted(sids[c] for c in stored))
         snapshots.update(session, batch, snaps, stored, facts, notify=notify)
     return count, len(batch) - count
 
