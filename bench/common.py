@@ -174,25 +174,28 @@ def process_rss_bytes(pgid: int) -> dict[str, int]:
 
 
 def process_role(pid: str) -> str:
-    """What a server process is, from its command line: ``supervisor``, ``forkserver``,
-    ``resource_tracker`` or ``worker`` (a child of the fork server)."""
+    """What a server process is: ``supervisor`` (the process group's leader, ``robopass
+    serve``), ``resource_tracker`` and ``forkserver`` (multiprocessing's, when a worker was
+    replaced) or ``worker`` (forked from the supervisor or from the fork server)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
             argv = fh.read().decode(errors="replace")
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
     except OSError:
         return "gone"
+    if fields[2] == pid:  # the group's leader
+        return "supervisor"
     if "resource_tracker" in argv:
         return "resource_tracker"
     if "forkserver" in argv:
         try:
-            with open(f"/proc/{pid}/stat") as fh:
-                ppid = fh.read().rsplit(")", 1)[1].split()[1]
-            with open(f"/proc/{ppid}/cmdline", "rb") as fh:
+            with open(f"/proc/{fields[1]}/cmdline", "rb") as fh:
                 parent = fh.read().decode(errors="replace")
         except OSError:
             return "worker"
         return "worker" if "forkserver" in parent else "forkserver"
-    return "supervisor"
+    return "worker"
 
 
 def group_pss_bytes(pgid: int) -> int:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from robopass import netguard
+from robopass.outbound import GuardedTransport
 
 
 def _url(host: str, rest: str) -> str:
@@ -64,7 +65,7 @@ def test_the_transport_connects_to_the_checked_address_keeping_host() -> None:
     answers = iter([["93.184.216.34"], ["127.0.0.1"]])  # a rebinding DNS server
     sent: list[httpx.Request] = []
 
-    transport = netguard.GuardedTransport(allow_private=False,
+    transport = GuardedTransport(allow_private=False,
                                           resolve=lambda host, port: next(answers))
     original = httpx.HTTPTransport.handle_request
 
@@ -85,3 +86,17 @@ def test_the_transport_connects_to_the_checked_address_keeping_host() -> None:
     assert request.url.host == "93.184.216.34" and request.headers["host"] == "hooks.example.com"
     assert request.extensions["sni_hostname"] == "hooks.example.com"
     assert ipaddress.ip_address(request.url.host)
+
+
+def test_server_workers_do_not_import_httpx_or_cwt() -> None:
+    """What every server worker holds (the CLI it is forked from, and the app) leaves httpx
+    (with click and pygments) and cwt to the code that sends requests or signs passports:
+    resident memory in every process (#16 item 4)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, robopass.cli, robopass.asgi; "
+            "print(sorted(m for m in ('httpx', 'cwt', 'click', 'pygments') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]", out

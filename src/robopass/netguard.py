@@ -13,10 +13,10 @@ It is checked twice:
 
 1. when the URL is registered (:func:`check_url`: a 422 ``forbidden_destination`` naming the
    field); a name that does not resolve yet is accepted (it is checked again at each call);
-2. at every request (:class:`GuardedTransport`): the host is resolved, every address checked,
-   and the connection made to the checked address itself — the URL's host stays in the
-   ``Host`` header and TLS SNI/certificate check — so a DNS answer that changes between the
-   check and the connection (DNS rebinding) cannot redirect it.
+2. at every request (:class:`robopass.outbound.GuardedTransport`): the host is resolved,
+   every address checked, and the connection made to the checked address itself — the URL's
+   host stays in the ``Host`` header and TLS SNI/certificate check — so a DNS answer that
+   changes between the check and the connection (DNS rebinding) cannot redirect it.
 
 The operator may allow non-public destinations with one setting,
 ``ROBOPASS_ALLOW_PRIVATE_DESTINATIONS=1`` (a closed test network; the test suite uses it).
@@ -27,10 +27,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from robopass.errors import InvalidInput
 
@@ -121,32 +118,3 @@ def check_url(url: str, *, field: str = "url", allow_private: bool | None = None
         resolve_checked(host, port, allow_private=allow_private, resolve=resolve, field=field)
     except OSError:
         return
-
-
-class GuardedTransport(httpx.HTTPTransport):
-    """An httpx transport that connects only to checked public addresses (see the module
-    docstring); ``allow_private`` as the setting says unless given."""
-
-    def __init__(self, *, allow_private: bool | None = None,
-                 resolve: Resolver = _system_resolve, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.allow_private = allow_private_default() if allow_private is None else allow_private
-        self.resolve = resolve
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        host = request.url.host
-        port = request.url.port or (443 if request.url.scheme == "https" else 80)
-        try:
-            addresses = resolve_checked(host, port, allow_private=self.allow_private,
-                                        resolve=self.resolve)
-        except ForbiddenDestination as exc:
-            raise httpx.ConnectError(exc.message, request=request) from exc
-        except OSError as exc:
-            raise httpx.ConnectError(f"{host} does not resolve: {exc}", request=request) from exc
-        pinned = ipaddress.ip_address(addresses[0].split("%", 1)[0])
-        if str(pinned) != host.strip("[]"):
-            # the Host header was set from the URL when the request was built and stays
-            request.url = request.url.copy_with(host=str(pinned))
-            if request.url.scheme == "https":
-                request.extensions = {**request.extensions, "sni_hostname": host}
-        return super().handle_request(request)

@@ -96,6 +96,36 @@ def init(db: str | None = DbOpt,
         print("Database already initialised; schema is up to date.")
 
 
+def _start_background(url: str, *, webhooks: bool, signal_scan: float,
+                      compliance_scan: float, witness_interval: float) -> None:
+    """The server's background threads: webhook and hand-over delivery, the defect-signal and
+    compliance scanners, the witness submitter and the telemetry folder."""
+    if webhooks:
+        from robopass.notifications.delivery import start_background_worker
+
+        start_background_worker(url)
+        from robopass.federation import delivery as handover_delivery  # SPEC §16 hand-over
+
+        handover_delivery.start_background_worker(url)
+    if signal_scan > 0:
+        from robopass.signals.watch import start_background_scanner
+
+        start_background_scanner(url, interval=signal_scan)
+    if compliance_scan > 0:
+        from robopass.compliance.watch import start_background_scanner as compliance_scanner
+
+        compliance_scanner(url, interval=compliance_scan)
+    if witness_interval > 0:
+        from robopass.ledger.witnessing import start_background_submitter
+
+        start_background_submitter(url, interval=witness_interval)
+    from robopass.telemetry.settings import get_telemetry_settings
+    from robopass.telemetry.staging import start_background_folder
+
+    if get_telemetry_settings().fold_interval_s > 0:  # live telemetry staged → chunks
+        start_background_folder(url, interval=get_telemetry_settings().fold_interval_s)
+
+
 @app.command()
 def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
           workers: int = typer.Option(1, help="Server worker processes"),
@@ -110,44 +140,25 @@ def serve(db: str | None = DbOpt, host: str = "127.0.0.1", port: int = 8000,
                         "witnesses (`robopass witness add`); 0 disables")
           ) -> None:
     """Serve the API and web UI (with --workers N, each worker on its own SO_REUSEPORT socket)."""
-    os.environ["ROBOPASS_DATABASE_URL"] = resolve_db(db)
+    url = os.environ["ROBOPASS_DATABASE_URL"] = resolve_db(db)
     # the workers read their settings from the environment: pass these on
     current = config.get_settings()
     os.environ["ROBOPASS_PUBLIC_URL"] = public_url or (
         current.public_url if "public_url" in current.model_fields_set
         else f"http://{host}:{port}")
-    if webhooks:
-        from robopass.notifications.delivery import start_background_worker
 
-        start_background_worker(resolve_db(db))
-        from robopass.federation import delivery as handover_delivery  # SPEC §16 hand-over
+    def background() -> None:  # this process's threads, started once the workers are forked
+        _start_background(url, webhooks=webhooks, signal_scan=signal_scan,
+                          compliance_scan=compliance_scan, witness_interval=witness_interval)
 
-        handover_delivery.start_background_worker(resolve_db(db))
-    if signal_scan > 0:
-        from robopass.signals.watch import start_background_scanner
-
-        start_background_scanner(resolve_db(db), interval=signal_scan)
-    if compliance_scan > 0:
-        from robopass.compliance.watch import start_background_scanner as compliance_scanner
-
-        compliance_scanner(resolve_db(db), interval=compliance_scan)
-    if witness_interval > 0:
-        from robopass.ledger.witnessing import start_background_submitter
-
-        start_background_submitter(resolve_db(db), interval=witness_interval)
-    from robopass.telemetry.settings import get_telemetry_settings
-    from robopass.telemetry.staging import start_background_folder
-
-    if get_telemetry_settings().fold_interval_s > 0:  # live telemetry staged → chunks
-        start_background_folder(resolve_db(db),
-                                interval=get_telemetry_settings().fold_interval_s)
     from robopass import serving
 
     def ready(count: int) -> None:
         err.print(f"Ready: {count} worker{'s' if count > 1 else ''} serving "
                   f"http://{host}:{port} (Ctrl-C stops)")
 
-    status = serving.run(host=host, port=port, workers=workers, on_ready=ready)
+    status = serving.run(host=host, port=port, workers=workers, on_ready=ready,
+                         after_start=background)
     if status:
         err.print("[red]error:[/red] a server worker could not start (see its output above)")
         raise typer.Exit(status)

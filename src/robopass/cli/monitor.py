@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 import typer
 from rich.console import Console
 
 from robopass.ledger import note
-from robopass.monitor import follow
+
+if TYPE_CHECKING:  # imported by the command itself: `robopass serve` forks its workers from
+    import httpx  # the CLI's process, and httpx brings click and pygments (~6 MB in each)
+
+    from robopass.monitor.follow import Report
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -41,6 +45,8 @@ def monitor(log: str = typer.Option(..., "--log", help="The registry's base URL"
     if quorum > len(witness_keys):
         err.print(f"[red]error:[/red] a quorum of {quorum} needs at least {quorum} --witness")
         raise typer.Exit(2)
+    import httpx
+
     with httpx.Client(trust_env=False, timeout=30) as client:
         while True:
             report = _pass(log, log_key, witness_keys, quorum, state, client, quorum_wait)
@@ -54,7 +60,9 @@ def monitor(log: str = typer.Option(..., "--log", help="The registry's base URL"
 
 
 def _pass(log: str, log_key: note.NoteKey, witness_keys: list[note.NoteKey], quorum: int,
-          state: Path, client: httpx.Client, quorum_wait: float) -> follow.Report:
+          state: Path, client: httpx.Client, quorum_wait: float) -> Report:
+    from robopass.monitor import follow
+
     deadline = time.monotonic() + quorum_wait
     while True:
         try:
@@ -78,8 +86,9 @@ def _pass(log: str, log_key: note.NoteKey, witness_keys: list[note.NoteKey], quo
 
 
 def _run_once(log: str, log_key: note.NoteKey, witness_keys: list[note.NoteKey], quorum: int,
-              state: Path, client: httpx.Client) -> follow.Report:
+              state: Path, client: httpx.Client) -> Report:
     from robopass.cli import _progress_bar
+    from robopass.monitor import follow
 
     with _progress_bar() as bar:
         task = bar.add_task("verifying new entries", total=None)

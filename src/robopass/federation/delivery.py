@@ -18,11 +18,11 @@ from datetime import datetime
 import httpx
 from sqlalchemy import select, update
 
-from robopass import netguard
 from robopass.db import reading, writing
 from robopass.federation.models import Peer, PeerMessage
 from robopass.federation.service import FEDERATED_HEADER
 from robopass.notifications.delivery import LEASE, RoundReport
+from robopass.outbound import GuardedTransport
 from robopass.timeutil import utcnow
 
 PATH = "/api/v1/federation/handover"
@@ -81,7 +81,7 @@ def deliver_due(url: str, *, limit: int = 100, timeout: float = 10.0,
         return report
     # the same guard as webhooks: only public addresses, unless the operator allows otherwise
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
-                      transport=netguard.GuardedTransport()) as client:
+                      transport=GuardedTransport()) as client:
         outcomes = [(item, *_send(client, item)) for item in claimed]
     done = utcnow()
     with writing(url) as session:

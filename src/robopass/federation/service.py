@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,8 +32,11 @@ from robopass.robots.models import TERMINAL_STATUSES, UNIT_STATUSES, Unit
 from robopass.stats import counts as unit_counts
 from robopass.timeutil import utcnow
 
-#: Seconds for connecting to and hearing from a peer (the public page must stay fast).
-TIMEOUT = httpx.Timeout(3.0, connect=2.0)
+if TYPE_CHECKING:  # httpx is imported where a request is made (see robopass.outbound)
+    import httpx
+
+#: Seconds for hearing from and connecting to a peer (the public page must stay fast).
+TIMEOUT = (3.0, 2.0)
 FEDERATED_HEADER = "X-Robopass-Federated"
 MAX_BODY = 256 * 1024
 
@@ -68,8 +70,20 @@ def check_country(country: str) -> str:
     return country
 
 
+def _client(transport: httpx.BaseTransport | None) -> httpx.Client:
+    """An httpx client for a peer: the guarded transport unless a test gives one."""
+    import httpx
+
+    from robopass.outbound import GuardedTransport
+
+    return httpx.Client(timeout=httpx.Timeout(TIMEOUT[0], connect=TIMEOUT[1]),
+                        transport=transport or GuardedTransport())
+
+
 def _get_json(client: httpx.Client, url: str, what: str, country: str,
               ok: tuple[int, ...] = (200,)) -> tuple[int, Any]:
+    import httpx
+
     try:
         response = client.get(url, headers={FEDERATED_HEADER: "1", "Accept": "application/json"})
     except httpx.TimeoutException as exc:
@@ -96,8 +110,7 @@ def fetch_jwks(base_url: str, *, country: str = "peer",
     """GET ``{base_url}/.well-known/jwks.json``; PeerError unless it is a usable JWK Set."""
     from robopass.ledger.heads import InvalidJWK, public_key_from_jwk
 
-    with httpx.Client(timeout=TIMEOUT,
-                      transport=transport or netguard.GuardedTransport()) as client:
+    with _client(transport) as client:
         _, jwks = _get_json(client, f"{base_url}/.well-known/jwks.json", "its JWKS", country)
     keys = jwks.get("keys") if isinstance(jwks, dict) else None
     if not isinstance(keys, list) or not keys:
@@ -152,8 +165,7 @@ def fetch_robot(peer: Peer, code: str, *,
                 transport: httpx.BaseTransport | None = None) -> RemoteRobot:
     """Ask ``peer`` about ``code``. Raises PeerError (unreachable, timeout, bad answer) or
     PassportError (the passport does not verify against the pinned JWKS)."""
-    with httpx.Client(timeout=TIMEOUT,
-                      transport=transport or netguard.GuardedTransport()) as client:
+    with _client(transport) as client:
         _, answer = _get_json(client, f"{peer.base_url}/api/v1/verify/{code}",
                               "the verification", peer.country)
         if not isinstance(answer, dict):

@@ -9,7 +9,7 @@ Each round has three steps so no transaction is held open across network I/O:
    after ``backoff_base * 2**(attempts-1)`` seconds (capped), or ``failed`` after
    :data:`MAX_ATTEMPTS`.
 
-Requests go through :class:`robopass.netguard.GuardedTransport`: only to public addresses,
+Requests go through :class:`robopass.outbound.GuardedTransport`: only to public addresses,
 checked at each attempt and connected to as checked. What went wrong is logged here; the
 subscriber sees only ``delivery failed`` (and its own endpoint's HTTP status), so the outbox
 cannot be used to probe what the server can reach.
@@ -31,10 +31,10 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from robopass import netguard
 from robopass.db import reading, writing
 from robopass.notifications import signing
 from robopass.notifications.models import Delivery, Notification, Subscription
+from robopass.outbound import GuardedTransport
 from robopass.timeutil import rfc3339, utcnow
 
 MAX_ATTEMPTS = 12
@@ -159,7 +159,7 @@ def deliver_due(url: str, *, limit: int = 100, timeout: float = 10.0,
         return report
     outcomes: list[tuple[_Claimed, bool, int | None, str | None]] = []
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
-                      transport=netguard.GuardedTransport()) as client:
+                      transport=GuardedTransport()) as client:
         for item in claimed:
             ok, status, error = _send(client, item)
             outcomes.append((item, ok, status, error))

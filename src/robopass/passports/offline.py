@@ -43,7 +43,6 @@ import base45
 import cbor2
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cwt import COSE, COSEKey
 
 from robopass.passports.verify import PassportError, _find_key
 
@@ -74,6 +73,8 @@ _keys: dict[tuple[str, bytes], Any] = {}
 
 
 def _signing_key(private: Ed25519PrivateKey, kid: str) -> Any:
+    from cwt import COSEKey  # imported when first used: ~3 MB no server worker needs before
+
     public = private.public_key().public_bytes(serialization.Encoding.Raw,
                                                serialization.PublicFormat.Raw)
     key = _keys.get((kid, public))
@@ -88,6 +89,8 @@ def _signing_key(private: Ed25519PrivateKey, kid: str) -> Any:
 
 def sign_offline(private_key: Ed25519PrivateKey, kid: str, claims: Mapping[Any, Any]) -> str:
     """``RP1:`` + base45(zlib(COSE_Sign1)) of the CBOR ``claims`` (keys as in the module doc)."""
+    from cwt import COSE
+
     payload = cbor2.dumps(dict(claims))
     message = COSE.new().encode_and_sign(payload, _signing_key(private_key, kid),
                                          protected={_HDR_ALG: ALG_EDDSA,
@@ -202,6 +205,8 @@ def verify_offline(text: str, jwks: Mapping[str, Any]) -> OfflinePassport:
         raise PassportError("the protected header has no kid", reason="malformed")
     kid = kid_bytes.decode("utf-8", "replace")
     jwk = _find_key(jwks, kid)
+    from cwt import COSE, COSEKey
+
     try:
         key = COSEKey.from_jwk({"kty": "OKP", "crv": "Ed25519", "kid": kid,
                                 "x": str(jwk.get("x"))})

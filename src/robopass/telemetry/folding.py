@@ -134,28 +134,21 @@ def fold_once(url: str, *, rows: int = staging.FOLD_ROWS, two_phase: bool | None
     snapshot rows, which ingest does not take), and one transaction is faster: two phases
     read the units' state twice (measured, 10,000 units × 4 staged rows: 8.1 µs wall per
     reading in one transaction, 11.9 in two)."""
-    from robopass.db import is_sqlite, reading, transaction, write_session
+    from robopass.db import is_sqlite, reading, shrink_after, transaction, write_session
 
     if not (is_sqlite(url) if two_phase is None else two_phase):
         with write_session(url) as session, transaction(session, ledger=False):
             return staging.fold(session, rows=rows)
     with reading(url) as session:
+        shrink_after(session)  # the fold's pages need not stay in any cache (RSS)
         prepared = prepare(session, rows=rows)
-        _shrink(session)
     if prepared is None:
         return 0
     if between_phases is not None:
         between_phases()
     with write_session(url) as session, transaction(session, ledger=False):
-        moved = commit(session, prepared)
-        _shrink(session)
-    return moved
-
-
-def _shrink(session: Session) -> None:
-    """The fold's pages need not stay in this connection's cache (RSS)."""
-    if dialect_name(session) == "sqlite":
-        session.connection().exec_driver_sql("PRAGMA shrink_memory")
+        shrink_after(session)
+        return commit(session, prepared)
 
 
 def _still_staged(session: Session, ids: list[int]) -> bool:
