@@ -12,7 +12,8 @@ that worker only, and only on a registry large enough to need it) or when first 
 What every worker's first requests would otherwise each pay is done here, once, at import
 (:func:`robopass.web.fastpath.preload`: ORM mappers, the public page's templates and locale
 data, every route's dependency tree and validators; no database connection): ``robopass
-serve`` imports this module in its fork server and forks the workers from it. A worker then
+serve`` imports this module in its supervising process and forks the workers from it (a
+replacement for one that died: from a fork server that imported it too). A worker then
 reads the registry's own country when it starts (``api.create_app``'s start-up), so its first
 verification takes the fast path too.
 """
@@ -23,5 +24,5 @@ from robopass.web.fastpath import preload
 
 tune_memory()  # before any thread: the workers forked from here inherit it
 app = create_app()
-preload(app)  # in the fork server: once for every worker forked from it
+preload(app)  # in the process the workers are forked from: once for all of them
 tune_gc()

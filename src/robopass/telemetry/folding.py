@@ -70,6 +70,7 @@ def prepare(session: Session, *, rows: int = staging.FOLD_ROWS) -> Prepared | No
     if not taken:
         return None
     built = staging.build(taken)
+    del taken  # the packed rows (~1 MB each) are not needed past here: a lower peak
     if not built.groups:
         return Prepared(built, [], {}, {})
     snaps, code_of = snapshots.staged_state(session, sorted(built.groups), lock=False)

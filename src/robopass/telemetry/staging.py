@@ -296,6 +296,7 @@ def fold(where: Session | Connection, *, rows: int = FOLD_ROWS) -> int:
     if not taken:
         return 0
     built = build(taken)
+    del taken  # the packed rows are not needed past here: a lower peak
     store(conn, built)
     if built.groups:
         from robopass.telemetry import snapshots

@@ -190,7 +190,7 @@ def render_page(url: str, path: str, scope: Scope,
 
 def preload(app: ASGIApp | None = None) -> None:
     """Work every server process would otherwise do on its first requests, done once where it
-    is imported (``robopass serve``'s fork server, before it forks the workers): the ORM's
+    is imported (``robopass serve``'s supervisor, before it forks the workers): the ORM's
     mapper configuration, the public page's templates compiled in every locale, the locale
     data its month names come from, and — given the ``app`` — the framework's per-route state
     (FastAPI builds each route's dependency tree and validators when a request first reaches
