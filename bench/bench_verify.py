@@ -2,7 +2,7 @@
 
 Builds (once, then reuses) a SQLite registry with N registered units issued through
 ``robots.service.issue_codes`` in batches, serves it with ``robopass serve --workers N`` as
-deployed (one ``SO_REUSEPORT`` socket per worker, workers forked from a fork server, the
+deployed (one ``SO_REUSEPORT`` socket per worker, workers forked from the supervisor, the
 background jobs running) on 127.0.0.1, and drives ``GET /api/v1/verify/{code}``,
 ``GET /r/{code}`` and the trivial ``GET /healthz`` (the ceiling) with wrk from a separate
 process, each for a bounded time. Prints one JSON object.
@@ -15,8 +15,9 @@ the first connection level ("cold": what a restarted worker, or one added under 
 then, after a warm-up, each endpoint is measured at every connection level given (wrk keeps
 that many requests in flight: with a closed loop, latency grows with the level once the cores
 are saturated). Last, a verify run during which one worker is killed with SIGKILL a quarter
-into it (``verify_with_a_worker_killed``): the supervisor forks a replacement on the same
-socket, and the figures show what clients saw meanwhile.
+into it (``verify_with_a_worker_killed``): a replacement is forked on the same socket (from a
+fork server started for the first replacement), and the figures show what clients saw
+meanwhile.
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ try:
 except ImportError:  # running from a checkout without installing
     sys.path.insert(0, str(ROOT / "src"))
 
-from common import approved_model, process_group, server_cpu_seconds  # noqa: E402
+from common import (  # noqa: E402
+    approved_model,
+    process_group,
+    process_role,
+    server_cpu_seconds,
+)
 
 TARGET = {"requests_per_s": 5000, "p99_ms": 20}
 BATCH = 100_000
@@ -212,16 +218,15 @@ def serve(db: Path, port: int, workers: int) -> subprocess.Popen[str]:
 
 
 def workers_of(pid: int) -> list[int]:
-    """The server's worker processes: forked by its fork server, a child of ``pid`` (all in
-    the server's process group)."""
-    parent = {int(p): int(fields[1]) for p, fields in process_group(pid)}  # ppid
-    return sorted(p for p, pp in parent.items() if parent.get(pp) == pid)
+    """The server's worker processes (in its process group: forked by the supervisor ``pid``,
+    or by the fork server that replaces dead ones)."""
+    return sorted(int(p) for p, _fields in process_group(pid) if process_role(p) == "worker")
 
 
 def measure_with_restart(proc: subprocess.Popen[str], base: str, codes: list[str],
                          duration: int, connections: int) -> dict[str, Any]:
-    """A verify run during which one worker is killed (SIGKILL) a quarter into it: the
-    supervisor forks a replacement on the same socket; what the clients see meanwhile."""
+    """A verify run during which one worker is killed (SIGKILL) a quarter into it: a
+    replacement is forked on the same socket; what the clients see meanwhile."""
     victims = workers_of(proc.pid)
 
     def kill() -> None:
