@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -160,3 +161,23 @@ def test_workers_that_cannot_start_stop_the_server() -> None:
     assert serving.run(host="127.0.0.1", port=free_port(), workers=2,
                        app="robopass.no_such_module:app", log_level="critical") == 1
     assert time.monotonic() - started < 60
+
+
+def test_workers_are_forked_only_from_a_single_threaded_process() -> None:
+    """The first workers are forked from the server process itself only while no other thread
+    runs there (a fork copies no thread but every lock one may hold); else from a fork
+    server."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert serving._first_context("json:app").get_start_method() == "forkserver"
+    finally:
+        stop.set()
+        other.join()
+    code = ("import sys; from robopass import serving; "
+            "print(serving._first_context('json:app').get_start_method(), "
+            "'json' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["fork", "True"]  # the app's module imported before forking
