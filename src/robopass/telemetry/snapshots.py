@@ -218,7 +218,12 @@ def plan(batch: rd.Batch, snaps: dict[str, dict[str, Any]],
             out.late_units[code] = pos
         # trend: only readings that can change it (a new day, or earlier than a day's point)
         td, tla = snap["trend_day"], snap["trend_last_at"]
-        for i in pos:
+        if tla is not None and ats[pos[0]] >= tla and \
+                ats[pos[0]] // DAY_MS == td == ats[pos[-1]] // DAY_MS:
+            pos_trend: Sequence[int] = ()  # all in the trend's last day, after its point
+        else:
+            pos_trend = pos
+        for i in pos_trend:
             if soh[i] is None and max_wear[i] is None:
                 continue
             day = ats[i] // DAY_MS

@@ -64,7 +64,8 @@ def _q(conn: Connection, sql: str) -> str:
 def pack(sids: Sequence[int], columns: Sequence[Sequence[Any]]) -> tuple[bytes, bytes]:
     """``(sids blob, data)`` of readings given column by column (``sids`` one per reading,
     ``columns`` in :data:`chunks.FIELDS` order)."""
-    data = _encode([VERSION, list(sids), *[list(col) for col in columns]])
+    data = _encode([VERSION, *[col if type(col) in (list, tuple) else list(col)
+                               for col in (sids, *columns)]])
     return array("i", sorted(set(sids))).tobytes(), data
 
 
