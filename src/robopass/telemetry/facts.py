@@ -77,7 +77,7 @@ def _cache_of(session: Session) -> _Cache:
 
 def cached(session: Session, codes: list[str],
            read: Callable[[Session, list[str]], Facts]) -> Facts:
-    """code → facts of ``codes`` (sorted, distinct): those kept since the ledger last grew,
+    """code → facts of ``codes`` (distinct): those kept since the ledger last grew,
     the others read with ``read`` (and kept when the unit has a sid). Unknown codes are
     absent, as from ``read``."""
     cache = _cache_of(session)

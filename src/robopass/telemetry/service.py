@@ -75,7 +75,7 @@ class Decoded:
     now: datetime
     #: The units' facts read before the write transaction (:func:`read_facts`), or None.
     facts: dict[str, tuple[Any, ...]] | None = None
-    #: The batch's distinct codes, sorted (by :func:`read_facts`, so the write need not).
+    #: The batch's distinct codes (by :func:`read_facts`, so the write need not find them).
     codes: list[str] | None = None
 
 
@@ -86,7 +86,7 @@ def read_facts(session: Session, decoded: Decoded) -> None:
     never changes; a status or ownership change committed between this read and the write
     orders the batch before that change (as if it had been stored a moment earlier)."""
     if decoded.batch is not None and len(decoded.batch):
-        decoded.codes = sorted(set(decoded.batch.codes))
+        decoded.codes = list(dict.fromkeys(decoded.batch.codes))  # sorting cost 0.2 µs each
         decoded.facts = kept_facts.cached(session, decoded.codes, unit_facts)
 
 
@@ -328,13 +328,14 @@ def _allowed(facts: dict[str, tuple[Any, ...]], codes: list[str],
              actor: Actor | None) -> dict[str, str | None]:
     """code → why its readings are refused, or None."""
     allowed: dict[str, str | None] = {}
+    actor_id = None if actor is None else actor.id
     for code in codes:
         fact = facts.get(code)
         if fact is None:
             allowed[code] = f"unknown unit {code}"
         elif fact[0] in TERMINAL_STATUSES:
             allowed[code] = f"unit {code} is {fact[0]}; it reports no telemetry"
-        elif actor is not None and actor.id not in (fact[1], fact[2]):
+        elif actor_id is not None and actor_id != fact[1] and actor_id != fact[2]:
             allowed[code] = f"unit {code} is not yours: only its owner or operator reports"
         else:
             allowed[code] = None
@@ -351,7 +352,7 @@ def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
                 rejected: list[dict[str, Any]], notify: bool,
                 facts: dict[str, tuple[Any, ...]] | None = None,
                 codes: list[str] | None = None) -> tuple[int, int]:
-    codes = codes if codes is not None else sorted(set(batch.codes))
+    codes = codes if codes is not None else list(dict.fromkeys(batch.codes))
     # facts read for these codes lack only unknown ones: equal sizes, nothing missing
     if facts is None or (len(facts) != len(codes) and not facts.keys() >= set(codes)):
         facts = unit_facts(session, codes)
