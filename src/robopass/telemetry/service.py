@@ -443,15 +443,22 @@ def _stored_among(session: Session, batch: rd.Batch, sids: dict[str, int],
     for sid, times in staging.times_of(session.connection(), set(have), lo=lo,
                                        hi=hi).items():
         have[sid].update(times)  # staging first
-    spans = dict(snapshots._in(session, "SELECT sid, chunk_span FROM telemetry_units "
-                                        "WHERE sid IN ({})", list(have)))
+    # After staging (a fold moves readings to chunks and the snapshot's ``at`` past them
+    # in one transaction): every reading in a unit's chunks is at most its snapshot's
+    # ``at``, so readings newer than it are stored in staging if at all — the usual case of
+    # a batch a few rounds late, whose newer rounds are not folded yet.
+    state = {sid: (span, newest) for sid, span, newest in snapshots._in(
+        session, "SELECT sid, chunk_span, at FROM telemetry_units WHERE sid IN ({})",
+        list(have))}
     by_hour: dict[int, list[tuple[int, int, int, int | None]]] = {}
     for code, (_, old) in unsure.items():
         sid = sids[code]
-        for part in chunks.split_by_hour(old, ats):
+        span, newest = state.get(sid, (None, None))
+        if newest is None or ats[old[0]] > newest:
+            continue
+        for part in [old] if len(old) == 1 else chunks.split_by_hour(old, ats):
             first, last = ats[part[0]], ats[part[-1]]
-            by_hour.setdefault(chunks.hour_of(first), []).append(
-                (sid, first, last, spans.get(sid)))
+            by_hour.setdefault(chunks.hour_of(first), []).append((sid, first, last, span))
     for hour, parts in by_hour.items():
         _stored_times(session, hour, parts, have)
     return have
