@@ -417,7 +417,10 @@ def _new_positions(session: Session, batch: rd.Batch, sids: dict[str, int],
         if ats[pos[0]] > at:
             out[code] = pos
             continue
-        old = [i for i in pos if ats[i] <= prev or ats[i] == at]
+        if len(pos) == 1:  # (the live shape: no list to build)
+            old = pos if ats[pos[0]] <= prev or ats[pos[0]] == at else []
+        else:
+            old = [i for i in pos if ats[i] <= prev or ats[i] == at]
         if old:
             unsure[code] = (pos, old)
         else:  # all in the gap (prev, at) or newer
@@ -426,7 +429,10 @@ def _new_positions(session: Session, batch: rd.Batch, sids: dict[str, int],
         have = _stored_among(session, batch, sids, unsure)
         for code, (pos, _) in unsure.items():
             times = have[sids[code]]
-            keep = [i for i in pos if ats[i] not in times] if times else pos
+            if not times or (len(pos) == 1 and ats[pos[0]] not in times):
+                keep = pos
+            else:
+                keep = [i for i in pos if ats[i] not in times]
             if keep:
                 out[code] = keep
     return out
