@@ -123,7 +123,7 @@ def commit(session: Session, prepared: Prepared) -> int:
             locked.update((sid, built.groups[sid]) for sid in changed)
         cur.execute("RELEASE SAVEPOINT robopass_fold")
     if locked:
-        snapshots.apply_staged(session, built.columns, locked)
+        snapshots.apply_staged(session, built.columns, locked, folded=built.ids)
     staging.remove(conn, built.ids)
     return len(built.columns[0])
 
