@@ -73,8 +73,8 @@ def ledger_size(session: Session) -> int:
 
 
 def _cache_of(session: Session) -> _Cache:
-    engine = session.get_bind()
-    assert isinstance(engine, Engine)
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine  # a session on a connection
     with _caches_lock:
         cache = _caches.get(engine)
         if cache is None:
