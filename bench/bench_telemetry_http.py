@@ -38,6 +38,7 @@ from common import (  # noqa: E402
     group_rss_bytes,
     new_registry,
     process_rss_bytes,
+    server_cpu_by_role,
     server_cpu_seconds,
     units_and_key,
 )
@@ -153,6 +154,7 @@ def main() -> None:
         threads = [threading.Thread(target=worker) for _ in range(args.connections)]
         rss = RssSampler(server.pid)
         cpu_before = server_cpu_seconds(server.pid)
+        roles_before = server_cpu_by_role(server.pid)
         client_before = resource.getrusage(resource.RUSAGE_SELF)
         load_before = os.getloadavg()[0]
         started = time.perf_counter()
@@ -162,6 +164,7 @@ def main() -> None:
             t.join()
         elapsed = time.perf_counter() - started
         server_cpu = server_cpu_seconds(server.pid) - cpu_before
+        roles_after = server_cpu_by_role(server.pid)
         rss.stop()
         client_after = resource.getrusage(resource.RUSAGE_SELF)
         client_cpu = (client_after.ru_utime - client_before.ru_utime
@@ -180,6 +183,10 @@ def main() -> None:
             "capacity_per_core_readings_per_s": round(stored[0] / server_cpu) if server_cpu
             else None,
             "server_cores_busy": round(server_cpu / elapsed, 2),
+            # the same, by role: the workers decode and store, the supervisor folds
+            "server_cpu_us_per_reading_by_role": {
+                role: round((cpu - roles_before.get(role, 0.0)) / max(1, stored[0]) * 1e6, 2)
+                for role, cpu in sorted(roles_after.items())},
             # every process of the server (supervisor, workers), summed, sampled every 50 ms
             "server_rss_peak_mb": rss.peak_mb,
             "server_rss_idle_mb": round(rss_idle / 2**20, 1),

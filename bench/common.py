@@ -161,6 +161,17 @@ def server_cpu_seconds(pgid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def server_cpu_by_role(pgid: int) -> dict[str, float]:
+    """User + system CPU seconds of a server's processes, summed by role (:func:`process_role`):
+    where the CPU goes — the workers' decode and store, the supervisor's fold."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid, fields in process_group(pgid):
+        role = process_role(pid)
+        out[role] = out.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def group_rss_bytes(pgid: int) -> int:
     """Resident memory of every process in a process group, summed (from /proc)."""
     return sum(process_rss_bytes(pgid).values())

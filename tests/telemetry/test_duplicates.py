@@ -134,6 +134,26 @@ def test_a_late_reading_in_the_gap_is_stored_and_one_below_it_is_looked_up(
     assert len(_raw_times(url, code)) == 6
 
 
+def test_chunks_are_read_only_for_readings_as_old_as_the_snapshot(
+        client: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fold moves readings into chunks and the snapshot's ``at`` past them in one
+    transaction, so a late reading newer than the snapshot is a repeat only of a staged one
+    (its snapshot update left to the fold here, as on the live shape)."""
+    monkeypatch.setattr(service, "DEFER_SNAPSHOTS_FROM", 1)
+    post, code, url = _one_unit(client)
+    assert post(50) == (1, 0)
+    _fold(url)  # in a chunk; the snapshot at 50 minutes ago
+    assert post(20) == (1, 0)
+    assert post(30) == (1, 0)  # the head's gap is (30, 20) now
+    assert post(40) == (1, 0)  # below it, newer than the snapshot: staging only, new
+    assert post(40) == (0, 1)  # staged: found
+    assert post(50) == (0, 1)  # as old as the snapshot: found in its chunk
+    assert post(55) == (1, 0)
+    _fold(url)
+    assert post(40, 55) == (0, 2)
+    assert len(_raw_times(url, code)) == 5
+
+
 def test_staged_rows_outside_the_range_are_not_read(client: ApiClient) -> None:
     url = client.registry.url
     columns = [[None] * 2 for _ in range(9)]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -82,7 +83,8 @@ def prepare(session: Session, *, rows: int = staging.FOLD_ROWS) -> Prepared | No
 def _plan(session: Session, built: staging.Built, snaps: dict[str, dict[str, Any]],
           code_of: dict[int, str]) -> tuple[list[tuple[Any, ...]], dict[int, list[int]]]:
     groups = built.groups
-    before = {code: tuple(snap[c] for c in GUARD) for code, snap in snaps.items()}
+    guard = itemgetter(*GUARD)
+    before = {code: guard(snap) for code, snap in snaps.items()}
     batch = snapshots.staged_batch(session, built.columns, code_of)
     plan = snapshots.plan(batch, snaps, {code_of[sid]: pos for sid, pos in groups.items()})
     hard = set(plan.check) | {c for c in plan.late_units
@@ -122,7 +124,7 @@ def commit(session: Session, prepared: Prepared) -> int:
             locked.update((sid, built.groups[sid]) for sid in changed)
         cur.execute("RELEASE SAVEPOINT robopass_fold")
     if locked:
-        snapshots.apply_staged(session, built.columns, locked)
+        snapshots.apply_staged(session, built.columns, locked, folded=built.ids)
     staging.remove(conn, built.ids)
     return len(built.columns[0])
 

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from itertools import groupby, islice
 from operator import itemgetter
 from typing import Any
@@ -31,6 +32,7 @@ from robopass.auth.service import Actor
 from robopass.db import dialect_name
 from robopass.robots.models import TERMINAL_STATUSES
 from robopass.telemetry import chunks, rules, snapshots, staging
+from robopass.telemetry import facts as kept_facts
 from robopass.telemetry import readings as rd
 from robopass.telemetry.models import TelemetryUnit as Snap
 from robopass.telemetry.series import dt_to_ms, ms_to_dt, rfc3339_ms
@@ -73,18 +75,19 @@ class Decoded:
     now: datetime
     #: The units' facts read before the write transaction (:func:`read_facts`), or None.
     facts: dict[str, tuple[Any, ...]] | None = None
-    #: The batch's distinct codes, sorted (by :func:`read_facts`, so the write need not).
+    #: The batch's distinct codes (by :func:`read_facts`, so the write need not find them).
     codes: list[str] | None = None
 
 
 def read_facts(session: Session, decoded: Decoded) -> None:
     """Read the units' status, owner, operator and sid in a read session, before the write
-    transaction, so the single SQLite writer does not hold its lock for them. A unit's sid
+    transaction, so the single SQLite writer does not hold its lock for them; kept by the
+    process while no event can have changed them (``telemetry.facts``). A unit's sid
     never changes; a status or ownership change committed between this read and the write
     orders the batch before that change (as if it had been stored a moment earlier)."""
     if decoded.batch is not None and len(decoded.batch):
-        decoded.codes = sorted(set(decoded.batch.codes))
-        decoded.facts = unit_facts(session, decoded.codes)
+        decoded.codes = list(dict.fromkeys(decoded.batch.codes))  # sorting cost 0.2 µs each
+        decoded.facts = kept_facts.cached(session, decoded.codes, unit_facts)
 
 
 def decode_body(body: bytes, *, actor: Actor | None, now: datetime | None = None) -> Decoded:
@@ -257,6 +260,12 @@ def _load_heads(session: Session, sids: list[int]) -> dict[int, tuple[int, int]]
     deadlock."""
     if dialect_name(session) == "postgresql":
         rows = snapshots.locked(session, "telemetry_heads", ("sid", "at", "prev"), sids)
+    elif sids and max(sids) - min(sids) < 2 * len(sids):
+        # a fleet's batch holds units whose sids were given together: one range scan reads
+        # them (and at most as many others, harmless here) for ~0.8 µs a unit less than
+        # IN lists of 900 (measured, docs/performance.md)
+        rows = _query(session, "SELECT sid, at, prev FROM telemetry_heads WHERE sid BETWEEN "
+                               "? AND ?", [min(sids), max(sids)])
     else:
         rows = snapshots._in(session, "SELECT sid, at, prev FROM telemetry_heads "
                                       "WHERE sid IN ({})", sids)
@@ -296,22 +305,37 @@ def _move_heads(session: Session, batch: rd.Batch, sids: dict[str, int],
             "UPDATE telemetry_heads h SET at = n.at, prev = n.prev FROM unnest(%s::bigint[], "
             "%s::bigint[], %s::int[]) AS n(at, prev, sid) WHERE h.sid = n.sid",
             tuple(snapshots.pg_array([m[k] for m in moved]) for k in range(3)))
-    else:
-        snapshots.cursor(session).executemany(
-            "UPDATE telemetry_heads SET at = ?, prev = ? WHERE sid = ?", moved)
+    else:  # multi-row upserts: ~half the CPU of an UPDATE per row (every row exists)
+        cur = snapshots.cursor(session)
+        for start in range(0, len(moved), _HEADS_PER_STATEMENT):
+            part = moved[start:start + _HEADS_PER_STATEMENT]
+            cur.execute(_upsert_heads(len(part)), [v for m in part for v in m])
+
+
+#: Head moves per SQLite statement (3 parameters each; SQLite allows 32,766).
+_HEADS_PER_STATEMENT = 2000
+
+
+@lru_cache(maxsize=8)
+def _upsert_heads(rows: int) -> str:
+    """SQLite: move ``rows`` heads, given as ``(at, prev, sid)`` each, in one statement."""
+    return ("INSERT INTO telemetry_heads (at, prev, sid) VALUES "
+            + ", ".join(["(?, ?, ?)"] * rows)
+            + " ON CONFLICT (sid) DO UPDATE SET at = excluded.at, prev = excluded.prev")
 
 
 def _allowed(facts: dict[str, tuple[Any, ...]], codes: list[str],
              actor: Actor | None) -> dict[str, str | None]:
     """code → why its readings are refused, or None."""
     allowed: dict[str, str | None] = {}
+    actor_id = None if actor is None else actor.id
     for code in codes:
         fact = facts.get(code)
         if fact is None:
             allowed[code] = f"unknown unit {code}"
         elif fact[0] in TERMINAL_STATUSES:
             allowed[code] = f"unit {code} is {fact[0]}; it reports no telemetry"
-        elif actor is not None and actor.id not in (fact[1], fact[2]):
+        elif actor_id is not None and actor_id != fact[1] and actor_id != fact[2]:
             allowed[code] = f"unit {code} is not yours: only its owner or operator reports"
         else:
             allowed[code] = None
@@ -328,7 +352,7 @@ def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
                 rejected: list[dict[str, Any]], notify: bool,
                 facts: dict[str, tuple[Any, ...]] | None = None,
                 codes: list[str] | None = None) -> tuple[int, int]:
-    codes = codes if codes is not None else sorted(set(batch.codes))
+    codes = codes if codes is not None else list(dict.fromkeys(batch.codes))
     # facts read for these codes lack only unknown ones: equal sizes, nothing missing
     if facts is None or (len(facts) != len(codes) and not facts.keys() >= set(codes)):
         facts = unit_facts(session, codes)
@@ -381,7 +405,11 @@ def _new_positions(session: Session, batch: rd.Batch, sids: dict[str, int],
     ats = batch.ats
     out: dict[str, list[int]] = {}
     unsure: dict[str, tuple[list[int], list[int]]] = {}
-    for code, pos in _positions_by_code(batch.codes).items():  # type: ignore[arg-type]
+    if len(sids) == len(ats):  # one reading per unit (the live shape): no runs to find
+        by_code = {code: [i] for i, code in enumerate(batch.codes)}
+    else:
+        by_code = _positions_by_code(batch.codes)  # type: ignore[arg-type]
+    for code, pos in by_code.items():
         if len(pos) > 1:
             pos.sort(key=ats.__getitem__)  # stable: among equal times the first sent first
             pos = chunks.first_of_each_time(pos, ats)
@@ -389,7 +417,10 @@ def _new_positions(session: Session, batch: rd.Batch, sids: dict[str, int],
         if ats[pos[0]] > at:
             out[code] = pos
             continue
-        old = [i for i in pos if ats[i] <= prev or ats[i] == at]
+        if len(pos) == 1:  # (the live shape: no list to build)
+            old = pos if ats[pos[0]] <= prev or ats[pos[0]] == at else []
+        else:
+            old = [i for i in pos if ats[i] <= prev or ats[i] == at]
         if old:
             unsure[code] = (pos, old)
         else:  # all in the gap (prev, at) or newer
@@ -398,7 +429,10 @@ def _new_positions(session: Session, batch: rd.Batch, sids: dict[str, int],
         have = _stored_among(session, batch, sids, unsure)
         for code, (pos, _) in unsure.items():
             times = have[sids[code]]
-            keep = [i for i in pos if ats[i] not in times] if times else pos
+            if not times or (len(pos) == 1 and ats[pos[0]] not in times):
+                keep = pos
+            else:
+                keep = [i for i in pos if ats[i] not in times]
             if keep:
                 out[code] = keep
     return out
@@ -415,15 +449,22 @@ def _stored_among(session: Session, batch: rd.Batch, sids: dict[str, int],
     for sid, times in staging.times_of(session.connection(), set(have), lo=lo,
                                        hi=hi).items():
         have[sid].update(times)  # staging first
-    spans = dict(snapshots._in(session, "SELECT sid, chunk_span FROM telemetry_units "
-                                        "WHERE sid IN ({})", list(have)))
+    # After staging (a fold moves readings to chunks and the snapshot's ``at`` past them
+    # in one transaction): every reading in a unit's chunks is at most its snapshot's
+    # ``at``, so readings newer than it are stored in staging if at all — the usual case of
+    # a batch a few rounds late, whose newer rounds are not folded yet.
+    state = {sid: (span, newest) for sid, span, newest in snapshots._in(
+        session, "SELECT sid, chunk_span, at FROM telemetry_units WHERE sid IN ({})",
+        list(have))}
     by_hour: dict[int, list[tuple[int, int, int, int | None]]] = {}
     for code, (_, old) in unsure.items():
         sid = sids[code]
-        for part in chunks.split_by_hour(old, ats):
+        span, newest = state.get(sid, (None, None))
+        if newest is None or ats[old[0]] > newest:
+            continue
+        for part in [old] if len(old) == 1 else chunks.split_by_hour(old, ats):
             first, last = ats[part[0]], ats[part[-1]]
-            by_hour.setdefault(chunks.hour_of(first), []).append(
-                (sid, first, last, spans.get(sid)))
+            by_hour.setdefault(chunks.hour_of(first), []).append((sid, first, last, span))
     for hour, parts in by_hour.items():
         _stored_times(session, hour, parts, have)
     return have
@@ -461,13 +502,18 @@ def _write(session: Session, batch: rd.Batch, sids: dict[str, int],
                batch.wear, batch.fault_text, batch.firmware)
     conn = session.connection()
     if count < STAGE_BELOW_PER_UNIT * len(stored):
-        positions = [i for pos in stored.values() for i in pos]
-        unit_sids = [sids[code] for code, pos in stored.items() for _ in pos]
-        take = itemgetter(*positions) if len(positions) > 1 else (
-            lambda col: (col[positions[0]],))
+        if count == len(batch):  # every reading new: the batch's columns as they are (a
+            # staged row's order does not matter: readers and the fold sort by unit and time)
+            unit_sids = [sids[code] for code in batch.codes]
+            staged: Sequence[Sequence[Any]] = columns
+        else:
+            positions = [i for pos in stored.values() for i in pos]
+            unit_sids = [sids[code] for code, pos in stored.items() for _ in pos]
+            take = itemgetter(*positions) if len(positions) > 1 else (
+                lambda col: (col[positions[0]],))
+            staged = [take(col) for col in columns]
         deferred = count >= DEFER_SNAPSHOTS_FROM
-        if staging.stage(conn, unit_sids, [take(col) for col in columns],
-                         snap=not deferred) > staging.MAX_BACKLOG:
+        if staging.stage(conn, unit_sids, staged, snap=not deferred) > staging.MAX_BACKLOG:
             # no folder keeping up (an MQTT ingestor alone, a stopped thread): fold the
             # oldest rows, more than this batch added, so the backlog stays bounded and no
             # one batch pays for all of it

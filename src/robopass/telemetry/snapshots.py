@@ -18,7 +18,7 @@ newer than the snapshot, no rule broken, same day) a unit costs one parameter ro
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -169,9 +169,10 @@ class Plan:
 
 def update(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
            stored: dict[str, list[int]], facts: dict[str, tuple[Any, ...]], *,
-           notify: bool) -> None:
+           notify: bool, folded: Collection[int] = ()) -> None:
     """Fold the stored readings (``stored``: unit → positions, time order) into the units'
-    snapshots, trends and alerts."""
+    snapshots, trends and alerts. ``folded``: ids of staged rows whose chunks this
+    transaction has written (a fold's), not read again from staging."""
     p = plan(batch, snaps, stored)
     extra = p.extra
     if p.metric_rows:
@@ -182,7 +183,7 @@ def update(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
     if p.check:
         _alerts(session, batch, snaps, p.check, facts, notify=notify, extra=extra)
     if p.late_units:
-        _late_alerts(session, batch, snaps, p.late_units)
+        _late_alerts(session, batch, snaps, p.late_units, folded)
     if extra:
         _write_extra(session, extra, trends)
 
@@ -218,7 +219,12 @@ def plan(batch: rd.Batch, snaps: dict[str, dict[str, Any]],
             out.late_units[code] = pos
         # trend: only readings that can change it (a new day, or earlier than a day's point)
         td, tla = snap["trend_day"], snap["trend_last_at"]
-        for i in pos:
+        if tla is not None and ats[pos[0]] >= tla and \
+                ats[pos[0]] // DAY_MS == td == ats[pos[-1]] // DAY_MS:
+            pos_trend: Sequence[int] = ()  # all in the trend's last day, after its point
+        else:
+            pos_trend = pos
+        for i in pos_trend:
             if soh[i] is None and max_wear[i] is None:
                 continue
             day = ats[i] // DAY_MS
@@ -403,7 +409,7 @@ def _alerts(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
 
 
 def _late_alerts(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
-                 late: dict[str, list[int]]) -> None:
+                 late: dict[str, list[int]], folded: Collection[int] = ()) -> None:
     """Late readings re-evaluate their units' open alerts. ``since`` is the first reading of
     the run that breaks the rule up to the latest reading, so a late reading can only move it
     earlier (it breaks the rule, before ``since``: the run is re-read back from it) or later
@@ -437,7 +443,12 @@ def _late_alerts(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, A
                 work.append((code, aid, rule, key, since, earlier, since + 1))
     if not work:
         return
-    staged = staging.readings_of(session.connection(), {snaps[w[0]]["sid"] for w in work})
+    # only rows that can hold readings in the ranges read below, and not a fold's own rows
+    # (in chunks already: written first, same transaction): unpacking every staged row cost
+    # 70-110 ms a fold on the live shape, for one or two units
+    staged = staging.readings_of(session.connection(), {snaps[w[0]]["sid"] for w in work},
+                                 start_ms=min(w[5] for w in work),
+                                 end_ms=max(w[6] for w in work), skip=set(folded))
     moved: list[dict[str, Any]] = []
     for code, aid, rule, key, since, lo, hi in work:
         sid = snaps[code]["sid"]
@@ -519,7 +530,7 @@ def staged_batch(session: Session, columns: list[list[Any]], code_of: dict[int, 
 
 
 def apply_staged(session: Session, columns: list[list[Any]],
-                 groups: dict[int, list[int]]) -> None:
+                 groups: dict[int, list[int]], *, folded: Collection[int] = ()) -> None:
     """Apply staged readings whose snapshots were left to the fold to their units'
     snapshots, trends and alerts: ``columns`` the staging columns (``[sid[], at[], ...]``),
     ``groups`` sid → the positions to apply, in time order. One :func:`update` for all of
@@ -527,7 +538,7 @@ def apply_staged(session: Session, columns: list[list[Any]],
     snaps, code_of = staged_state(session, sorted(groups))
     stored = {code_of[sid]: pos for sid, pos in groups.items()}
     update(session, staged_batch(session, columns, code_of), snaps, stored, _Facts(session),
-           notify=True)
+           notify=True, folded=folded)
 
 
 def _notify(session: Session, opened: list[dict[str, Any]],

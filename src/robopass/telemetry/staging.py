@@ -24,7 +24,7 @@ import logging
 import threading
 from array import array
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -64,7 +64,8 @@ def _q(conn: Connection, sql: str) -> str:
 def pack(sids: Sequence[int], columns: Sequence[Sequence[Any]]) -> tuple[bytes, bytes]:
     """``(sids blob, data)`` of readings given column by column (``sids`` one per reading,
     ``columns`` in :data:`chunks.FIELDS` order)."""
-    data = _encode([VERSION, list(sids), *[list(col) for col in columns]])
+    data = _encode([VERSION, *[col if type(col) in (list, tuple) else list(col)
+                               for col in (sids, *columns)]])
     return array("i", sorted(set(sids))).tobytes(), data
 
 
@@ -125,19 +126,23 @@ def stage(conn: Connection, sids: Sequence[int], columns: Sequence[Sequence[Any]
 
 
 def readings_of(conn: Connection, sids: set[int], *, start_ms: int | None = None,
-                end_ms: int | None = None) -> dict[int, list[chunks.Raw]]:
+                end_ms: int | None = None, skip: Collection[int] = ()
+                ) -> dict[int, list[chunks.Raw]]:
     """Staged readings of the units ``sids`` (with ``start_ms <= at < end_ms`` when given),
-    unsorted. Rows without any of the units are not unpacked."""
+    unsorted. Rows without any of the units are not unpacked, nor the rows ``skip`` (ids:
+    a fold's own rows, whose chunks its transaction has written already)."""
     out: dict[int, list[chunks.Raw]] = {}
     if not sids:
         return out
     lo = -1 << 62 if start_ms is None else start_ms
     hi = 1 << 62 if end_ms is None else end_ms
     cur = _cursor(conn)
-    cur.execute(_q(conn, "SELECT sids, data FROM telemetry_staging WHERE hi >= ? AND lo < ? "
-                         "ORDER BY id"), (lo, hi))
+    cur.execute(_q(conn, "SELECT id, sids, data FROM telemetry_staging WHERE hi >= ? AND "
+                         "lo < ? ORDER BY id"), (lo, hi))
     one = next(iter(sids)) if len(sids) == 1 else None
-    for blob, data in cur.fetchall():
+    for row_id, blob, data in cur.fetchall():
+        if row_id in skip:
+            continue
         if one is not None:
             if not has_sid(blob, one):
                 continue
@@ -301,7 +306,7 @@ def fold(where: Session | Connection, *, rows: int = FOLD_ROWS) -> int:
     if built.groups:
         from robopass.telemetry import snapshots
 
-        snapshots.apply_staged(session, built.columns, built.groups)
+        snapshots.apply_staged(session, built.columns, built.groups, folded=built.ids)
     remove(conn, built.ids)
     return len(built.columns[0])
 
