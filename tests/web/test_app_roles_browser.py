@@ -124,6 +124,7 @@ def status_of(demo: dict[str, Any], code: str) -> str:
 
 def submit(page: Any) -> None:
     page.get_by_test_id("submit").click()
+    page.wait_for_load_state()  # the page the form led to, loaded (count() does not wait)
 
 
 # -- one scenario per role, in both languages ---------------------------------------------------
@@ -139,6 +140,7 @@ def test_national_regulator_reads_the_filing_and_approves(browser, demo, lang) -
     shot(page, f"app-model-filing-{lang}.png")
     assert page.get_by_test_id("evaluations").locator("tbody tr").count() == 1
     page.get_by_test_id("model-approve").locator("button").click()
+    page.wait_for_load_state()  # the page the click led to, loaded
     assert page.get_by_test_id("done").count() == 1
     assert page.get_by_test_id("model-status").inner_text() == (
         "Approved" if lang == "en" else "已批准")
@@ -213,6 +215,8 @@ def test_component_supplier_sees_its_batches_and_finds_a_serial(browser, demo, l
     assert "WEB-BATCH-1" in batches.inner_text()
     shot(page, f"app-component-supplier-portal-{lang}.png")
     batches.get_by_role("link", name="WEB-BATCH-1").click()
+    # count() does not wait: the results page may still be loading after the click
+    page.get_by_test_id("component-results").locator("tbody tr").first.wait_for()
     assert page.get_by_test_id("component-results").locator("tbody tr").count() >= 1
     page.context.close()
 
@@ -229,6 +233,7 @@ def test_software_provider_sees_the_models_running_its_software(browser, demo, l
     page.get_by_role("link", name="Search" if lang == "en" else "搜索").first.click()
     page.locator("#q").fill(demo["keys"]["software_provider"]["name"][:12])
     page.locator("form[role=search] button").click()
+    page.get_by_test_id("org-results").locator("li").first.wait_for()  # count() does not wait
     assert page.get_by_test_id("org-results").locator("li").count() >= 1
     page.context.close()
 
@@ -309,6 +314,7 @@ def test_recycler_scraps_and_the_public_page_says_do_not_buy(browser, demo, lang
     row = page.get_by_test_id("intake").locator(f"tr:has-text('{code}')")
     shot(page, f"app-recycler-portal-{lang}.png")
     row.locator("button[value=scrapped]").click()
+    page.wait_for_load_state()  # the page the click led to, loaded
     assert page.get_by_test_id("recorded").count() == 1
     assert status_of(demo, code) == "scrapped"
     page.goto(f"{demo['base']}/r/{code}")
@@ -384,6 +390,7 @@ def test_decision_history_on_the_model_page_for_regulator_and_maker(browser, dem
     form = page.get_by_test_id("model-suspend")
     form.locator("input[name=reason]").fill("Battery cells under investigation")
     form.locator("button").click()
+    page.wait_for_load_state()  # the page the click led to, loaded
     assert page.get_by_test_id("done").count() == 1
     history = page.get_by_test_id("decision-history")
     assert history.locator("tr[data-action='model.suspend']").count() == 1
@@ -397,6 +404,7 @@ def test_decision_history_on_the_model_page_for_regulator_and_maker(browser, dem
     assert history.locator("tr[data-action='model.suspend']").count() == 1
     shot(page, f"app-model-history-{lang}.png")
     page.get_by_role("link", name="Your organisation" if lang == "en" else "本机构").click()
+    page.wait_for_load_state()  # the page the click led to, loaded
     assert page.get_by_test_id("organization").count() == 1
     assert page.locator("#h-history").count() == 1
     page.context.close()
@@ -406,6 +414,7 @@ def test_decision_history_on_the_model_page_for_regulator_and_maker(browser, dem
 def test_operator_creates_and_revokes_an_api_key(browser, demo, lang) -> None:  # type: ignore[no-untyped-def]
     page = sign_in(browser, demo["base"], key(demo, "operator"), LOCALES[lang])
     page.get_by_role("link", name="API keys" if lang == "en" else "API 密钥").first.click()
+    page.wait_for_load_state()  # the page the click led to, loaded
     assert page.get_by_test_id("keys").count() == 1
     page.get_by_test_id("action-key-create").click()
     submit(page)  # no name: a field error in the page's language
@@ -425,6 +434,7 @@ def test_operator_creates_and_revokes_an_api_key(browser, demo, lang) -> None:  
     row = page.get_by_test_id("keys").locator(f"tr:has-text('{name}')")
     shot(page, f"app-keys-{lang}.png")
     row.locator("button").click()
+    page.wait_for_load_state()  # the page the click led to, loaded
     assert page.get_by_test_id("done").count() == 1
     assert page.get_by_test_id("keys").locator(f"tr:has-text('{name}') .pill.bad").count() == 1
     gone = httpx.get(f"{demo['base']}/api/v1/organizations/{org_id(demo, 'operator')}/keys",
@@ -481,6 +491,7 @@ def test_no_serious_accessibility_violation_on_any_page_type(browser, demo) -> N
     page = sign_in(browser, base, key(demo, "manufacturer"))
     page.goto(f"{base}/app/act/model-file")
     page.get_by_test_id("submit").click()
+    page.wait_for_load_state()  # the page the click led to, loaded
     assert page.get_by_test_id("form-errors").count() == 1
     assert_accessible(page, "form with errors")
     page.context.close()
