@@ -131,11 +131,12 @@ def run(*, host: str, port: int, workers: int, log_level: str = "warning",
                     access_log=False)
         return 0
     sockets = [listening_socket(host, port) for _ in range(workers)]  # fails here, clearly
-    contexts = [_first_context(app)]  # then the fork server, once a worker must be replaced
+    first = _first_context(app)
+    # a replacement: from the fork server (started then) when the first came from this process
+    later = _context(app) if first.get_start_method() == "fork" else first
     stop = threading.Event()
 
-    def start(slot: int) -> _Slot:
-        ctx = contexts[-1]
+    def start(slot: int, ctx: Any = later) -> _Slot:
         ready = ctx.Event()
         process = ctx.Process(target=_worker, args=(app, sockets[slot], log_level, ready),
                               name=f"robopass-worker-{slot}")
@@ -144,9 +145,7 @@ def run(*, host: str, port: int, workers: int, log_level: str = "warning",
 
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
-    slots = [start(slot) for slot in range(workers)]
-    if contexts[-1].get_start_method() == "fork":
-        contexts.append(_context(app))
+    slots = [start(slot, first) for slot in range(workers)]
     status = 0
     try:
         if after_start is not None:

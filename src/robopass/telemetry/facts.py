@@ -68,6 +68,9 @@ def _shared(fact: tuple[Any, ...], strings: dict[str, str]) -> tuple[Any, ...]:
 
 
 def ledger_size(session: Session) -> int:
+    """The ledger's size as the database has it now. Not ``ledger.service.size``: that is
+    ``session.get``, which answers from the session's identity map when the row was loaded
+    before: a size older than the database's could keep facts a later event changed."""
     rows = snapshots.query(session, "SELECT size FROM ledger_state WHERE id = 1", [])
     return int(rows[0][0]) if rows else 0
 
