@@ -16,8 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from robopass.db import dispose_engine
+
+# No assertion on elapsed time (the engineering standards): hypothesis's default 200 ms deadline per
+# example is one, and it failed a pure test on a loaded 2-core machine.
+settings.register_profile("robopass", deadline=None)
+settings.load_profile("robopass")
 
 PG_ADMIN = os.environ.get("ROBOPASS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = bool(os.environ.get("CI"))

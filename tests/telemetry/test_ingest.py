@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tests.telemetry.conftest import reading, ts
+from tests.telemetry.conftest import make_fleet, reading, ts
 
 
 def post_raw(client, body: bytes, org, content_type: str = "application/json"):  # type: ignore[no-untyped-def]
@@ -278,3 +278,41 @@ def test_sqlite_bodies_in_memory_are_bounded_and_slow_uploads_give_their_slot_up
         return done
 
     assert asyncio.run(scenario()) == ["fast", "slow0", "slow1"]
+
+
+def test_a_batch_of_each_unit_once_stores_the_new_and_drops_the_repeats(client):
+    """The live shape (every unit once) takes a faster path when every reading is newer
+    than its unit's newest; a batch with a repeat or a late reading must come out the same."""
+    fleet = make_fleet(client, 3)
+    a, b, c = fleet.codes
+    post = lambda batch: client.post("/api/v1/telemetry", batch, fleet.operator).json()  # noqa: E731
+    assert post([reading(a, ts(50), battery_soh=90.0), reading(b, ts(50), battery_soh=91.0),
+                 reading(c, ts(50), battery_soh=92.0)]) == {"stored": 3, "duplicates": 0,
+                                                            "rejected": []}
+    # every reading newer: each head moves to it, the one before becomes the gap's bound
+    assert post([reading(a, ts(10), battery_soh=80.0), reading(b, ts(10), battery_soh=81.0),
+                 reading(c, ts(10), battery_soh=82.0)])["stored"] == 3
+    # a repeats a stored time, b is late, c is newer
+    assert post([reading(a, ts(50), battery_soh=10.0), reading(b, ts(30), battery_soh=50.0),
+                 reading(c, ts(5), battery_soh=83.0)]) == {"stored": 2, "duplicates": 1,
+                                                           "rejected": []}
+    # inside the gap below a's newest: new; at a's older time: stored already
+    assert post([reading(a, ts(30))])["stored"] == 1
+    assert post([reading(a, ts(50)), reading(b, ts(50)), reading(c, ts(10))]) == {
+        "stored": 0, "duplicates": 3, "rejected": []}
+    health = {code: client.get(f"/api/v1/robots/{code}/health", fleet.operator).json()
+              for code in fleet.codes}
+    assert [health[code]["metrics"]["battery_soh"] for code in fleet.codes] == [80.0, 81.0, 83.0]
+    history = client.get(f"/api/v1/robots/{b}/telemetry", fleet.operator,
+                         params={"from": ts(60), "to": ts(0), "resolution": "raw"}).json()
+    assert [p["battery_soh"] for p in history["points"]] == [91.0, 50.0, 81.0]
+
+
+def test_a_batch_of_each_unit_once_still_refuses_units_not_the_senders(client):
+    fleet = make_fleet(client, 2)
+    other = make_fleet(client, 1)
+    batch = [reading(fleet.codes[0], ts(5)), reading(other.codes[0], ts(5)),
+             reading(fleet.codes[1], ts(5))]
+    body = client.post("/api/v1/telemetry", batch, fleet.operator).json()
+    assert body["stored"] == 2 and [r["index"] for r in body["rejected"]] == [1]
+    assert "not yours" in body["rejected"][0]["reason"]

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from itertools import groupby, islice
-from operator import itemgetter
-from typing import Any
+from itertools import chain, groupby, islice
+from operator import gt, itemgetter
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import insert
@@ -73,10 +73,24 @@ class Decoded:
     items: Iterable[Any] | None
     rejected: list[dict[str, Any]]
     now: datetime
-    #: The units' facts read before the write transaction (:func:`read_facts`), or None.
-    facts: dict[str, tuple[Any, ...]] | None = None
-    #: The batch's distinct codes (by :func:`read_facts`, so the write need not find them).
-    codes: list[str] | None = None
+    #: who sent it (its limits and the units it may report were judged for them)
+    actor: Actor | None = None
+    #: what :func:`read_facts` learnt of the units before the write transaction, or None
+    known: Known | None = None
+
+
+@dataclass(slots=True)
+class Known:
+    """What the read phase (:func:`read_facts`) learnt of a batch's units, so the write
+    transaction does not work it out while it holds the SQLite writer lock."""
+
+    #: the batch's distinct codes, in order of first appearance
+    codes: list[str]
+    #: code → ``(status, owner_id, operator_id, sid | None)``; unknown codes absent
+    facts: dict[str, tuple[Any, ...]]
+    #: per reading, its unit's sid — only for the live shape that needs nothing else: every
+    #: unit once, known, with a sid, and one the sender may report; else None
+    sids: list[int] | None = None
 
 
 def read_facts(session: Session, decoded: Decoded) -> None:
@@ -84,10 +98,26 @@ def read_facts(session: Session, decoded: Decoded) -> None:
     transaction, so the single SQLite writer does not hold its lock for them; kept by the
     process while no event can have changed them (``telemetry.facts``). A unit's sid
     never changes; a status or ownership change committed between this read and the write
-    orders the batch before that change (as if it had been stored a moment earlier)."""
-    if decoded.batch is not None and len(decoded.batch):
-        decoded.codes = list(dict.fromkeys(decoded.batch.codes))  # sorting cost 0.2 µs each
-        decoded.facts = kept_facts.cached(session, decoded.codes, unit_facts)
+    orders the batch before that change (as if it had been stored a moment earlier), and so
+    does judging here which units the sender may report (:func:`_allowed`, on these facts)."""
+    batch = decoded.batch
+    if batch is None or not len(batch):
+        return
+    codes = list(dict.fromkeys(batch.codes))  # sorting cost 0.2 µs each
+    facts = kept_facts.cached(session, codes, unit_facts)
+    decoded.known = Known(codes, facts, _live_sids(batch, codes, facts, decoded.actor))
+
+
+def _live_sids(batch: rd.Batch, codes: list[str], facts: dict[str, tuple[Any, ...]],
+               actor: Actor | None) -> list[int] | None:
+    """:attr:`Known.sids` of ``batch``."""
+    if len(codes) != len(batch) or len(facts) != len(codes):
+        return None
+    if any(refusal is not None for refusal in _allowed(facts, codes, actor).values()):
+        return None
+    sid_of = {code: fact[3] for code, fact in facts.items()}
+    sids = list(map(sid_of.__getitem__, batch.codes))
+    return None if None in sids else sids
 
 
 def decode_body(body: bytes, *, actor: Actor | None, now: datetime | None = None) -> Decoded:
@@ -106,17 +136,17 @@ def decode_body(body: bytes, *, actor: Actor | None, now: datetime | None = None
             if limit is not None and (reason := rd.too_big(body, readings=limit)):
                 raise rd.BadBody(reason) from None
             items, rejected = rd.split_body(body, readings=limit)
-            return Decoded(None, items, rejected, now)
-    return Decoded(batch, None, [], now)
+            return Decoded(None, items, rejected, now, actor)
+    return Decoded(batch, None, [], now, actor)
 
 
 def store_decoded(session: Session, decoded: Decoded, *,
                   actor: Actor | None) -> dict[str, Any]:
     """Store what :func:`decode_body` returned: ``{stored, duplicates, rejected}``."""
     if decoded.batch is not None:
+        known = decoded.known if actor is decoded.actor else None  # judged for this sender
         with _no_gc():
-            return store_rows(session, decoded.batch, actor=actor, facts=decoded.facts,
-                              codes=decoded.codes)
+            return store_rows(session, decoded.batch, actor=actor, known=known)
     return store_readings(session, decoded.items or [], actor=actor, now=decoded.now,
                           _rejected=decoded.rejected)
 
@@ -128,11 +158,9 @@ def store_body(session: Session, body: bytes, *, actor: Actor | None,
 
 
 def store_rows(session: Session, rows: rd.Batch | list[rd.Row], *, actor: Actor | None,
-               notify: bool = True,
-               facts: dict[str, tuple[Any, ...]] | None = None,
-               codes: list[str] | None = None) -> dict[str, Any]:
+               notify: bool = True, known: Known | None = None) -> dict[str, Any]:
     """Store readings already validated by ``readings.decode_fast`` or ``readings.validate``
-    (``facts``, ``codes``: what :func:`read_facts` read of them)."""
+    (``known``: what :func:`read_facts` learnt of them for ``actor``)."""
     batch = rows if isinstance(rows, rd.Batch) else rd.Batch.from_rows(rows)
     rejected: list[dict[str, Any]] = []
     stored = duplicates = 0
@@ -140,7 +168,7 @@ def store_rows(session: Session, rows: rd.Batch | list[rd.Row], *, actor: Actor 
     for start in range(0, n, CHUNK):
         part = batch if n <= CHUNK else batch.take(range(start, min(n, start + CHUNK)))
         s, d = _store_rows(session, part, actor=actor, rejected=rejected, notify=notify,
-                           facts=facts, codes=codes if part is batch else None)
+                           known=known if part is batch else None)
         stored += s
         duplicates += d
     rejected.sort(key=lambda r: r["index"])
@@ -255,21 +283,24 @@ NO_HEAD = (-1, -1)
 
 def _load_heads(session: Session, sids: list[int]) -> dict[int, tuple[int, int]]:
     """sid → ``(at, prev)``: the newest stored reading time (-1: nothing stored) and the
-    bound of the gap below it (no stored reading lies strictly between them); locked on
-    PostgreSQL in sid order, so concurrent batches of a unit serialise and cannot
-    deadlock."""
+    bound of the gap below it (no stored reading lies strictly between them)."""
+    return {sid: (at, prev) for sid, at, prev in _head_rows(session, sids, "at, prev")}
+
+
+def _head_rows(session: Session, sids: Sequence[int], columns: str) -> list[tuple[Any, ...]]:
+    """``(sid, *columns)`` of the units' heads; locked on PostgreSQL in sid order, so
+    concurrent batches of a unit serialise and cannot deadlock."""
     if dialect_name(session) == "postgresql":
-        rows = snapshots.locked(session, "telemetry_heads", ("sid", "at", "prev"), sids)
-    elif sids and max(sids) - min(sids) < 2 * len(sids):
+        return snapshots.locked(session, "telemetry_heads", ("sid", *columns.split(", ")),
+                                sids)
+    if sids and max(sids) - min(sids) < 2 * len(sids):
         # a fleet's batch holds units whose sids were given together: one range scan reads
         # them (and at most as many others, harmless here) for ~0.8 µs a unit less than
         # IN lists of 900 (measured, docs/performance.md)
-        rows = _query(session, "SELECT sid, at, prev FROM telemetry_heads WHERE sid BETWEEN "
-                               "? AND ?", [min(sids), max(sids)])
-    else:
-        rows = snapshots._in(session, "SELECT sid, at, prev FROM telemetry_heads "
-                                      "WHERE sid IN ({})", sids)
-    return {sid: (at, prev) for sid, at, prev in rows}
+        return _query(session, f"SELECT sid, {columns} FROM telemetry_heads WHERE sid "
+                               "BETWEEN ? AND ?", [min(sids), max(sids)])
+    return snapshots._in(session, f"SELECT sid, {columns} FROM telemetry_heads "
+                                  "WHERE sid IN ({})", list(sids))
 
 
 def moved_head(head: tuple[int, int], times: Sequence[int]) -> tuple[int, int]:
@@ -298,6 +329,11 @@ def _move_heads(session: Session, batch: rd.Batch, sids: dict[str, int],
         new = moved_head(head, [ats[i] for i in pos] if len(pos) > 1 else (ats[pos[0]],))
         if new != head:
             moved.append((*new, sid))
+    _write_heads(session, moved)
+
+
+def _write_heads(session: Session, moved: list[tuple[int, int, int]]) -> None:
+    """Write heads given as ``(at, prev, sid)``."""
     if not moved:
         return
     if dialect_name(session) == "postgresql":
@@ -309,7 +345,7 @@ def _move_heads(session: Session, batch: rd.Batch, sids: dict[str, int],
         cur = snapshots.cursor(session)
         for start in range(0, len(moved), _HEADS_PER_STATEMENT):
             part = moved[start:start + _HEADS_PER_STATEMENT]
-            cur.execute(_upsert_heads(len(part)), [v for m in part for v in m])
+            cur.execute(_upsert_heads(len(part)), list(chain.from_iterable(part)))
 
 
 #: Head moves per SQLite statement (3 parameters each; SQLite allows 32,766).
@@ -350,9 +386,13 @@ DEFER_SNAPSHOTS_FROM = 2000
 
 def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
                 rejected: list[dict[str, Any]], notify: bool,
-                facts: dict[str, tuple[Any, ...]] | None = None,
-                codes: list[str] | None = None) -> tuple[int, int]:
-    codes = codes if codes is not None else list(dict.fromkeys(batch.codes))
+                known: Known | None = None) -> tuple[int, int]:
+    if known is not None and known.sids is not None:
+        live = _store_live(session, batch, known.sids, known.facts, notify=notify)
+        if live is not None:
+            return live
+    codes = known.codes if known is not None else list(dict.fromkeys(batch.codes))
+    facts = None if known is None else known.facts
     # facts read for these codes lack only unknown ones: equal sizes, nothing missing
     if facts is None or (len(facts) != len(codes) and not facts.keys() >= set(codes)):
         facts = unit_facts(session, codes)
@@ -376,10 +416,42 @@ def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
     count, deferred = _write(session, batch, sids, stored)
     _move_heads(session, batch, sids, heads, stored)
     if count and not deferred:
-        # locked on PostgreSQL in sid order, after the heads, as every writer takes them
-        snaps, _ = snapshots.staged_state(session, sorted(sids[c] for c in stored))
-        snapshots.update(session, batch, snaps, stored, facts, notify=notify)
+        _update_snapshots(session, batch, sids, stored, facts, notify=notify)
     return count, len(batch) - count
+
+
+def _store_live(session: Session, batch: rd.Batch, sids: list[int],
+                facts: dict[str, tuple[Any, ...]], *, notify: bool) -> tuple[int, int] | None:
+    """The live shape, when every reading is newer than its unit's head (``sids``: each
+    reading's unit, every unit once): all of them are new (:func:`_new_positions` would keep
+    them all) and each head moves to its reading (:func:`moved_head` of one newer time), so
+    the batch is staged as it is, with C builtins over its columns instead of a Python loop
+    per unit under the write lock. None, having written nothing: some reading is not newer
+    (a retry, a late batch) — the general path decides."""
+    heads: dict[int, int] = dict(_head_rows(session, sids, "at"))
+    found = list(map(heads.get, sids))
+    if None in found:
+        return None
+    olds = cast(list[int], found)
+    if not all(map(gt, batch.ats, olds)):
+        return None
+    _register_layouts(session, batch.layouts)
+    deferred = _stage(session, sids, _columns_of(batch))
+    _write_heads(session, list(zip(batch.ats, olds, sids, strict=True)))
+    if not deferred:
+        stored = {code: [i] for i, code in enumerate(batch.codes)}
+        _update_snapshots(session, batch, dict(zip(batch.codes, sids, strict=True)), stored,
+                          facts, notify=notify)
+    return len(batch), 0
+
+
+def _update_snapshots(session: Session, batch: rd.Batch, sids: dict[str, int],
+                      stored: dict[str, list[int]], facts: dict[str, tuple[Any, ...]], *,
+                      notify: bool) -> None:
+    """Apply the stored readings to their units' snapshots and alerts (rows locked on
+    PostgreSQL in sid order, after the heads, as every writer takes them)."""
+    snaps, _ = snapshots.staged_state(session, sorted(sids[c] for c in stored))
+    snapshots.update(session, batch, snaps, stored, facts, notify=notify)
 
 
 def _register_layouts(session: Session, keys: set[bytes]) -> None:
@@ -498,9 +570,7 @@ def _write(session: Session, batch: rd.Batch, sids: dict[str, int],
     count = sum(map(len, stored.values()))
     if not count:
         return 0, False
-    columns = (batch.ats, batch.soh, batch.cycles, batch.acc, batch.hours, batch.max_wear,
-               batch.wear, batch.fault_text, batch.firmware)
-    conn = session.connection()
+    columns = _columns_of(batch)
     if count < STAGE_BELOW_PER_UNIT * len(stored):
         if count == len(batch):  # every reading new: the batch's columns as they are (a
             # staged row's order does not matter: readers and the fold sort by unit and time)
@@ -512,13 +582,7 @@ def _write(session: Session, batch: rd.Batch, sids: dict[str, int],
             take = itemgetter(*positions) if len(positions) > 1 else (
                 lambda col: (col[positions[0]],))
             staged = [take(col) for col in columns]
-        deferred = count >= DEFER_SNAPSHOTS_FROM
-        if staging.stage(conn, unit_sids, staged, snap=not deferred) > staging.MAX_BACKLOG:
-            # no folder keeping up (an MQTT ingestor alone, a stopped thread): fold the
-            # oldest rows, more than this batch added, so the backlog stays bounded and no
-            # one batch pays for all of it
-            staging.fold(session, rows=staging.FOLD_ROWS)
-        return count, deferred
+        return count, _stage(session, unit_sids, staged)
     rows: list[tuple[int, int, int, int, bytes]] = []
     spans: list[tuple[int, int, int]] = []
     ats = batch.ats
@@ -530,11 +594,31 @@ def _write(session: Session, batch: rd.Batch, sids: dict[str, int],
             span = max(span, last - first)
         spans.append((span, sid, span))
     spans.sort(key=itemgetter(1))  # row locks in sid order, as every writer takes them
-    staging.write_chunks(conn, rows)
+    staging.write_chunks(session.connection(), rows)
     snapshots.cursor(session).executemany(_sql(session, (
         "UPDATE telemetry_units SET chunk_span = ? WHERE sid = ? AND "
         "(chunk_span IS NULL OR chunk_span < ?)")), spans)
     return count, False
+
+
+def _columns_of(batch: rd.Batch) -> tuple[Sequence[Any], ...]:
+    """The batch's columns as chunks and staged rows hold them (``chunks.FIELDS``)."""
+    return (batch.ats, batch.soh, batch.cycles, batch.acc, batch.hours, batch.max_wear,
+            batch.wear, batch.fault_text, batch.firmware)
+
+
+def _stage(session: Session, sids: Sequence[int], columns: Sequence[Sequence[Any]]) -> bool:
+    """Append readings (``sids``: each one's unit) to staging as one row; returns whether
+    their snapshots are left to the folder (a batch of :data:`DEFER_SNAPSHOTS_FROM` or
+    more)."""
+    deferred = len(sids) >= DEFER_SNAPSHOTS_FROM
+    if staging.stage(session.connection(), sids, columns, snap=not deferred) \
+            > staging.MAX_BACKLOG:
+        # no folder keeping up (an MQTT ingestor alone, a stopped thread): fold the oldest
+        # rows, more than this batch added, so the backlog stays bounded and no one batch
+        # pays for all of it
+        staging.fold(session, rows=staging.FOLD_ROWS)
+    return deferred
 
 
 def _sql(session: Session, sql: str) -> str:
