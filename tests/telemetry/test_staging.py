@@ -70,6 +70,7 @@ def test_ingest_bounds_the_backlog_when_no_folder_runs(client, monkeypatch) -> N
     from tests.telemetry.conftest import make_fleet, reading, ts
 
     monkeypatch.setattr(staging, "MAX_BACKLOG", 6)
+    monkeypatch.setattr(staging, "FOLD_ROWS", 4)
     fleet = make_fleet(client, count=1)
     seen = []
     for k in range(12):
@@ -83,3 +84,56 @@ def test_ingest_bounds_the_backlog_when_no_folder_runs(client, monkeypatch) -> N
     with read_session(client.registry.url) as session:
         sid = session.execute(text("SELECT sid FROM telemetry_units")).scalar_one()
         assert len(service.raw_readings(session, sid=sid, start_ms=0, end_ms=1 << 62)) == 12
+
+
+def _staged(url: str) -> int:
+    from sqlalchemy import text
+
+    from robopass.db import reading as read_session
+
+    with read_session(url) as session:
+        return int(session.execute(text("SELECT count(*) FROM telemetry_staging")).scalar_one())
+
+
+def test_the_folder_folds_whole_groups_and_the_rest_once_it_waited(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A fold of ``FOLD_ROWS`` rows shares each unit's chunk and snapshot update among more
+    readings; the folder leaves fewer rows for the next round, and folds them however few
+    once they waited a round (their snapshots and alerts wait for the fold)."""
+    import time
+
+    from robopass.telemetry import folding
+    from tests.telemetry.conftest import make_fleet, reading, ts
+
+    fleet = make_fleet(client, count=2)
+    url = client.registry.url
+    for k in range(5):
+        r = client.post("/api/v1/telemetry", [reading(c, ts(30 - k)) for c in fleet.codes],
+                        fleet.operator)
+        assert r.json()["stored"] == 2
+    assert folding.fold_once(url, rows=2, whole=True) == 4  # the oldest two rows
+    assert folding.fold_once(url, rows=2, whole=True) == 4
+    assert folding.fold_once(url, rows=2, whole=True) == 0  # one row left: not a whole group
+    assert _staged(url) == 1
+    monkeypatch.setattr(staging, "FOLD_ROWS", 2)
+    stop = staging.start_background_folder(url, interval=0.02)
+    try:
+        deadline = time.monotonic() + 30
+        while _staged(url) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+    assert _staged(url) == 0
+
+
+def test_a_fold_keeps_its_readings_compact_and_empties_what_it_took() -> None:
+    blob, data = staging.pack([4, 2, 4], COLUMNS)
+    _, data2 = staging.pack([3], [[9], [70.0], [3], [95.0], [4.0], [12.0], [None], ["[]"],
+                                  ["1.0"]])
+    taken = [(1, data, 1), (2, data2, 0)]
+    built = staging.build(taken)
+    assert taken == [] and built.ids == [1, 2]
+    assert list(built.columns[0]) == [4, 2, 4, 3] and list(built.columns[1]) == [5, 7, 6, 9]
+    firmware = built.columns[-1]
+    assert firmware == ["1.0", "1.1", None, "1.0"] and firmware[0] is firmware[3]
+    assert built.groups == {3: [3]}  # only the row whose snapshots were left to the fold
+    assert sorted((sid, n) for sid, _, _, n, _ in built.chunk_rows) == [(2, 1), (3, 1), (4, 2)]

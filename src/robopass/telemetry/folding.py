@@ -65,10 +65,12 @@ class Prepared:
     spans: dict[int, int | None]
 
 
-def prepare(session: Session, *, rows: int = staging.FOLD_ROWS) -> Prepared | None:
-    """Phase 1, in a read transaction: None when nothing is staged."""
+def prepare(session: Session, *, rows: int = staging.FOLD_ROWS, whole: bool = False
+            ) -> Prepared | None:
+    """Phase 1, in a read transaction: None when nothing is staged (``whole``: when fewer
+    than ``rows`` rows are)."""
     taken = staging.take(session.connection(), rows, lock=False)
-    if not taken:
+    if not taken or (whole and len(taken) < rows):
         return None
     built = staging.build(taken)
     del taken  # the packed rows (~1 MB each) are not needed past here: a lower peak
@@ -129,22 +131,25 @@ def commit(session: Session, prepared: Prepared) -> int:
     return len(built.columns[0])
 
 
-def fold_once(url: str, *, rows: int = staging.FOLD_ROWS, two_phase: bool | None = None
-              ) -> int:
+def fold_once(url: str, *, rows: int = staging.FOLD_ROWS, two_phase: bool | None = None,
+              whole: bool = False) -> int:
     """One fold of ``url``'s oldest staged rows; returns how many readings moved (0: nothing
-    staged). ``two_phase`` None: on SQLite in two phases; on PostgreSQL in one transaction —
-    there is no single writer lock to keep short there (the fold locks only its units'
-    snapshot rows, which ingest does not take), and one transaction is faster: two phases
-    read the units' state twice (measured, 10,000 units × 4 staged rows: 8.1 µs wall per
-    reading in one transaction, 11.9 in two)."""
+    staged, or ``whole`` and fewer than ``rows`` rows staged). ``two_phase`` None: on SQLite
+    in two phases; on PostgreSQL in one transaction — there is no single writer lock to
+    keep short there (the fold locks only its units' snapshot rows, which ingest does not
+    take), and one transaction is faster: two phases read the units' state twice
+    (measured, 10,000 units × 4 staged rows: 8.1 µs wall per reading in one transaction,
+    11.9 in two)."""
     from robopass.db import is_sqlite, reading, shrink_after, transaction, write_session
 
     if not (is_sqlite(url) if two_phase is None else two_phase):
         with write_session(url) as session, transaction(session, ledger=False):
+            if whole and staging.backlog(session.connection()) < rows:
+                return 0
             return staging.fold(session, rows=rows)
     with reading(url) as session:
         shrink_after(session)  # the fold's pages need not stay in any cache (RSS)
-        prepared = prepare(session, rows=rows)
+        prepared = prepare(session, rows=rows, whole=whole)
     if prepared is None:
         return 0
     if between_phases is not None:
@@ -152,6 +157,14 @@ def fold_once(url: str, *, rows: int = staging.FOLD_ROWS, two_phase: bool | None
     with write_session(url) as session, transaction(session, ledger=False):
         shrink_after(session)
         return commit(session, prepared)
+
+
+def oldest_staged(url: str) -> int | None:
+    """The id of ``url``'s oldest staged row (None: nothing staged)."""
+    from robopass.db import reading
+
+    with reading(url) as session:
+        return staging.oldest(session.connection())
 
 
 def _still_staged(session: Session, ids: list[int]) -> bool:
