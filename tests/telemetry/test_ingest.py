@@ -292,7 +292,11 @@ def test_a_batch_of_each_unit_once_stores_the_new_and_drops_the_repeats(client):
     # every reading newer: each head moves to it, the one before becomes the gap's bound
     assert post([reading(a, ts(10), battery_soh=80.0), reading(b, ts(10), battery_soh=81.0),
                  reading(c, ts(10), battery_soh=82.0)])["stored"] == 3
-    # a repeats a stored time, b is late, c is newer
+    # a in the gap below its newest (a batch overtaken by a later one), b newer: both new
+    assert post([reading(a, ts(40), battery_soh=70.0), reading(b, ts(8), battery_soh=84.0)]
+                ) == {"stored": 2, "duplicates": 0, "rejected": []}
+    assert post([reading(a, ts(40))])["duplicates"] == 1  # the gap's bound moved to it
+    # a repeats a stored time, b is late (older than the gap below its newest), c is newer
     assert post([reading(a, ts(50), battery_soh=10.0), reading(b, ts(30), battery_soh=50.0),
                  reading(c, ts(5), battery_soh=83.0)]) == {"stored": 2, "duplicates": 1,
                                                            "rejected": []}
@@ -302,10 +306,10 @@ def test_a_batch_of_each_unit_once_stores_the_new_and_drops_the_repeats(client):
         "stored": 0, "duplicates": 3, "rejected": []}
     health = {code: client.get(f"/api/v1/robots/{code}/health", fleet.operator).json()
               for code in fleet.codes}
-    assert [health[code]["metrics"]["battery_soh"] for code in fleet.codes] == [80.0, 81.0, 83.0]
+    assert [health[code]["metrics"]["battery_soh"] for code in fleet.codes] == [80.0, 84.0, 83.0]
     history = client.get(f"/api/v1/robots/{b}/telemetry", fleet.operator,
                          params={"from": ts(60), "to": ts(0), "resolution": "raw"}).json()
-    assert [p["battery_soh"] for p in history["points"]] == [91.0, 50.0, 81.0]
+    assert [p["battery_soh"] for p in history["points"]] == [91.0, 50.0, 81.0, 84.0]
 
 
 def test_a_batch_of_each_unit_once_still_refuses_units_not_the_senders(client):

@@ -422,27 +422,46 @@ def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
 
 def _store_live(session: Session, batch: rd.Batch, sids: list[int],
                 facts: dict[str, tuple[Any, ...]], *, notify: bool) -> tuple[int, int] | None:
-    """The live shape, when every reading is newer than its unit's head (``sids``: each
-    reading's unit, every unit once): all of them are new (:func:`_new_positions` would keep
-    them all) and each head moves to its reading (:func:`moved_head` of one newer time), so
-    the batch is staged as it is, with C builtins over its columns instead of a Python loop
-    per unit under the write lock. None, having written nothing: some reading is not newer
-    (a retry, a late batch) — the general path decides."""
-    heads: dict[int, int] = dict(_head_rows(session, sids, "at"))
-    found = list(map(heads.get, sids))
+    """The live shape (``sids``: each reading's unit, every unit once), when every reading
+    is new without a lookup: newer than its unit's head, or inside the gap below it (a
+    batch another overtook). Then :func:`_new_positions` would keep them all, so the batch
+    is staged as it is, with C builtins over its columns instead of a Python loop per unit
+    under the write lock. None, having written nothing: some reading may be stored already
+    (a retry) — the general path decides."""
+    rows = _head_rows(session, sids, "at, prev")
+    found = list(map(dict(zip(map(itemgetter(0), rows), rows, strict=True)).get, sids))
     if None in found:
         return None
-    olds = cast(list[int], found)
-    if not all(map(gt, batch.ats, olds)):
+    heads = cast(list[tuple[int, int, int]], found)
+    olds = list(map(itemgetter(1), heads))
+    moved = list(zip(batch.ats, olds, sids, strict=True)) if all(map(gt, batch.ats, olds)) \
+        else _gap_moves(batch.ats, heads)
+    if moved is None:
         return None
     _register_layouts(session, batch.layouts)
     deferred = _stage(session, sids, _columns_of(batch))
-    _write_heads(session, list(zip(batch.ats, olds, sids, strict=True)))
+    _write_heads(session, moved)
     if not deferred:
         stored = {code: [i] for i, code in enumerate(batch.codes)}
         _update_snapshots(session, batch, dict(zip(batch.codes, sids, strict=True)), stored,
                           facts, notify=notify)
     return len(batch), 0
+
+
+def _gap_moves(ats: Sequence[int], heads: list[tuple[int, int, int]]
+               ) -> list[tuple[int, int, int]] | None:
+    """Each unit's head ``(at, prev, sid)`` moved past its one reading (:func:`moved_head`),
+    given the heads as ``(sid, at, prev)``; None if a reading is neither newer than its head
+    nor inside the gap below it."""
+    moved = []
+    for at, (sid, head_at, prev) in zip(ats, heads, strict=True):
+        if at > head_at:
+            moved.append((at, head_at, sid))
+        elif prev < at < head_at:  # no stored reading lies in the gap: new, and its bound
+            moved.append((head_at, at, sid))
+        else:
+            return None
+    return moved
 
 
 def _update_snapshots(session: Session, batch: rd.Batch, sids: dict[str, int],
