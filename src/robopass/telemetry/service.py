@@ -110,13 +110,15 @@ def read_facts(session: Session, decoded: Decoded) -> None:
 
 def _live_sids(batch: rd.Batch, codes: list[str], facts: dict[str, tuple[Any, ...]],
                actor: Actor | None) -> list[int] | None:
-    """:attr:`Known.sids` of ``batch``."""
-    if len(codes) != len(batch) or len(facts) != len(codes):
+    """:attr:`Known.sids` of ``batch``. The rule (:func:`_refused`) is judged once per
+    distinct ``(status, owner, operator)`` among the units (a fleet has few), not per unit."""
+    if len(codes) != len(batch) or len(facts) != len(codes):  # a unit twice, or unknown
         return None
-    if any(refusal is not None for refusal in _allowed(facts, codes, actor).values()):
+    kept = list(map(facts.__getitem__, batch.codes))
+    actor_id = None if actor is None else actor.id
+    if any(_refused(fact, actor_id) for fact in set(map(itemgetter(0, 1, 2), kept))):
         return None
-    sid_of = {code: fact[3] for code, fact in facts.items()}
-    sids = list(map(sid_of.__getitem__, batch.codes))
+    sids = list(map(itemgetter(3), kept))
     return None if None in sids else sids
 
 
@@ -369,13 +371,23 @@ def _allowed(facts: dict[str, tuple[Any, ...]], codes: list[str],
         fact = facts.get(code)
         if fact is None:
             allowed[code] = f"unknown unit {code}"
-        elif fact[0] in TERMINAL_STATUSES:
+        elif (refused := _refused(fact, actor_id)) == "terminal":
             allowed[code] = f"unit {code} is {fact[0]}; it reports no telemetry"
-        elif actor_id is not None and actor_id != fact[1] and actor_id != fact[2]:
+        elif refused == "not_yours":
             allowed[code] = f"unit {code} is not yours: only its owner or operator reports"
         else:
             allowed[code] = None
     return allowed
+
+
+def _refused(fact: tuple[Any, ...], actor_id: str | None) -> str | None:
+    """Why a known unit (its facts) may not report for ``actor_id`` (None: the system):
+    ``terminal``, ``not_yours``, or None."""
+    if fact[0] in TERMINAL_STATUSES:
+        return "terminal"
+    if actor_id is not None and actor_id != fact[1] and actor_id != fact[2]:
+        return "not_yours"
+    return None
 
 
 #: A staged batch of at least this many readings (the live shape at scale) leaves its units'
