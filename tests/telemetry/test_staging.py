@@ -83,3 +83,38 @@ def test_ingest_bounds_the_backlog_when_no_folder_runs(client, monkeypatch) -> N
     with read_session(client.registry.url) as session:
         sid = session.execute(text("SELECT sid FROM telemetry_units")).scalar_one()
         assert len(service.raw_readings(session, sid=sid, start_ms=0, end_ms=1 << 62)) == 12
+
+
+def test_build_keeps_one_string_per_repeated_text() -> None:
+    """A fold holds every reading of its rows at once: fault codes and firmware, the same text
+    reading after reading, are one string each, not one per reading; the columns are those
+    unpacked."""
+    first = staging.pack([5, 7, 6], COLUMNS)[1]
+    later = [[at + 10 for at in COLUMNS[0]], *COLUMNS[1:]]
+    built = staging.build([(1, first, 1), (2, staging.pack([5, 7, 6], later)[1], 1)])
+    assert built.columns == [[5, 7, 6, 5, 7, 6], *[a + b for a, b in zip(
+        COLUMNS, later, strict=True)]]
+    faults, firmware = built.columns[8], built.columns[9]
+    assert faults[0] is faults[3] and faults[2] is faults[5]
+    assert firmware[0] is firmware[3] and firmware[1] is firmware[4]
+
+
+def test_store_drops_the_chunk_rows_it_wrote(client) -> None:  # type: ignore[no-untyped-def]
+    """The snapshot work after ``store`` need not hold the encoded chunks (~6 MB a fold)."""
+    from sqlalchemy import text
+
+    from robopass.db import transaction, write_session
+    from tests.telemetry.conftest import make_fleet, reading, ts
+
+    fleet = make_fleet(client, count=2)
+    r = client.post("/api/v1/telemetry", [reading(code, ts(1)) for code in fleet.codes],
+                    fleet.operator)
+    assert r.json()["stored"] == 2
+    with write_session(client.registry.url) as session, transaction(session, ledger=False):
+        conn = session.connection()
+        built = staging.build(staging.take(conn, staging.FOLD_ROWS))
+        assert len(built.chunk_rows) == 2
+        staging.store(conn, built)
+        assert built.chunk_rows == []
+        chunks_now = session.execute(text("SELECT count(*) FROM telemetry_chunks")).scalar()
+        assert chunks_now == 2

@@ -225,12 +225,22 @@ def take(conn: Connection, rows: int, *, lock: bool = True) -> list[tuple[int, b
             for row in cur.fetchall()]
 
 
+#: Staged columns (``[sid[], at[], ...]``) whose text repeats from reading to reading: fault
+#: codes (mostly ``[]``) and firmware. msgpack decodes each into a string of its own.
+_REPEATING = tuple(1 + chunks.FIELDS.index(name) for name in ("fault_codes", "firmware"))
+
+
 def build(taken: list[tuple[int, bytes, int]]) -> Built:
-    """Unpack staged rows and encode their chunks (one per unit and clock hour)."""
+    """Unpack staged rows and encode their chunks (one per unit and clock hour). A repeated
+    text is kept once (:data:`_REPEATING`): a fold holds every reading of its rows at once,
+    and two strings per reading were ~4 MB of a 40,000-reading fold's peak."""
     columns: list[list[Any]] = [[] for _ in range(len(chunks.FIELDS) + 1)]
     waiting = bytearray()  # per reading: 1 if its snapshot update was left to the fold
+    same: dict[Any, Any] = {}
     for _, data, snap in taken:
         parts = unpack(bytes(data))
+        for k in _REPEATING:
+            parts[k] = [same.setdefault(v, v) for v in parts[k]]
         for col, part in zip(columns, parts, strict=True):
             col.extend(part)
         waiting.extend((b"\x00" if snap else b"\x01") * len(parts[0]))
@@ -263,7 +273,8 @@ def store(conn: Connection, built: Built, *, known: dict[int, int | None] | None
     """Insert the chunks and widen the units' ``chunk_span`` (a maximum kept by the
     statement itself, so it needs no earlier read); on PostgreSQL the units' snapshot rows
     are locked first, in sid order. ``known``: sid → a ``chunk_span`` read earlier; a span
-    can only have grown since, so a unit whose new chunks span no more is not written."""
+    can only have grown since, so a unit whose new chunks span no more is not written.
+    ``built.chunk_rows`` is emptied once written (~6 MB of a 40,000-reading fold)."""
     spans = built.spans
     if known is not None:
         spans = [s for s in spans if (k := known.get(s[1])) is None or s[0] > k]
@@ -280,6 +291,7 @@ def store(conn: Connection, built: Built, *, known: dict[int, int | None] | None
         cur.executemany("UPDATE telemetry_units SET chunk_span = ? WHERE sid = ? AND "
                         "(chunk_span IS NULL OR chunk_span < ?)", spans)
     write_chunks(conn, built.chunk_rows)
+    built.chunk_rows.clear()  # written: not held through the snapshot work that follows
 
 
 def remove(conn: Connection, ids: list[int]) -> None:
