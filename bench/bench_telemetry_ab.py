@@ -6,9 +6,10 @@ run (other work, the host), so alternating runs of two versions need many runs t
 directory), one from ``--b`` — each get a fresh SQLite registry of ``--units`` robots and are
 loaded **at the same time** with one live reading per robot per batch; whatever the machine
 does hits both. After the load each waits until its folder has folded everything staged, so
-the fold's CPU counts in full. Prints one JSON object: each side's server CPU per reading,
-in all and by role (the workers decode and store, the supervisor folds), and its rate
-(which, sharing the cores, is not the rate either reaches alone).
+the fold's CPU counts in full. Prints one JSON object: each side's server CPU per reading, in
+all and by role (the workers decode and store, the supervisor folds), its rate (which, sharing
+the cores, is not the rate either reaches alone) and its peak resident memory while loaded.
+``--backend postgresql``: each side gets a database of its own in the same PostgreSQL server.
 
     python bench/bench_telemetry_ab.py --a src --b /tmp/base/src [--readings 300000] [--flip]
 """
@@ -34,7 +35,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
 from bench_telemetry_http import build_bodies, wait_up  # noqa: E402
-from common import free_port, new_registry, server_cpu_by_role, units_and_key  # noqa: E402
+from common import (  # noqa: E402
+    RssSampler,
+    free_port,
+    new_registry,
+    server_cpu_by_role,
+    units_and_key,
+)
 
 
 def _post_all(side: dict[str, Any], bodies: list[bytes], connections: int) -> None:
@@ -65,6 +72,12 @@ def _post_all(side: dict[str, Any], bodies: list[bytes], connections: int) -> No
 
 
 def _staged(side: dict[str, Any]) -> int:
+    if side["reg"].pg_name is not None:
+        import psycopg
+
+        with psycopg.connect(side["reg"].url) as pg:
+            row = pg.execute("SELECT count(*) FROM telemetry_staging").fetchone()
+            return int(row[0]) if row else 0
     conn = sqlite3.connect(side["reg"].url.split("///", 1)[1])
     try:
         return int(conn.execute("SELECT count(*) FROM telemetry_staging").fetchone()[0])
@@ -73,7 +86,7 @@ def _staged(side: dict[str, Any]) -> int:
 
 
 def _start(src: str, args: argparse.Namespace) -> dict[str, Any]:
-    reg = new_registry("sqlite")
+    reg = new_registry(args.backend)
     codes, key = units_and_key(reg, args.units)
     bodies = build_bodies(codes, readings=args.readings + args.units, batch=args.units,
                           per_unit=1, end=datetime.now(UTC) - timedelta(minutes=1))
@@ -88,9 +101,12 @@ def _start(src: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run(side: dict[str, Any], connections: int) -> None:
+    rss = RssSampler(side["server"].pid)
     side["cpu0"], side["t0"] = server_cpu_by_role(side["server"].pid), time.perf_counter()
     _post_all(side, side["bodies"][1:], connections)
     side["t1"], side["left"] = time.perf_counter(), _staged(side)
+    rss.stop()
+    side["rss_peak_mb"], side["rss_peak_by_role_mb"] = rss.peak_mb, rss.peaks_by_role_mb()
     while _staged(side):  # the fold of what this run staged counts too
         time.sleep(0.1)
     side["cpu1"] = server_cpu_by_role(side["server"].pid)
@@ -100,6 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--a", required=True, help="src directory of version A")
     parser.add_argument("--b", required=True, help="src directory of version B")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--units", type=int, default=10_000)
     parser.add_argument("--readings", type=int, default=300_000)
     parser.add_argument("--connections", type=int, default=8, help="per server")
@@ -130,7 +147,9 @@ def main() -> None:
             out[name] = {"src": side["src"], "server_cpu_us_per_reading": round(
                 sum(roles.values()), 2), "by_role": roles, "stored": side["stored"],
                 "readings_per_s": round(side["stored"] / (side["t1"] - side["t0"])),
-                "staged_at_end": side["left"], "errors": side["errors"][:3]}
+                "staged_at_end": side["left"], "errors": side["errors"][:3],
+                "server_rss_peak_mb": side["rss_peak_mb"],
+                "server_rss_peak_by_role_mb": side["rss_peak_by_role_mb"]}
         out["command"] = "python bench/bench_telemetry_ab.py " + " ".join(sys.argv[1:])
         print(json.dumps(out))
     finally:

@@ -232,3 +232,25 @@ def test_shrink_after_empties_the_connections_page_cache_when_it_returns(tmp_pat
         assert held[1] < held[0] - 6_000_000
     finally:
         dispose_engine(url)
+
+
+def test_close_after_closes_a_postgresql_connection_when_it_returns(registry) -> None:  # type: ignore[no-untyped-def]
+    """``close_after``: on PostgreSQL the connection is closed when it goes back to the pool
+    (libpq never gives back the buffers a large message grew), not before, and the next
+    session connects afresh; an unmarked connection stays pooled; on SQLite nothing."""
+    from robopass.db import close_after, reading
+
+    pg = registry.backend == "postgresql"
+    with reading(registry.url) as session:
+        kept = session.connection().connection.driver_connection
+    assert not pg or not kept.closed
+    with reading(registry.url) as session:
+        close_after(session)
+        closed = session.connection().connection.driver_connection
+        assert session.execute(text("SELECT 1")).scalar() == 1  # open until it returns
+    if pg:
+        assert closed.closed
+    else:
+        closed.execute("SELECT 1")  # still open: back in the pool
+    with reading(registry.url) as session:
+        assert session.execute(text("SELECT 2")).scalar() == 2

@@ -57,3 +57,40 @@ def test_the_fold_notifies_an_alert_the_deferred_readings_opened(client):
         notes = client.get("/api/v1/notifications?topic=health_alert", org).json()
         assert len(notes["notifications"]) == 1, notes
         assert notes["notifications"][0]["payload"]["since"] == ts(2)
+
+
+def test_a_fold_writes_the_snapshots_a_few_rows_per_statement(client, monkeypatch):
+    """On PostgreSQL the snapshots are written ``PG_METRIC_ROWS`` at a time (no megabyte
+    message): with 2 a time, every one of 5 units gets its own newest values."""
+    from robopass.telemetry import snapshots
+    from tests.telemetry.conftest import make_fleet
+
+    monkeypatch.setattr(snapshots, "PG_METRIC_ROWS", 2)
+    fleet = make_fleet(client, count=5)
+    socs = [90.0 - k for k in range(5)]
+    r = client.post("/api/v1/telemetry", [reading(code, ts(2), battery_soh=soc)
+                                          for code, soc in zip(fleet.codes, socs, strict=True)],
+                    fleet.operator)
+    assert r.json()["stored"] == 5
+    for code, soc in zip(fleet.codes, socs, strict=True):
+        body = client.get(f"/api/v1/robots/{code}/health", fleet.operator).json()
+        assert body["metrics"]["battery_soh"] == soc and body["at"] == ts(2)
+
+
+def test_alerts_are_evaluated_a_few_units_at_a_time(client, monkeypatch):
+    """``ALERT_UNITS`` at a time (a new fleet's first fold checks every unit): with 2, each
+    of 5 units still gets exactly the alerts its own values break."""
+    from robopass.telemetry import snapshots
+    from tests.telemetry.conftest import make_fleet
+
+    monkeypatch.setattr(snapshots, "ALERT_UNITS", 2)
+    fleet = make_fleet(client, count=5)
+    socs = [40.0, 90.0, 40.0, 90.0, 40.0]
+    r = client.post("/api/v1/telemetry", [reading(code, ts(2), battery_soh=soc)
+                                          for code, soc in zip(fleet.codes, socs, strict=True)],
+                    fleet.operator)
+    assert r.json()["stored"] == 5
+    for code, soc in zip(fleet.codes, socs, strict=True):
+        body = client.get(f"/api/v1/robots/{code}/health", fleet.operator).json()
+        want = ["battery_soh_low"] if soc < 50 else []
+        assert [x["rule"] for x in body["alerts"]] == want, code

@@ -137,3 +137,38 @@ def test_a_fold_keeps_its_readings_compact_and_empties_what_it_took() -> None:
     assert firmware == ["1.0", "1.1", None, "1.0"] and firmware[0] is firmware[3]
     assert built.groups == {3: [3]}  # only the row whose snapshots were left to the fold
     assert sorted((sid, n) for sid, _, _, n, _ in built.chunk_rows) == [(2, 1), (3, 1), (4, 2)]
+
+
+def test_build_keeps_one_string_per_repeated_text() -> None:
+    """A fold holds every reading of its rows at once: fault codes and firmware, the same text
+    reading after reading, are one string each, not one per reading; the columns are those
+    unpacked."""
+    first = staging.pack([5, 7, 6], COLUMNS)[1]
+    later = [[at + 10 for at in COLUMNS[0]], *COLUMNS[1:]]
+    built = staging.build([(1, first, 1), (2, staging.pack([5, 7, 6], later)[1], 1)])
+    assert [list(col) for col in built.columns] == [[5, 7, 6, 5, 7, 6], *[a + b for a, b in zip(
+        COLUMNS, later, strict=True)]]
+    faults, firmware = built.columns[8], built.columns[9]
+    assert faults[0] is faults[3] and faults[2] is faults[5]
+    assert firmware[0] is firmware[3] and firmware[1] is firmware[4]
+
+
+def test_store_drops_the_chunk_rows_it_wrote(client) -> None:  # type: ignore[no-untyped-def]
+    """The snapshot work after ``store`` need not hold the encoded chunks (~6 MB a fold)."""
+    from sqlalchemy import text
+
+    from robopass.db import transaction, write_session
+    from tests.telemetry.conftest import make_fleet, reading, ts
+
+    fleet = make_fleet(client, count=2)
+    r = client.post("/api/v1/telemetry", [reading(code, ts(1)) for code in fleet.codes],
+                    fleet.operator)
+    assert r.json()["stored"] == 2
+    with write_session(client.registry.url) as session, transaction(session, ledger=False):
+        conn = session.connection()
+        built = staging.build(staging.take(conn, staging.FOLD_ROWS))
+        assert len(built.chunk_rows) == 2
+        staging.store(conn, built)
+        assert built.chunk_rows == []
+        chunks_now = session.execute(text("SELECT count(*) FROM telemetry_chunks")).scalar()
+        assert chunks_now == 2

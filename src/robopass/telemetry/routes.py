@@ -66,12 +66,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
 #: time), and every writer of every process would wait for it. One at a time, a process
 #: decodes its next batch while another process holds the write lock.
 _ONE_SQLITE_BATCH = threading.Lock()
-#: PostgreSQL: one write transaction per process at a time, and one more batch decoding
-#: meanwhile. Batches that share units serialise on those units' head rows; more of them
-#: waiting at once held PostgreSQL's snapshot horizon back by every batch in the queue, so the
-#: rows they waited for could not be pruned and every batch got slower (measured on the live
-#: shape, 8 connections: 15,000–19,000 readings/s and falling, against 75,000 this way).
-_PG_BATCHES = threading.BoundedSemaphore(2)
+#: PostgreSQL: one batch per process at a time, decoded and stored. Batches that share units
+#: serialise on those units' head rows; more of them waiting at once held PostgreSQL's snapshot
+#: horizon back by every batch in the queue, so the rows they waited for could not be pruned
+#: and every batch got slower (measured on the live shape, 8 connections: 15,000–19,000
+#: readings/s and falling, against 75,000 with at most two). Two (one decoding while one was
+#: stored) held a second batch's objects: the two workers' peaks summed 357–366 MB, 325–331
+#: with one, at the same rate when both versions ran side by side
+#: (``bench_telemetry_ab.py --backend postgresql``). The other process decodes meanwhile.
+_PG_BATCHES = threading.BoundedSemaphore(1)
+#: One write transaction per process (implied while ``_PG_BATCHES`` is one; kept for more).
 _ONE_PG_WRITE = threading.Lock()
 
 

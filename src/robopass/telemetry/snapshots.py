@@ -264,13 +264,17 @@ def _same_alerts(keys: str | None, values: list[Any]) -> bool:
 
 _PG_TYPES = ("bigint", "float8", "bigint", "float8", "float8", "float8", "text", "text",
              "text", "int", "bigint")
+#: PostgreSQL: snapshot rows per ``UPDATE`` of :func:`_write_metrics`. A fold of 10,000 units
+#: sent one document of ~2.5 MB, held three times at once (orjson's bytes, the text, the
+#: driver's encoded copy), and libpq grew the connection's output buffer to fit it.
+PG_METRIC_ROWS = 2000
 
 
 def _write_metrics(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """One statement per batch: ``(at, *metrics, sid, at)`` rows; a metric the newer reading
-    lacks keeps its value, and only a newer measurement moves the snapshot. SQLite: one
-    ``executemany`` (in process, no round trips); PostgreSQL: one ``UPDATE … FROM unnest``
-    of column arrays (an ``executemany`` would be a round trip per unit)."""
+    """``(at, *metrics, sid, at)`` rows; a metric the newer reading lacks keeps its value, and
+    only a newer measurement moves the snapshot. SQLite: one ``executemany`` (in process, no
+    round trips); PostgreSQL: one ``UPDATE … FROM json_array_elements`` per
+    :data:`PG_METRIC_ROWS` rows (an ``executemany`` would be a round trip per unit)."""
     cur = cursor(session)
     if dialect_name(session) != "postgresql":
         cur.executemany("UPDATE telemetry_units SET at = ?, "
@@ -282,11 +286,13 @@ def _write_metrics(session: Session, rows: list[tuple[Any, ...]]) -> None:
     # arrays of text (the joint wear JSON) element by element in Python
     fields = ", ".join(f"(e->>{k})::{t} AS {name}"
                        for k, (name, t) in enumerate(zip(names, _PG_TYPES, strict=False)))
-    doc = orjson.dumps([row[:len(names)] for row in rows]).decode()
-    cur.execute("UPDATE telemetry_units u SET at = n.at, "
-                + ", ".join(f"{c} = COALESCE(n.{c}, u.{c})" for c in SNAP_COLUMNS)
-                + f" FROM (SELECT {fields} FROM json_array_elements(%s::json) AS e) AS n "
-                "WHERE u.sid = n.sid AND (u.at IS NULL OR u.at < n.at)", (doc,))
+    sql = ("UPDATE telemetry_units u SET at = n.at, "
+           + ", ".join(f"{c} = COALESCE(n.{c}, u.{c})" for c in SNAP_COLUMNS)
+           + f" FROM (SELECT {fields} FROM json_array_elements(%s::json) AS e) AS n "
+           "WHERE u.sid = n.sid AND (u.at IS NULL OR u.at < n.at)")
+    for start in range(0, len(rows), PG_METRIC_ROWS):  # a few statements, no large message
+        part = rows[start:start + PG_METRIC_ROWS]
+        cur.execute(sql, (orjson.dumps([row[:len(names)] for row in part]).decode(),))
 
 
 def _newest_non_null(cols: Sequence[Sequence[Any]], fresh: list[int]) -> list[Any]:
@@ -358,21 +364,30 @@ def _full_latest(session: Session, codes: list[str]) -> dict[str, dict[str, Any]
     return out
 
 
+#: Units whose latest metrics :func:`_alerts` reads and evaluates at a time. A new fleet's first
+#: fold checks every unit: 10,000 units' metrics with their joint wear as dicts were ~8 MB held
+#: at once, on top of the fold's readings.
+ALERT_UNITS = 1000
+
+
 def _alerts(session: Session, batch: rd.Batch, snaps: dict[str, dict[str, Any]],
             check: dict[str, list[int]], facts: dict[str, tuple[Any, ...]], *,
             notify: bool, extra: dict[str, dict[str, Any]]) -> None:
     """Open the alerts the latest values break (``since``: the first reading of the run that
     breaks it) and close those they no longer break, for the units in ``check``."""
-    latest = _full_latest(session, list(check))
     changed: dict[str, dict[tuple[str, str], tuple[str, float | None]]] = {}
-    for code in check:
-        wanted = rules.evaluate(latest[code])
-        keys = orjson.dumps(sorted(f"{r}|{k}" for r, k in wanted)).decode()
-        snap = snaps[code]
-        if keys != snap["alert_keys"]:
-            changed[code] = wanted
-            snap["alert_keys"] = keys
-            extra[code] = snap
+    codes = list(check)
+    for start in range(0, len(codes), ALERT_UNITS):
+        part = codes[start:start + ALERT_UNITS]
+        latest = _full_latest(session, part)
+        for code in part:
+            wanted = rules.evaluate(latest[code])
+            keys = orjson.dumps(sorted(f"{r}|{k}" for r, k in wanted)).decode()
+            snap = snaps[code]
+            if keys != snap["alert_keys"]:
+                changed[code] = wanted
+                snap["alert_keys"] = keys
+                extra[code] = snap
     if not changed:
         return
     open_now: dict[str, dict[tuple[str, str], str]] = {}
