@@ -241,10 +241,10 @@ class _Stream:
         yield b"[]"
 
 
-def test_sqlite_bodies_in_memory_are_bounded_and_slow_uploads_give_their_slot_up(monkeypatch):
-    """On SQLite a server process reads at most SQLITE_BODIES_IN_MEMORY bodies at once (per
-    event loop); an upload still arriving after SLOW_BODY_S frees its slot for the others.
-    PostgreSQL has no bound."""
+def test_bodies_in_memory_are_bounded_and_slow_uploads_give_their_slot_up(monkeypatch):
+    """A server process reads at most BODIES_IN_MEMORY bodies at once (per event loop), on
+    either database; an upload still arriving after SLOW_BODY_S frees its slot for the
+    others."""
     import asyncio
 
     from robopass.telemetry import routes
@@ -255,7 +255,7 @@ def test_sqlite_bodies_in_memory_are_bounded_and_slow_uploads_give_their_slot_up
         stalled, done = asyncio.Event(), []
 
         async def upload(name: str, go: asyncio.Event) -> None:
-            slot = routes._BodySlot("sqlite:///x.db")
+            slot = routes._BodySlot()
             try:
                 await slot.read(_Stream(go), 1000)  # type: ignore[arg-type]
                 done.append(name)
@@ -273,8 +273,7 @@ def test_sqlite_bodies_in_memory_are_bounded_and_slow_uploads_give_their_slot_up
         stalled.set()
         await asyncio.gather(*slow)
         slots = routes._body_slots[asyncio.get_running_loop()]
-        assert slots._value == routes.SQLITE_BODIES_IN_MEMORY  # every slot given back once
-        assert routes._BodySlot("postgresql://h/db").slots is None
+        assert slots._value == routes.BODIES_IN_MEMORY  # every slot given back once
         return done
 
     assert asyncio.run(scenario()) == ["fast", "slow0", "slow1"]
