@@ -59,19 +59,25 @@ def test_the_fold_notifies_an_alert_the_deferred_readings_opened(client):
         assert notes["notifications"][0]["payload"]["since"] == ts(2)
 
 
-def test_a_fold_writes_the_snapshots_a_few_rows_per_statement(client, monkeypatch):
-    """On PostgreSQL the snapshots are written ``PG_METRIC_ROWS`` at a time (no megabyte
-    message): with 2 a time, every one of 5 units gets its own newest values."""
+def _five_units(client, monkeypatch, limit: str, socs: list[float]):  # type: ignore[no-untyped-def]
+    """Five units, one reading each with ``socs``, stored with ``snapshots.<limit>`` at 2."""
     from robopass.telemetry import snapshots
     from tests.telemetry.conftest import make_fleet
 
-    monkeypatch.setattr(snapshots, "PG_METRIC_ROWS", 2)
+    monkeypatch.setattr(snapshots, limit, 2)
     fleet = make_fleet(client, count=5)
-    socs = [90.0 - k for k in range(5)]
     r = client.post("/api/v1/telemetry", [reading(code, ts(2), battery_soh=soc)
                                           for code, soc in zip(fleet.codes, socs, strict=True)],
                     fleet.operator)
     assert r.json()["stored"] == 5
+    return fleet
+
+
+def test_a_fold_writes_the_snapshots_a_few_rows_per_statement(client, monkeypatch):
+    """On PostgreSQL the snapshots are written ``PG_METRIC_ROWS`` at a time (no megabyte
+    message): with 2 a time, every one of 5 units gets its own newest values."""
+    socs = [90.0 - k for k in range(5)]
+    fleet = _five_units(client, monkeypatch, "PG_METRIC_ROWS", socs)
     for code, soc in zip(fleet.codes, socs, strict=True):
         body = client.get(f"/api/v1/robots/{code}/health", fleet.operator).json()
         assert body["metrics"]["battery_soh"] == soc and body["at"] == ts(2)
@@ -80,16 +86,8 @@ def test_a_fold_writes_the_snapshots_a_few_rows_per_statement(client, monkeypatc
 def test_alerts_are_evaluated_a_few_units_at_a_time(client, monkeypatch):
     """``ALERT_UNITS`` at a time (a new fleet's first fold checks every unit): with 2, each
     of 5 units still gets exactly the alerts its own values break."""
-    from robopass.telemetry import snapshots
-    from tests.telemetry.conftest import make_fleet
-
-    monkeypatch.setattr(snapshots, "ALERT_UNITS", 2)
-    fleet = make_fleet(client, count=5)
     socs = [40.0, 90.0, 40.0, 90.0, 40.0]
-    r = client.post("/api/v1/telemetry", [reading(code, ts(2), battery_soh=soc)
-                                          for code, soc in zip(fleet.codes, socs, strict=True)],
-                    fleet.operator)
-    assert r.json()["stored"] == 5
+    fleet = _five_units(client, monkeypatch, "ALERT_UNITS", socs)
     for code, soc in zip(fleet.codes, socs, strict=True):
         body = client.get(f"/api/v1/robots/{code}/health", fleet.operator).json()
         want = ["battery_soh_low"] if soc < 50 else []
