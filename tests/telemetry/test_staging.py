@@ -172,3 +172,53 @@ def test_store_drops_the_chunk_rows_it_wrote(client) -> None:  # type: ignore[no
         assert built.chunk_rows == []
         chunks_now = session.execute(text("SELECT count(*) FROM telemetry_chunks")).scalar()
         assert chunks_now == 2
+
+
+def _three_staged_rows(conn) -> list[int]:  # type: ignore[no-untyped-def]
+    """Rows: unit 1 at 10 and unit 2 at 11; unit 2 at 20; unit 1 at 30 (ids, oldest first)."""
+    from sqlalchemy import text
+
+    def cols(ats: list[int]) -> list[list[object]]:
+        return [ats, *[[None] * len(ats) for _ in COLUMNS[1:]]]
+
+    staging.stage(conn, [1, 2], cols([10, 11]))
+    staging.stage(conn, [2], cols([20]))
+    staging.stage(conn, [1], cols([30]))
+    return [row[0] for row in conn.execute(text("SELECT id FROM telemetry_staging ORDER BY id"))]
+
+
+def test_staged_reads_choose_rows_by_unit_time_and_skip(registry) -> None:  # type: ignore[no-untyped-def]
+    from robopass.db import transaction, write_session
+
+    with write_session(registry.url) as session, transaction(session, ledger=False):
+        conn = session.connection()
+        ids = _three_staged_rows(conn)
+        got = staging.readings_of(conn, {1})
+        assert sorted(r.at for r in got[1]) == [10, 30] and set(got) == {1}
+        assert [r.at for r in staging.readings_of(conn, {1}, skip=[ids[2]])[1]] == [10]
+        both = staging.readings_of(conn, {1, 2}, start_ms=11, end_ms=30)
+        assert {sid: [r.at for r in raws] for sid, raws in both.items()} == {2: [11, 20]}
+        assert staging.times_of(conn, {1, 2}, lo=11, hi=30) == {1: {30}, 2: {11, 20}}
+        assert staging.times_of(conn, {3}, lo=0, hi=99) == {}
+        session.rollback()
+
+
+def test_staged_reads_fetch_only_the_chosen_rows_data(sqlite_registry) -> None:  # type: ignore[no-untyped-def]
+    """A staged row's data (~1 MB) is fetched only when the row holds a wanted unit, in
+    range, and is not skipped (a fold's own rows, under the write lock)."""
+    from robopass.db import transaction, write_session
+
+    with write_session(sqlite_registry.url) as session, transaction(session, ledger=False):
+        conn = session.connection()
+        ids = _three_staged_rows(conn)
+        statements: list[str] = []
+        conn.connection.driver_connection.set_trace_callback(statements.append)
+        try:
+            staging.readings_of(conn, {1}, skip=[ids[2]])
+            staging.times_of(conn, {2}, lo=15, hi=25)
+        finally:
+            conn.connection.driver_connection.set_trace_callback(None)
+        fetched = [s for s in statements if s.startswith("SELECT data")]
+        assert fetched == [f"SELECT data FROM telemetry_staging WHERE id IN ({ids[0]}) ORDER BY id",
+                           f"SELECT data FROM telemetry_staging WHERE id IN ({ids[1]}) ORDER BY id"]
+        session.rollback()

@@ -24,7 +24,7 @@ import logging
 import threading
 from array import array
 from bisect import bisect_left
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -136,22 +136,8 @@ def readings_of(conn: Connection, sids: set[int], *, start_ms: int | None = None
         return out
     lo = -1 << 62 if start_ms is None else start_ms
     hi = 1 << 62 if end_ms is None else end_ms
-    cur = _cursor(conn)
-    cur.execute(_q(conn, "SELECT id, sids, data FROM telemetry_staging WHERE hi >= ? AND "
-                         "lo < ? ORDER BY id"), (lo, hi))
-    one = next(iter(sids)) if len(sids) == 1 else None
-    for row_id, blob, data in cur.fetchall():
-        if row_id in skip:
-            continue
-        if one is not None:
-            if not has_sid(blob, one):
-                continue
-        else:
-            row_sids = array("i")
-            row_sids.frombytes(bytes(blob))
-            if sids.isdisjoint(row_sids):
-                continue
-        cols = unpack(bytes(data))
+    for data in _data_of(conn, sids, "hi >= ? AND lo < ?", (lo, hi), skip):
+        cols = unpack(data)
         sid_col, at_col = cols[0], cols[1]
         for k in [k for k, sid in enumerate(sid_col) if sid in sids]:
             if lo <= at_col[k] < hi:
@@ -165,19 +151,43 @@ def times_of(conn: Connection, sids: set[int], *, lo: int, hi: int) -> dict[int,
     check of late readings: rows outside the range are not read, no reading objects
     built)."""
     out: dict[int, set[int]] = {}
-    cur = _cursor(conn)
-    cur.execute(_q(conn, "SELECT sids, data FROM telemetry_staging WHERE hi >= ? AND lo <= ?"),
-                (lo, hi))
-    for blob, data in cur.fetchall():
-        row_sids = array("i")
-        row_sids.frombytes(bytes(blob))
-        if sids.isdisjoint(row_sids):
-            continue
-        sid_col, at_col = unpack_times(bytes(data))
+    for data in _data_of(conn, sids, "hi >= ? AND lo <= ?", (lo, hi)):
+        sid_col, at_col = unpack_times(data)
         for sid, at in zip(sid_col, at_col, strict=True):
             if sid in sids and lo <= at <= hi:
                 out.setdefault(sid, set()).add(at)
     return out
+
+
+def _data_of(conn: Connection, sids: set[int], where: str, params: tuple[int, int],
+             skip: Collection[int] = ()) -> Iterator[bytes]:
+    """The packed data of the staged rows (oldest first) that match ``where`` (a time
+    range), hold one of ``sids`` and are not in ``skip``. Rows are chosen by their ids and
+    units first and only the chosen rows' data (~1 MB each) is fetched: a late reading's
+    check under the write lock fetched every staged row in range, the fold's own rows too
+    (measured on the live shape: 7 % of the folder thread's time)."""
+    cur = _cursor(conn)
+    cur.execute(_q(conn, f"SELECT id, sids FROM telemetry_staging WHERE {where} ORDER BY id"),
+                params)
+    one = next(iter(sids)) if len(sids) == 1 else None
+    ids = []
+    for row_id, blob in cur.fetchall():
+        if row_id in skip:
+            continue
+        if one is not None:
+            if has_sid(blob, one):
+                ids.append(row_id)
+            continue
+        row_sids = array("i")
+        row_sids.frombytes(bytes(blob))
+        if not sids.isdisjoint(row_sids):
+            ids.append(row_id)
+    for start in range(0, len(ids), 900):  # a row gone since was folded: its readings
+        part = ids[start:start + 900]  # are in chunks, which callers read after staging
+        cur.execute(_q(conn, "SELECT data FROM telemetry_staging WHERE id IN "
+                             f"({', '.join('?' * len(part))}) ORDER BY id"), part)
+        for (data,) in cur:
+            yield bytes(data)
 
 
 def pending(conn: Connection, sid: int) -> bool:
