@@ -311,6 +311,36 @@ def test_a_batch_of_each_unit_once_stores_the_new_and_drops_the_repeats(client):
     assert [p["battery_soh"] for p in history["points"]] == [91.0, 50.0, 81.0, 84.0]
 
 
+def test_a_batch_of_each_unit_once_looks_up_readings_older_than_the_gap(client):
+    """Live readings older than the gap below their unit's newest (a batch several others
+    overtook, a retry) are looked up in staging and in chunks; the repeats are dropped."""
+    from robopass.db import transaction, write_session
+    from robopass.telemetry import service
+
+    def fold() -> None:
+        with write_session(client.registry.url) as session, transaction(session, ledger=False):
+            service.fold_staged(session)
+
+    fleet = make_fleet(client, 3)
+    a, b, c = fleet.codes
+    post = lambda batch: client.post("/api/v1/telemetry", batch, fleet.operator).json()  # noqa: E731
+    for minutes in (50, 10, 5):  # each head at 5, its gap (10, 5)
+        assert post([reading(code, ts(minutes), battery_soh=90.0 - minutes)
+                     for code in fleet.codes])["stored"] == 3
+    fold()  # into chunks
+    late = [reading(a, ts(50)), reading(b, ts(30), battery_soh=1.0), reading(c, ts(10))]
+    assert post(late) == {"stored": 1, "duplicates": 2, "rejected": []}
+    assert post(late) == {"stored": 0, "duplicates": 3, "rejected": []}  # b's now staged
+    fold()
+    assert post(late) == {"stored": 0, "duplicates": 3, "rejected": []}  # and in chunks
+    history = client.get(f"/api/v1/robots/{b}/telemetry", fleet.operator,
+                         params={"from": ts(60), "to": ts(0), "resolution": "raw"}).json()
+    assert [p["battery_soh"] for p in history["points"]] == [40.0, 1.0, 80.0, 85.0]
+    health = client.get(f"/api/v1/robots/{b}/health", fleet.operator).json()
+    assert health["metrics"]["battery_soh"] == 85.0  # the newest measured, not the late one
+    assert post([reading(b, ts(7))]) == {"stored": 1, "duplicates": 0, "rejected": []}
+
+
 def test_a_batch_of_each_unit_once_still_refuses_units_not_the_senders(client):
     fleet = make_fleet(client, 2)
     other = make_fleet(client, 1)

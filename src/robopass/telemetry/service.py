@@ -295,13 +295,20 @@ def _head_rows(session: Session, sids: Sequence[int], columns: str) -> list[tupl
     if dialect_name(session) == "postgresql":
         return snapshots.locked(session, "telemetry_heads", ("sid", *columns.split(", ")),
                                 sids)
-    if sids and max(sids) - min(sids) < 2 * len(sids):
+    return _rows_of_units(session, "telemetry_heads", columns, sids)
+
+
+def _rows_of_units(session: Session, table: str, columns: str, sids: Sequence[int]
+                   ) -> list[tuple[Any, ...]]:
+    """``(sid, *columns)`` of ``table``'s rows of the units ``sids``, and perhaps of others
+    (unlocked)."""
+    if dialect_name(session) != "postgresql" and sids and max(sids) - min(sids) < 2 * len(sids):
         # a fleet's batch holds units whose sids were given together: one range scan reads
         # them (and at most as many others, harmless here) for ~0.8 µs a unit less than
         # IN lists of 900 (measured, docs/performance.md)
-        return _query(session, f"SELECT sid, {columns} FROM telemetry_heads WHERE sid "
+        return _query(session, f"SELECT sid, {columns} FROM {table} WHERE sid "
                                "BETWEEN ? AND ?", [min(sids), max(sids)])
-    return snapshots._in(session, f"SELECT sid, {columns} FROM telemetry_heads "
+    return snapshots._in(session, f"SELECT sid, {columns} FROM {table} "
                                   "WHERE sid IN ({})", list(sids))
 
 
@@ -434,22 +441,32 @@ def _store_rows(session: Session, batch: rd.Batch, *, actor: Actor | None,
 
 def _store_live(session: Session, batch: rd.Batch, sids: list[int],
                 facts: dict[str, tuple[Any, ...]], *, notify: bool) -> tuple[int, int] | None:
-    """The live shape (``sids``: each reading's unit, every unit once), when every reading
-    is new without a lookup: newer than its unit's head, or inside the gap below it (a
-    batch another overtook). Then :func:`_new_positions` would keep them all, so the batch
-    is staged as it is, with C builtins over its columns instead of a Python loop per unit
-    under the write lock. None, having written nothing: some reading may be stored already
-    (a retry) — the general path decides."""
+    """The live shape (``sids``: each reading's unit, every unit once), staged with C
+    builtins over its columns instead of a Python loop per unit under the write lock: a
+    reading newer than its unit's head, or inside the gap below it, is new without a lookup;
+    the others (a batch that several others overtook, a retry) are looked up as the general
+    path does (:func:`_stored_among`) and the ones stored already are dropped. None, having
+    written nothing, when a unit has no head yet."""
     rows = _head_rows(session, sids, "at, prev")
     found = list(map(dict(zip(map(itemgetter(0), rows), rows, strict=True)).get, sids))
     if None in found:
         return None
     heads = cast(list[tuple[int, int, int]], found)
     olds = list(map(itemgetter(1), heads))
-    moved = list(zip(batch.ats, olds, sids, strict=True)) if all(map(gt, batch.ats, olds)) \
-        else _gap_moves(batch.ats, heads)
-    if moved is None:
-        return None
+    if all(map(gt, batch.ats, olds)):
+        moved, unsure = list(zip(batch.ats, olds, sids, strict=True)), list[int]()
+    else:
+        moved, unsure = _gap_moves(batch.ats, heads)
+    total = len(batch)
+    if unsure:
+        late, late_moved = _unsure_live(session, batch, sids, heads, unsure)
+        moved += late_moved
+        if len(late) != len(unsure):  # some stored already: stage the others
+            dropped = set(unsure).difference(late)
+            keep = [i for i in range(total) if i not in dropped]
+            if not keep:
+                return 0, total
+            batch, sids = batch.take(keep), [sids[i] for i in keep]
     _register_layouts(session, batch.layouts)
     deferred = _stage(session, sids, _columns_of(batch))
     _write_heads(session, moved)
@@ -457,23 +474,45 @@ def _store_live(session: Session, batch: rd.Batch, sids: list[int],
         stored = {code: [i] for i, code in enumerate(batch.codes)}
         _update_snapshots(session, batch, dict(zip(batch.codes, sids, strict=True)), stored,
                           facts, notify=notify)
-    return len(batch), 0
+    return len(batch), total - len(batch)
 
 
 def _gap_moves(ats: Sequence[int], heads: list[tuple[int, int, int]]
-               ) -> list[tuple[int, int, int]] | None:
+               ) -> tuple[list[tuple[int, int, int]], list[int]]:
     """Each unit's head ``(at, prev, sid)`` moved past its one reading (:func:`moved_head`),
-    given the heads as ``(sid, at, prev)``; None if a reading is neither newer than its head
-    nor inside the gap below it."""
+    given the heads as ``(sid, at, prev)``, for the readings newer than their head or inside
+    the gap below it; and the positions of the others (to look up)."""
     moved = []
-    for at, (sid, head_at, prev) in zip(ats, heads, strict=True):
+    unsure = []
+    for i, (at, (sid, head_at, prev)) in enumerate(zip(ats, heads, strict=True)):
         if at > head_at:
             moved.append((at, head_at, sid))
         elif prev < at < head_at:  # no stored reading lies in the gap: new, and its bound
             moved.append((head_at, at, sid))
         else:
-            return None
-    return moved
+            unsure.append(i)
+    return moved, unsure
+
+
+def _unsure_live(session: Session, batch: rd.Batch, sids: list[int],
+                 heads: list[tuple[int, int, int]], unsure: list[int]
+                 ) -> tuple[list[int], list[tuple[int, int, int]]]:
+    """Of the live readings ``unsure`` (positions; one per unit), those not stored yet, and
+    their units' head moves ``(at, prev, sid)`` (:func:`moved_head`)."""
+    codes, ats = batch.codes, batch.ats
+    have = _stored_among(session, batch, {codes[i]: sids[i] for i in unsure},
+                         {codes[i]: ([i], [i]) for i in unsure})
+    new: list[int] = []
+    moved: list[tuple[int, int, int]] = []
+    for i in unsure:
+        if ats[i] in have[sids[i]]:
+            continue
+        new.append(i)
+        sid, at, prev = heads[i]
+        head = moved_head((at, prev), [ats[i]])
+        if head != (at, prev):
+            moved.append((*head, sid))
+    return new, moved
 
 
 def _update_snapshots(session: Session, batch: rd.Batch, sids: dict[str, int],
@@ -556,9 +595,8 @@ def _stored_among(session: Session, batch: rd.Batch, sids: dict[str, int],
     # in one transaction): every reading in a unit's chunks is at most its snapshot's
     # ``at``, so readings newer than it are stored in staging if at all — the usual case of
     # a batch a few rounds late, whose newer rounds are not folded yet.
-    state = {sid: (span, newest) for sid, span, newest in snapshots._in(
-        session, "SELECT sid, chunk_span, at FROM telemetry_units WHERE sid IN ({})",
-        list(have))}
+    state = {sid: (span, newest) for sid, span, newest in _rows_of_units(
+        session, "telemetry_units", "chunk_span, at", list(have))}
     by_hour: dict[int, list[tuple[int, int, int, int | None]]] = {}
     for code, (_, old) in unsure.items():
         sid = sids[code]
