@@ -153,6 +153,32 @@ def test_build_keeps_one_string_per_repeated_text() -> None:
     assert firmware[0] is firmware[3] and firmware[1] is firmware[4]
 
 
+def test_build_keeps_whole_number_columns_in_arrays_and_gives_the_same_chunks() -> None:
+    """Numbers of one type are held in C arrays; a None, an int among floats or an int past
+    64 bits keeps the column a list, so every value comes back equal and of its type, and
+    the chunks are byte for byte those of the lists."""
+    from array import array
+
+    full = [[1, 2], [90.5, 80.0], [3, 4], [99.0, 98.0], [1.5, 2.5], [10.0, 11.0],
+            [b"k" * 12, None], ["[]", "[]"], ["1.0", "1.0"]]
+    odd = [[3, 4], [None, 70.0], [1 << 63, 5], [97, 96.0], [3.5, 4.5], [12.0, 13.0],
+           [None, None], ["[]", None], ["1.1", None]]
+    built = staging.build([(1, staging.pack([8, 9], full)[1], 1)])
+    assert all(type(built.columns[k]) is array for k in (2, 3, 4, 5, 6))
+    mixed = staging.build([(1, staging.pack([8, 9], full)[1], 1),
+                           (2, staging.pack([8, 9], odd)[1], 1)])
+    assert all(type(mixed.columns[k]) is list for k in (2, 3, 4)), "None, huge int, int"
+    assert type(mixed.columns[5]) is array and type(mixed.columns[6]) is array
+    for k in range(1, len(full)):
+        got = list(mixed.columns[k + 1])
+        assert got == full[k] + odd[k]
+        assert [type(v) for v in got] == [type(v) for v in full[k] + odd[k]]
+    cols = [[*a, *b] for a, b in zip(full, odd, strict=True)]
+    for sid, _, _, _, data in mixed.chunk_rows:
+        pos = [i for i, s in enumerate([8, 9, 8, 9]) if s == sid]
+        assert data == chunks.encode(cols, sorted(pos, key=cols[0].__getitem__))
+
+
 def test_store_drops_the_chunk_rows_it_wrote(client) -> None:  # type: ignore[no-untyped-def]
     """The snapshot work after ``store`` need not hold the encoded chunks (~6 MB a fold)."""
     from sqlalchemy import text
