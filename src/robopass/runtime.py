@@ -13,7 +13,8 @@ and a server's thread pool spreads a batch's large buffers over many of them, ea
 its freed pages. :func:`tune_memory` limits a process to one arena (Python's own allocator
 serves small objects under the GIL anyway): measured on the live telemetry shape, the
 server's peak memory (PSS of all its processes) fell from 523–554 MB to 445–469 MB with no
-loss of rate (docs/performance.md).
+loss of rate (docs/performance.md). It also keeps large blocks (request bodies, staged rows)
+mapped on their own, so they go back to the system when freed.
 """
 
 from __future__ import annotations
@@ -35,18 +36,30 @@ def tune_gc() -> None:
     gc.set_threshold(GEN0_THRESHOLD, max(gen1, 20), max(gen2, 100))
 
 
-#: glibc's ``mallopt`` parameter for the number of arenas (``M_ARENA_MAX``).
+#: glibc's ``mallopt`` parameters for the number of arenas (``M_ARENA_MAX``) and the size
+#: from which a block is mapped on its own (``M_MMAP_THRESHOLD``).
 M_ARENA_MAX = -8
+M_MMAP_THRESHOLD = -3
+#: glibc's default threshold, set explicitly: that turns its dynamic threshold off.
+MMAP_THRESHOLD = 128 * 1024
 
 
 def tune_memory() -> None:
-    """One malloc arena for the process (glibc; a no-op elsewhere). Call it before the
-    process starts threads: arenas made before it stay."""
+    """One malloc arena for the process, and large blocks always mapped on their own (glibc;
+    a no-op elsewhere). Call it before the process starts threads: arenas made before it
+    stay.
+
+    glibc raises its mapping threshold to the size of each mapped block freed, up to 32 MiB,
+    so after the first request body or staged row (1–4 MB) was freed the next ones came from
+    the arena, whose freed pages the process keeps. With the threshold fixed, every such block
+    is returned to the system when freed (measured on the live telemetry shape into
+    PostgreSQL: the server's peak RSS sum 490–496 → 480 MB, the same rate)."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc
         return
     mallopt(M_ARENA_MAX, 1)
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 @contextmanager
