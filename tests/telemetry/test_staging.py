@@ -248,3 +248,33 @@ def test_staged_reads_fetch_only_the_chosen_rows_data(sqlite_registry) -> None: 
         assert fetched == [f"SELECT data FROM telemetry_staging WHERE id IN ({ids[0]}) ORDER BY id",
                            f"SELECT data FROM telemetry_staging WHERE id IN ({ids[1]}) ORDER BY id"]
         session.rollback()
+
+
+@pytest.mark.parametrize("setting", [0, 1])
+def test_remove_deletes_folded_rows_without_zeroing_and_keeps_the_setting(sqlite_registry,
+                                                                          setting) -> None:  # type: ignore[no-untyped-def]
+    """The folded rows' readings live on in chunks: their ~250 pages each are not zeroed
+    (``secure_delete`` off for that statement only); the connection keeps its setting for
+    every other delete."""
+    from sqlalchemy import text
+
+    from robopass.db import transaction, write_session
+
+    with write_session(sqlite_registry.url) as session, transaction(session, ledger=False):
+        conn = session.connection()
+        ids = _three_staged_rows(conn)
+        raw = conn.connection.driver_connection
+        raw.execute(f"PRAGMA secure_delete = {setting}")
+        statements: list[str] = []
+        raw.set_trace_callback(statements.append)
+        try:
+            staging.remove(conn, ids[:2])
+        finally:
+            raw.set_trace_callback(None)
+        delete = next(i for i, s in enumerate(statements) if s.startswith("DELETE"))
+        assert statements[delete - 1] == "PRAGMA secure_delete = 0"
+        assert statements[delete + 1] == f"PRAGMA secure_delete = {setting}"
+        assert raw.execute("PRAGMA secure_delete").fetchone()[0] == setting
+        left = conn.execute(text("SELECT id FROM telemetry_staging")).scalars().all()
+        assert left == ids[2:]
+        session.rollback()

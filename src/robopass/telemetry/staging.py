@@ -349,8 +349,24 @@ def store(conn: Connection, built: Built, *, known: dict[int, int | None] | None
 
 
 def remove(conn: Connection, ids: list[int]) -> None:
-    _cursor(conn).execute(_q(conn, f"DELETE FROM telemetry_staging WHERE id IN "
-                                   f"({', '.join('?' * len(ids))})"), ids)
+    """Delete folded staged rows (their readings are in chunks, written in this
+    transaction). On SQLite without ``secure_delete`` (on by default in Debian's build): it
+    zeroes every freed page, and a staged row's ~1 MB spans ~250 overflow pages, all written
+    to the WAL and checkpointed again — for readings that live on in the chunks just written
+    (measured: 0.88 → 0.75 µs per reading under the write lock for the whole fold). Other
+    deletes (retention) keep the connection's setting."""
+    cur = _cursor(conn)
+    sql = _q(conn, f"DELETE FROM telemetry_staging WHERE id IN ({', '.join('?' * len(ids))})")
+    if _pg(conn):
+        cur.execute(sql, ids)
+        return
+    cur.execute("PRAGMA secure_delete")
+    (before,) = cur.fetchone()
+    cur.execute("PRAGMA secure_delete = 0")
+    try:
+        cur.execute(sql, ids)
+    finally:
+        cur.execute(f"PRAGMA secure_delete = {int(before)}")
 
 
 def fold(where: Session | Connection, *, rows: int = FOLD_ROWS) -> int:
