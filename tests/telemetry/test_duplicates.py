@@ -161,9 +161,12 @@ def test_staged_rows_outside_the_range_are_not_read(client: ApiClient) -> None:
         conn = session.connection()
         staging.stage(conn, [7, 8], [[1_000, 2_000], *columns[1:]])
         staging.stage(conn, [7, 8], [[5_000, 6_000], *columns[1:]])
-        assert staging.times_of(conn, {7}, lo=0, hi=1 << 62) == {7: {1_000, 5_000}}
-        assert staging.times_of(conn, {7, 8}, lo=1_500, hi=5_500) == {8: {2_000}, 7: {5_000}}
-        assert staging.times_of(conn, {7, 8}, lo=2_001, hi=4_999) == {}
+        among = staging.staged_among
+        assert among(conn, {(7, 1_000), (7, 3_000), (7, 5_000)}, lo=0, hi=1 << 62) == {
+            (7, 1_000), (7, 5_000)}
+        assert among(conn, {(7, 5_000), (8, 2_000), (8, 5_000)}, lo=1_500, hi=5_500) == {
+            (8, 2_000), (7, 5_000)}
+        assert among(conn, {(7, 2_001), (8, 4_999)}, lo=2_001, hi=4_999) == set()
         assert set(staging.readings_of(conn, {8}, start_ms=2_001, end_ms=6_001)) == {8}
         assert staging.readings_of(conn, {8}, start_ms=2_001, end_ms=6_000) == {}
 

@@ -224,8 +224,9 @@ def test_staged_reads_choose_rows_by_unit_time_and_skip(registry) -> None:  # ty
         assert [r.at for r in staging.readings_of(conn, {1}, skip=[ids[2]])[1]] == [10]
         both = staging.readings_of(conn, {1, 2}, start_ms=11, end_ms=30)
         assert {sid: [r.at for r in raws] for sid, raws in both.items()} == {2: [11, 20]}
-        assert staging.times_of(conn, {1, 2}, lo=11, hi=30) == {1: {30}, 2: {11, 20}}
-        assert staging.times_of(conn, {3}, lo=0, hi=99) == {}
+        wanted = {(1, 11), (1, 30), (2, 11), (2, 20), (2, 30)}
+        assert staging.staged_among(conn, wanted, lo=11, hi=30) == {(1, 30), (2, 11), (2, 20)}
+        assert staging.staged_among(conn, {(3, 10), (3, 30)}, lo=10, hi=30) == set()
         session.rollback()
 
 
@@ -241,7 +242,7 @@ def test_staged_reads_fetch_only_the_chosen_rows_data(sqlite_registry) -> None: 
         conn.connection.driver_connection.set_trace_callback(statements.append)
         try:
             staging.readings_of(conn, {1}, skip=[ids[2]])
-            staging.times_of(conn, {2}, lo=15, hi=25)
+            staging.staged_among(conn, {(2, 20)}, lo=20, hi=20)
         finally:
             conn.connection.driver_connection.set_trace_callback(None)
         fetched = [s for s in statements if s.startswith("SELECT data")]

@@ -588,9 +588,9 @@ def _stored_among(session: Session, batch: rd.Batch, sids: dict[str, int],
     lo = min(ats[old[0]] for _, old in unsure.values())
     hi = max(ats[old[-1]] for _, old in unsure.values())
     have = {sids[c]: set() for c in unsure}  # type: dict[int, set[int]]
-    for sid, times in staging.times_of(session.connection(), set(have), lo=lo,
-                                       hi=hi).items():
-        have[sid].update(times)  # staging first
+    wanted = {(sids[c], ats[i]) for c, (_, old) in unsure.items() for i in old}
+    for sid, at in staging.staged_among(session.connection(), wanted, lo=lo, hi=hi):
+        have[sid].add(at)  # staging first
     # After staging (a fold moves readings to chunks and the snapshot's ``at`` past them
     # in one transaction): every reading in a unit's chunks is at most its snapshot's
     # ``at``, so readings newer than it are stored in staging if at all — the usual case of

@@ -146,17 +146,18 @@ def readings_of(conn: Connection, sids: set[int], *, start_ms: int | None = None
     return out
 
 
-def times_of(conn: Connection, sids: set[int], *, lo: int, hi: int) -> dict[int, set[int]]:
-    """The times in ``[lo, hi]`` of the staged readings of the units ``sids`` (the duplicate
-    check of late readings: rows outside the range are not read, no reading objects
-    built)."""
-    out: dict[int, set[int]] = {}
+def staged_among(conn: Connection, wanted: set[tuple[int, int]], *, lo: int, hi: int
+                 ) -> set[tuple[int, int]]:
+    """Which of the readings ``wanted`` (``(sid, at)`` pairs, every ``at`` in ``[lo, hi]``)
+    are staged (the duplicate check of late readings): rows outside the range or without
+    any of the units are not read, no reading objects built, and each row's pairs are
+    matched by C set operations, not a Python loop per reading (~2.7 → ~1.3 ms a row of
+    10,000 readings)."""
+    found: set[tuple[int, int]] = set()
+    sids = {sid for sid, _ in wanted}
     for data in _data_of(conn, sids, "hi >= ? AND lo <= ?", (lo, hi)):
-        sid_col, at_col = unpack_times(data)
-        for sid, at in zip(sid_col, at_col, strict=True):
-            if sid in sids and lo <= at <= hi:
-                out.setdefault(sid, set()).add(at)
-    return out
+        found |= wanted.intersection(zip(*unpack_times(data), strict=True))
+    return found
 
 
 def _data_of(conn: Connection, sids: set[int], where: str, params: tuple[int, int],
