@@ -192,7 +192,7 @@ def test_store_drops_the_chunk_rows_it_wrote(client) -> None:  # type: ignore[no
     assert r.json()["stored"] == 2
     with write_session(client.registry.url) as session, transaction(session, ledger=False):
         conn = session.connection()
-        built = staging.build(staging.take(conn, staging.FOLD_ROWS))
+        built = staging.build(staging.take(conn, staging.FOLD_ROWS)[0])
         assert len(built.chunk_rows) == 2
         staging.store(conn, built)
         assert built.chunk_rows == []
@@ -278,4 +278,36 @@ def test_remove_deletes_folded_rows_without_zeroing_and_keeps_the_setting(sqlite
         assert raw.execute("PRAGMA secure_delete").fetchone()[0] == setting
         left = conn.execute(text("SELECT id FROM telemetry_staging")).scalars().all()
         assert left == ids[2:]
+        session.rollback()
+
+
+def test_a_fold_takes_rows_up_to_its_units_bound(registry, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Rows of different units (a large fleet) are folded a few at a time, as many as hold
+    ``FOLD_UNITS`` units, and that is a whole fold; rows of the same units up to
+    ``FOLD_ROWS``; a first row is taken however many units it holds."""
+    from robopass.db import transaction, write_session
+
+    monkeypatch.setattr(staging, "FOLD_UNITS", 4)
+    nothing = [[] for _ in COLUMNS]
+
+    def stage(conn, sids: list[int]) -> None:  # type: ignore[no-untyped-def]
+        cols = [[10] * len(sids), *[[None] * len(sids) for _ in nothing[1:]]]
+        staging.stage(conn, sids, cols)
+
+    with write_session(registry.url) as session, transaction(session, ledger=False):
+        conn = session.connection()
+        for sids in ([1, 2], [3, 4], [5, 6], [5, 6]):
+            stage(conn, sids)
+        taken, full = staging.take(conn, 8)
+        assert [len(staging.unpack(data)[0]) for _, data, _ in taken] == [2, 2] and full
+        taken, full = staging.take(conn, 8, lock=False)
+        assert len(taken) == 2 and full
+        assert staging.fold(session, rows=8) == 4  # the first two rows
+        taken, full = staging.take(conn, 8)
+        assert len(taken) == 2 and not full  # 5, 6 twice: two units, rows left
+        assert staging.fold(session, rows=8, whole=True) == 0
+        assert staging.fold(session, rows=2, whole=True) == 4  # two rows: whole
+        stage(conn, [1, 2, 3, 4, 5, 6])
+        taken, full = staging.take(conn, 8)
+        assert len(taken) == 1 and full  # one row over the bound: a whole fold alone
         session.rollback()

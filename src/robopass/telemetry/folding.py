@@ -67,10 +67,10 @@ class Prepared:
 
 def prepare(session: Session, *, rows: int = staging.FOLD_ROWS, whole: bool = False
             ) -> Prepared | None:
-    """Phase 1, in a read transaction: None when nothing is staged (``whole``: when fewer
-    than ``rows`` rows are)."""
-    taken = staging.take(session.connection(), rows, lock=False)
-    if not taken or (whole and len(taken) < rows):
+    """Phase 1, in a read transaction: None when nothing is staged (``whole``: when less
+    than a whole fold is, ``staging.take``)."""
+    taken, full = staging.take(session.connection(), rows, lock=False)
+    if not taken or (whole and not full):
         return None
     built = staging.build(taken)
     del taken  # the packed rows (~1 MB each) are not needed past here: a lower peak
@@ -134,12 +134,12 @@ def commit(session: Session, prepared: Prepared) -> int:
 def fold_once(url: str, *, rows: int = staging.FOLD_ROWS, two_phase: bool | None = None,
               whole: bool = False) -> int:
     """One fold of ``url``'s oldest staged rows; returns how many readings moved (0: nothing
-    staged, or ``whole`` and fewer than ``rows`` rows staged). ``two_phase`` None: on SQLite
-    in two phases; on PostgreSQL in one transaction — there is no single writer lock to
-    keep short there (the fold locks only its units' snapshot rows, which ingest does not
-    take), and one transaction is faster: two phases read the units' state twice
-    (measured, 10,000 units × 4 staged rows: 8.1 µs wall per reading in one transaction,
-    11.9 in two)."""
+    staged, or ``whole`` and less than a whole fold staged: ``staging.take``). ``two_phase``
+    None: on SQLite in two phases; on PostgreSQL in one transaction — there is no single
+    writer lock to keep short there (the fold locks only its units' snapshot rows, which
+    ingest does not take), and one transaction is faster: two phases read the units' state
+    twice (measured, 10,000 units × 4 staged rows: 8.1 µs wall per reading in one
+    transaction, 11.9 in two)."""
     from robopass.db import (
         close_after,
         is_sqlite,
@@ -151,9 +151,7 @@ def fold_once(url: str, *, rows: int = staging.FOLD_ROWS, two_phase: bool | None
 
     if not (is_sqlite(url) if two_phase is None else two_phase):
         with write_session(url) as session, transaction(session, ledger=False):
-            if whole and staging.backlog(session.connection()) < rows:
-                return 0
-            moved = staging.fold(session, rows=rows)
+            moved = staging.fold(session, rows=rows, whole=whole)
             if moved:  # its libpq buffers grew to the fold's messages: not kept in the pool
                 close_after(session)
             return moved

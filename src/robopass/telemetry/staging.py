@@ -44,6 +44,12 @@ VERSION = 1
 MAX_BACKLOG = 64
 #: Staged rows folded per transaction (one transaction holds the SQLite writer lock).
 FOLD_ROWS = 8
+#: ... or fewer, as many as hold this many distinct units (at least one row). A fold's
+#: memory and its write transaction grow with its units: on the benchmark's shape each row
+#: holds the same 10,000 units, but a fleet of 50,000 sends rows of different units, and
+#: 8 of them (80,000 units) peaked the server at 665 MB and slowed it (70,618 readings/s);
+#: with this bound 507 MB, 80,134/s (measured, docs/performance.md).
+FOLD_UNITS = 20_000
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
@@ -206,12 +212,6 @@ def oldest(conn: Connection) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
-def backlog(conn: Connection) -> int:
-    cur = _cursor(conn)
-    cur.execute("SELECT count(*) FROM telemetry_staging")
-    return int(cur.fetchone()[0])
-
-
 def _session(where: Session | Connection) -> Session:
     return where if isinstance(where, Session) else Session(bind=where)
 
@@ -230,18 +230,36 @@ class Built:
     groups: dict[int, list[int]]
 
 
-def take(conn: Connection, rows: int, *, lock: bool = True) -> list[tuple[int, bytes, int]]:
-    """``(id, data, snap)`` of up to ``rows`` of the oldest staged rows; ``lock`` on
-    PostgreSQL: locked, skipping rows another folder holds."""
+def take(conn: Connection, rows: int, *, lock: bool = True
+         ) -> tuple[list[tuple[int, bytes, int]], bool]:
+    """``(id, data, snap)`` of the oldest staged rows, up to ``rows`` of them or as many as
+    hold :data:`FOLD_UNITS` units (at least one row), and whether that is a whole fold
+    (either bound reached); ``lock`` on PostgreSQL: locked, skipping rows another folder
+    holds."""
     cur = _cursor(conn)
     suffix = " FOR UPDATE SKIP LOCKED" if lock and _pg(conn) else ""
-    cur.execute(_q(conn, f"SELECT * FROM telemetry_staging ORDER BY id LIMIT ?{suffix}"),
-                (rows,))  # * : a database downgraded past 0010 has no ``snap`` column
-    names = [d[0] for d in cur.description]
-    at_id, at_data = names.index("id"), names.index("data")
+    cur.execute(_q(conn, f"SELECT id, sids FROM telemetry_staging ORDER BY id LIMIT ?{suffix}"),
+                (rows,))
+    ids: list[int] = []
+    units: set[int] = set()
+    full = False
+    for row_id, blob in cur.fetchall():
+        row_sids = array("i")
+        row_sids.frombytes(bytes(blob))
+        units.update(row_sids)
+        if ids and len(units) > FOLD_UNITS:
+            full = True
+            break
+        ids.append(row_id)
+    if not ids:
+        return [], False
+    cur.execute(_q(conn, "SELECT * FROM telemetry_staging WHERE id IN "
+                         f"({', '.join('?' * len(ids))}) ORDER BY id"), ids)
+    names = [d[0] for d in cur.description]  # * : a database downgraded past 0010 has no
+    at_id, at_data = names.index("id"), names.index("data")  # ``snap`` column
     at_snap = names.index("snap") if "snap" in names else None
     return [(row[at_id], row[at_data], 1 if at_snap is None else row[at_snap])
-            for row in cur.fetchall()]
+            for row in cur.fetchall()], full or len(ids) == rows or len(units) >= FOLD_UNITS
 
 
 #: Staged columns (``[sid[], at[], ...]``) whose text repeats from reading to reading: fault
@@ -370,18 +388,19 @@ def remove(conn: Connection, ids: list[int]) -> None:
         cur.execute(f"PRAGMA secure_delete = {int(before)}")
 
 
-def fold(where: Session | Connection, *, rows: int = FOLD_ROWS) -> int:
+def fold(where: Session | Connection, *, rows: int = FOLD_ROWS, whole: bool = False) -> int:
     """Move up to ``rows`` of the oldest staged rows into chunks (one chunk per unit and
     clock hour of them), and the readings of those whose snapshots were left to the fold
     into their units' snapshots and alerts (``snapshots.apply_staged``, once per unit for
     all of them), in the caller's transaction; returns how many readings moved. On
     PostgreSQL concurrent folders take different rows (``SKIP LOCKED``). The background
     folder does the same in two phases, most of the work outside the write lock
-    (``telemetry.folding``)."""
+    (``telemetry.folding``). ``whole``: nothing (0) unless a whole fold is staged
+    (:func:`take`)."""
     session = _session(where)
     conn = session.connection()
-    taken = take(conn, rows)
-    if not taken:
+    taken, full = take(conn, rows)
+    if not taken or (whole and not full):
         return 0
     built = build(taken)
     del taken  # the packed rows are not needed past here: a lower peak
@@ -421,9 +440,10 @@ def run_folder(url: str, *, stop: threading.Event, interval: float = 1.0) -> Non
     """Fold staged readings of ``url`` every ``interval`` seconds until ``stop`` is set, in
     two phases (``telemetry.folding``: most of the work outside the write lock).
 
-    Each round folds whole groups of :data:`FOLD_ROWS` rows and leaves fewer for the next
-    (a unit's readings in one fold share its chunk and its one snapshot update: a fold of
-    8 rows costs ~30 % less CPU per reading than one of 4, measured); rows that waited a
+    Each round folds whole groups of :data:`FOLD_ROWS` rows (or of :data:`FOLD_UNITS`
+    units) and leaves less for the next (a unit's readings in one fold share its chunk and
+    its one snapshot update: a fold of 8 rows costs ~30 % less CPU per reading than one of
+    4, measured); rows that waited a
     whole round are folded however few, so a reading's snapshot and alerts wait at most
     about two rounds."""
     from robopass.telemetry import folding
