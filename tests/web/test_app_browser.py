@@ -38,8 +38,21 @@ def sign_in(browser: Any, base: str, key: str, locale: str = "en-US") -> Any:
 
 
 def shot(page: Any, name: str, *, full_page: bool = True) -> None:
+    """Screenshot the page once it has loaded. Chromium refuses a capture while a page is
+    being replaced (a sign-in's redirect still landing: "Unable to capture screenshot", seen
+    once in CI on a loaded machine); such a refusal is retried after the next load, twice at
+    most — it says nothing about the page."""
+    from playwright.sync_api import Error
+
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+    for attempt in range(3):
+        page.wait_for_load_state("load")
+        try:
+            page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+            return
+        except Error as exc:
+            if "Unable to capture screenshot" not in str(exc) or attempt == 2:
+                raise
 
 
 def count(page: Any, testid: str) -> int:
