@@ -109,9 +109,15 @@ def unpack_times(data: bytes) -> tuple[list[int], list[int]]:
     return value.sid, value.at
 
 
-def has_sid(blob: bytes, sid: int) -> bool:
+def unpack_sids(blob: bytes) -> array[int]:
+    """A staged row's distinct sids, sorted (its ``sids`` column, :func:`pack`)."""
     sids = array("i")
     sids.frombytes(bytes(blob))
+    return sids
+
+
+def has_sid(blob: bytes, sid: int) -> bool:
+    sids = unpack_sids(blob)
     k = bisect_left(sids, sid)
     return k < len(sids) and sids[k] == sid
 
@@ -185,9 +191,7 @@ def _data_of(conn: Connection, sids: set[int], where: str, params: tuple[int, in
             if has_sid(blob, one):
                 ids.append(row_id)
             continue
-        row_sids = array("i")
-        row_sids.frombytes(bytes(blob))
-        if not sids.isdisjoint(row_sids):
+        if not sids.isdisjoint(unpack_sids(blob)):
             ids.append(row_id)
     for start in range(0, len(ids), 900):  # a row gone since was folded: its readings
         part = ids[start:start + 900]  # are in chunks, which callers read after staging
@@ -244,9 +248,7 @@ def take(conn: Connection, rows: int, *, lock: bool = True
     units: set[int] = set()
     full = False
     for row_id, blob in cur.fetchall():
-        row_sids = array("i")
-        row_sids.frombytes(bytes(blob))
-        units.update(row_sids)
+        units.update(unpack_sids(blob))
         if ids and len(units) > FOLD_UNITS:
             full = True
             break
